@@ -1,0 +1,214 @@
+//! Configuration of a [`Machine`](crate::Machine), validated once at construction.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// How a freed slot is shared between groups (B8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// The group that just finished goes to the back of the waiting line and
+    /// the slot goes to the head: a group waiting behind `W` others gets a
+    /// slot within `W` slot releases.
+    #[default]
+    Fair,
+    /// The order of the TypeScript `GroupQueue`: the finishing group drains
+    /// its own backlog first. A busy group can starve the others.
+    Legacy,
+}
+
+/// Why a [`Config`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_active` must allow at least one live run.
+    #[error("max_active must be at least 1")]
+    ZeroMaxActive,
+    /// A zero base delay would retry a failing group in a tight loop.
+    #[error("retry base delay must be greater than zero")]
+    ZeroRetryBase,
+    /// A threshold is a percentage.
+    #[error("{field} must be within 0..=100, got {value}")]
+    PercentOutOfRange {
+        /// Which threshold.
+        field: &'static str,
+        /// The value given.
+        value: u8,
+    },
+}
+
+/// Settings of the core. Build with [`Config::default`] and the `with_*`
+/// methods; [`Machine::new`](crate::Machine::new) validates it.
+///
+/// ```
+/// use groupq::{Config, Policy};
+/// use std::time::Duration;
+/// let config = Config::default()
+///     .with_max_active(3)
+///     .with_retry_base(Duration::from_secs(2))
+///     .with_policy(Policy::Legacy);
+/// assert_eq!(config.max_active(), 3);
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    max_active: usize,
+    retry_base: Duration,
+    max_retries: u32,
+    idle_timeout: Duration,
+    warn_percent: u8,
+    auto_compact_percent: u8,
+    notices: bool,
+    policy: Policy,
+    records: bool,
+}
+
+impl Default for Config {
+    /// `max_active` 5, retries after 5 s doubling up to 5 times, idle timeout
+    /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
+    /// records off.
+    fn default() -> Self {
+        Config {
+            max_active: 5,
+            retry_base: Duration::from_secs(5),
+            max_retries: 5,
+            idle_timeout: Duration::from_secs(30 * 60),
+            warn_percent: 70,
+            auto_compact_percent: 75,
+            notices: true,
+            policy: Policy::Fair,
+            records: false,
+        }
+    }
+}
+
+impl Config {
+    /// At most this many runs are live at once (the global slot budget).
+    pub fn with_max_active(mut self, max_active: usize) -> Self {
+        self.max_active = max_active;
+        self
+    }
+    /// Delay before the first retry of a failed Messages run; attempt `n`
+    /// waits `base · 2^(n−1)` (B7).
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.retry_base = base;
+        self
+    }
+    /// Retries before `TerminalFailure` (B7).
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+    /// How long after its last reply a run's input is closed (B5).
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+    /// Context percent at or above which a successful reply gives a
+    /// context warning notice (B5). May exceed the auto-compact threshold.
+    pub fn with_warn_percent(mut self, percent: u8) -> Self {
+        self.warn_percent = percent;
+        self
+    }
+    /// Context percent at or above which a compact turn is queued (B5).
+    pub fn with_auto_compact_percent(mut self, percent: u8) -> Self {
+        self.auto_compact_percent = percent;
+        self
+    }
+    /// Whether `Notify` commands are emitted (B5).
+    pub fn with_notices(mut self, notices: bool) -> Self {
+        self.notices = notices;
+        self
+    }
+    /// How freed slots are shared (B8).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// Whether observability [`Record`](crate::Record)s are emitted. Off by
+    /// default: they cost a key clone each, and no adapter needs them.
+    pub fn with_records(mut self, records: bool) -> Self {
+        self.records = records;
+        self
+    }
+
+    /// See [`Config::with_max_active`].
+    pub fn max_active(&self) -> usize {
+        self.max_active
+    }
+    /// See [`Config::with_retry_base`].
+    pub fn retry_base(&self) -> Duration {
+        self.retry_base
+    }
+    /// See [`Config::with_max_retries`].
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+    /// See [`Config::with_idle_timeout`].
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+    /// See [`Config::with_warn_percent`].
+    pub fn warn_percent(&self) -> u8 {
+        self.warn_percent
+    }
+    /// See [`Config::with_auto_compact_percent`].
+    pub fn auto_compact_percent(&self) -> u8 {
+        self.auto_compact_percent
+    }
+    /// See [`Config::with_notices`].
+    pub fn notices(&self) -> bool {
+        self.notices
+    }
+    /// See [`Config::with_policy`].
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+    /// See [`Config::with_records`].
+    pub fn records(&self) -> bool {
+        self.records
+    }
+
+    /// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`,
+    /// saturating at [`Duration::MAX`].
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(0);
+        if factor == 0 {
+            return Duration::MAX;
+        }
+        self.retry_base.checked_mul(factor).unwrap_or(Duration::MAX)
+    }
+
+    /// Checks the settings; the same check runs in `Machine::new`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_active == 0 {
+            return Err(ConfigError::ZeroMaxActive);
+        }
+        if self.retry_base.is_zero() {
+            return Err(ConfigError::ZeroRetryBase);
+        }
+        for (field, value) in [
+            ("warn_percent", self.warn_percent),
+            ("auto_compact_percent", self.auto_compact_percent),
+        ] {
+            if value > 100 {
+                return Err(ConfigError::PercentOutOfRange { field, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_and_saturates() {
+        let c = Config::default();
+        let secs: Vec<u64> = (1..=5).map(|n| c.retry_delay(n).as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80]);
+        assert_eq!(c.retry_delay(40), Duration::MAX);
+        assert_eq!(c.retry_delay(u32::MAX), Duration::MAX);
+    }
+}

@@ -1,0 +1,111 @@
+//! Per-group state, and the live run a group may have.
+//!
+//! A group holds at most one [`Run`] in an `Option`: P1 ("a group never has
+//! two live runs") is a property of the type, not of a check.
+
+use crate::input::{ContextStats, RunId};
+use crate::jobs::{Queue, NIL};
+use crate::output::WorkKind;
+use crate::time::Time;
+
+/// Where a live run is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RunState {
+    /// Working on a turn.
+    Busy,
+    /// Finished its turn; waiting for piped input.
+    IdleWaiting,
+    /// Its input was closed ([`CloseInput`](crate::Command::CloseInput)
+    /// emitted); it only has to exit.
+    Closing,
+}
+
+/// A live run, owned by its group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Run<T> {
+    pub(crate) id: RunId,
+    pub(crate) kind: WorkKind,
+    /// The task id of a task run: a new task with this id is a duplicate.
+    pub(crate) task: Option<T>,
+    pub(crate) state: RunState,
+    /// A turn reported an error (B6).
+    pub(crate) errored: bool,
+    /// A reply reached the user (B6: then no rollback, no retry).
+    pub(crate) delivered: bool,
+}
+
+/// The group's place in the waiting line: an intrusive singly linked list
+/// through the group slab, so joining and leaving are O(1) and allocate
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LineLink {
+    pub(crate) queued: bool,
+    pub(crate) next: u32,
+    /// Join order; groups leave only from the front, so the number of groups
+    /// ahead is `ticket - head's ticket`.
+    pub(crate) ticket: u64,
+}
+
+impl Default for LineLink {
+    fn default() -> Self {
+        LineLink {
+            queued: false,
+            next: NIL,
+            ticket: 0,
+        }
+    }
+}
+
+/// Everything the core knows about one group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Group<K, T> {
+    pub(crate) key: K,
+    pub(crate) run: Option<Run<T>>,
+    /// Compact and task jobs, FIFO (compact may be put at the front).
+    pub(crate) jobs: Queue,
+    /// A compact job is in `jobs` (at most one, B6).
+    pub(crate) compact_queued: bool,
+    /// The coalesced "has unprocessed messages" bit (B1).
+    pub(crate) check: bool,
+    pub(crate) line: LineLink,
+    /// Consecutive failed Messages runs (B7).
+    pub(crate) failures: u32,
+    /// When the scheduled retry fires, if one is scheduled (mirrors the timer).
+    pub(crate) retry_at: Option<Time>,
+    /// The auto-compact threshold was reached during the live run (B5);
+    /// becomes a compact job when that run exits (B6).
+    pub(crate) compact_pending: bool,
+    /// The last context statistics a turn reported (B11).
+    pub(crate) last_context: Option<ContextStats>,
+}
+
+impl<K, T> Group<K, T> {
+    pub(crate) fn new(key: K) -> Self {
+        Group {
+            key,
+            run: None,
+            jobs: Queue::default(),
+            compact_queued: false,
+            check: false,
+            line: LineLink::default(),
+            failures: 0,
+            retry_at: None,
+            compact_pending: false,
+            last_context: None,
+        }
+    }
+
+    /// Work that needs a slot: jobs or the message check.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.jobs.is_empty() || self.check
+    }
+
+    /// B12: nothing live, pending or scheduled; the group can be forgotten.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.run.is_none()
+            && !self.has_pending()
+            && !self.line.queued
+            && self.retry_at.is_none()
+            && !self.compact_pending
+    }
+}

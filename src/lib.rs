@@ -1,0 +1,118 @@
+//! # groupq
+//!
+//! The deterministic, sans-IO core of an agent-container orchestrator. It
+//! decides; it never does. A runtime adapter (tokio, plain threads, a
+//! simulator, a test) feeds it inputs stamped with the current time and
+//! carries out the commands it emits. The core never reads a clock, sleeps,
+//! spawns or touches a file.
+//!
+//! It keeps three promises under any interleaving of inputs:
+//! a group never has two live containers, at most `max_active` containers
+//! are live, and no queued work is lost or run twice.
+//!
+//! ## The run loop (the contract)
+//!
+//! 1. When something happens, call [`Machine::handle`] with the current
+//!    [`Time`] and an [`Input`]. `now` must never go backwards.
+//! 2. Then call [`Machine::poll`] until it returns [`Output::WakeAt`],
+//!    carrying out every [`Command`] in order. [`Record`]s are observability
+//!    only (see [`Config::with_records`]).
+//! 3. Sleep until the `WakeAt` deadline or the next event, whichever comes
+//!    first. At the deadline send [`Input::Timeout`]; an early or extra
+//!    timeout is harmless.
+//!
+//! A rejected input returns a typed [`Error`] and changes nothing.
+//!
+//! ```
+//! use groupq::{Command, Config, Exit, Input, Machine, Output, Time, Work};
+//!
+//! let mut q: Machine<&str, u32, String> = Machine::new(Config::default().with_max_active(1))?;
+//! let mut now = Time::ZERO;
+//! q.handle(now, Input::Message { group: "chat-a" })?;
+//! q.handle(now, Input::Task { group: "chat-b", id: 7, payload: "report".to_string() })?;
+//!
+//! let mut live = Vec::new();
+//! loop {
+//!     // Drain every output, then sleep until `wake_at` or the next input.
+//!     let wake_at = loop {
+//!         match q.poll() {
+//!             Output::Command(Command::Spawn { run, group, work }) => {
+//!                 // Start a container here; this sketch "runs" it at once.
+//!                 println!("{now}: spawn {run} for {group}: {work:?}");
+//!                 live.push(run);
+//!             }
+//!             Output::Command(other) => println!("{now}: {other:?}"),
+//!             Output::Record(_) => {}
+//!             Output::WakeAt(at) => break at,
+//!         }
+//!     };
+//!     now = wake_at.unwrap_or(now).max(now.saturating_add(std::time::Duration::from_secs(1)));
+//!     match live.pop() {
+//!         Some(run) => q.handle(now, Input::Exited { run, exit: Exit::Clean })?,
+//!         None => break,
+//!     };
+//! }
+//! assert_eq!(q.stats().tracked_groups, 0); // nothing left, nothing held
+//! # Ok::<(), groupq::Error>(())
+//! ```
+//!
+//! ## Where the contract lives
+//!
+//! | item | what | file |
+//! |---|---|---|
+//! | B1 | message | `src/enqueue.rs` (`on_message`) |
+//! | B2 | task, dedup, preempt | `src/enqueue.rs` (`on_task`) |
+//! | B3 | pipe | `src/lifecycle.rs` (`on_pipe`) |
+//! | B4 | idle | `src/lifecycle.rs` (`on_idle`) |
+//! | B5 | turn output, compaction trigger | `src/turn.rs` |
+//! | B6 | exited, rollback, compact job | `src/exit.rs` (`on_exited`) |
+//! | B7 | retry and backoff | `src/exit.rs` (`schedule_retry`) |
+//! | B8 | drain and fairness | `src/policy.rs` |
+//! | B9 | shutdown report | `src/shutdown.rs` |
+//! | B10 | timers | `src/timers.rs`, `Machine::on_timeout` |
+//! | B11 | explain, stats | `src/report.rs` |
+//! | B12 | eviction, data structures | `src/group.rs`, `src/jobs.rs` |
+//!
+//! ## Decisions beyond the written contract
+//!
+//! - Pipe refusals are errors ([`Error::PipeRefused`]) so that
+//!   `q.pipe(now, &g).or_else(|_| q.message(now, g))` is the whole fallback.
+//! - A Messages run that fails after a reply was delivered counts as done
+//!   for retries (count reset), as in the TypeScript original.
+//! - A Messages run that succeeds cancels a retry still scheduled for its
+//!   group: the messages the retry was for have been processed.
+//! - Turn outputs are accepted from any live run; notices and the
+//!   auto-compact trigger come only from Messages runs, so a compact turn
+//!   can never queue another compact.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod enqueue;
+mod error;
+mod exit;
+mod group;
+mod input;
+mod jobs;
+mod lifecycle;
+mod machine;
+mod output;
+mod policy;
+mod report;
+mod shutdown;
+mod time;
+mod timers;
+mod turn;
+
+pub use config::{Config, ConfigError, Policy};
+pub use error::{Error, PipeRefusal};
+pub use group::RunState;
+pub use input::{
+    Compaction, CompactionTrigger, ContextStats, Exit, Input, Response, RunId, TurnOutput,
+    TurnStatus,
+};
+pub use machine::{Machine, RunIdHasher};
+pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record, Work, WorkKind};
+pub use report::{Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats};
+pub use time::Time;

@@ -1,0 +1,208 @@
+//! What the core tells the adapter: [`Output`], drained by
+//! [`Machine::poll`](crate::Machine::poll).
+
+use crate::input::RunId;
+use crate::time::Time;
+
+/// One item from [`Machine::poll`](crate::Machine::poll).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<K, T, P> {
+    /// Carry this out.
+    Command(Command<K, T, P>),
+    /// Observability only (emitted when [`Config::with_records`](crate::Config::with_records)
+    /// is on); no adapter needs these for correctness.
+    Record(Record<K, T>),
+    /// Nothing more to do now. Sleep until this deadline (then send
+    /// [`Input::Timeout`](crate::Input::Timeout)) or until the next input;
+    /// `None` means no deadline is set.
+    WakeAt(Option<Time>),
+}
+
+/// What a run does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Work<T, P> {
+    /// Process the group's unread messages; may receive piped follow-ups.
+    Messages,
+    /// Run one queued task; never receives piped messages.
+    Task {
+        /// The task's id.
+        id: T,
+        /// The payload given with the task.
+        payload: P,
+    },
+    /// The context compaction turn.
+    Compact,
+}
+
+impl<T, P> Work<T, P> {
+    /// The kind of this work, without its data.
+    pub fn kind(&self) -> WorkKind {
+        match self {
+            Work::Messages => WorkKind::Messages,
+            Work::Task { .. } => WorkKind::Task,
+            Work::Compact => WorkKind::Compact,
+        }
+    }
+}
+
+/// The kind of a run's [`Work`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WorkKind {
+    /// [`Work::Messages`].
+    Messages,
+    /// [`Work::Task`].
+    Task,
+    /// [`Work::Compact`].
+    Compact,
+}
+
+/// Why the core asks for a run's input to be closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// A task is waiting for the group (B2, B4).
+    Preempt,
+    /// No reply for the idle timeout (B5).
+    IdleTimeout,
+}
+
+/// An advisory for the user of a group (B5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Notice {
+    /// The context is at `percent` percent, at or above the warn threshold.
+    ContextWarning {
+        /// Percent of the context window in use.
+        percent: u32,
+    },
+    /// The agent compacted its context on its own.
+    AutoCompacted {
+        /// Tokens before compaction, if known.
+        tokens_before: Option<u64>,
+    },
+}
+
+/// A command for the adapter to carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command<K, T, P> {
+    /// Start a container for this run. The only way a run ever starts.
+    Spawn {
+        /// The new run's id; name it in every input about this run.
+        run: RunId,
+        /// The group it serves.
+        group: K,
+        /// What it does.
+        work: Work<T, P>,
+    },
+    /// Write the close sentinel / close stdin. Emitted at most once per run.
+    CloseInput {
+        /// The run.
+        run: RunId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Tell the group's user something.
+    Notify {
+        /// The group.
+        group: K,
+        /// What to say.
+        notice: Notice,
+    },
+    /// The turn failed before anything reached the user: rewind the group's
+    /// message cursor so the messages are processed again.
+    RollbackCursor {
+        /// The group.
+        group: K,
+    },
+    /// A compaction happened: persist its time.
+    RecordCompaction {
+        /// The group.
+        group: K,
+    },
+    /// Retries are exhausted for the group.
+    TerminalFailure {
+        /// The group.
+        group: K,
+    },
+}
+
+/// Work that can wait in a group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Pending<T> {
+    /// The message check.
+    MessageCheck,
+    /// A task with this id.
+    Task(T),
+    /// A compact turn.
+    Compact,
+}
+
+/// An observability record: an enqueue or drain decision made visible.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record<K, T> {
+    /// Work was queued in the group (it has a run or waits for a slot).
+    Queued {
+        /// The group.
+        group: K,
+        /// What was queued.
+        what: Pending<T>,
+    },
+    /// A task was not queued: its id is already pending or live.
+    Deduplicated {
+        /// The group.
+        group: K,
+        /// The task id.
+        id: T,
+    },
+    /// The group joined the back of the waiting line.
+    Waiting {
+        /// The group.
+        group: K,
+        /// Groups ahead of it.
+        ahead: usize,
+    },
+    /// A freed slot was given to the group from the waiting line.
+    Drained {
+        /// The group.
+        group: K,
+        /// The run started.
+        run: RunId,
+    },
+    /// A failed Messages run will be retried at `at`.
+    RetryScheduled {
+        /// The group.
+        group: K,
+        /// Retry attempt, from 1.
+        attempt: u32,
+        /// When.
+        at: Time,
+    },
+    /// The group failed `max_retries + 1` times in a row.
+    RetriesExhausted {
+        /// The group.
+        group: K,
+    },
+    /// A task run failed; tasks are not retried.
+    TaskFailed {
+        /// The group.
+        group: K,
+        /// The run.
+        run: RunId,
+        /// The task id.
+        id: T,
+    },
+    /// Work that arose after shutdown and will not be done.
+    Dropped {
+        /// The group.
+        group: K,
+        /// What was dropped.
+        what: Dropped,
+    },
+}
+
+/// What was dropped after shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dropped {
+    /// A retry of a failed run (its cursor was still rolled back).
+    Retry,
+    /// A compact turn triggered by a run that exited after shutdown.
+    Compact,
+}

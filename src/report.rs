@@ -1,0 +1,147 @@
+//! Read-only views: the shutdown report (B9), `explain` and `stats` (B11).
+
+use std::fmt;
+
+use crate::group::RunState;
+use crate::input::{ContextStats, RunId};
+use crate::output::{Work, WorkKind};
+use crate::time::Time;
+
+/// A live run, as listed in reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LiveRun<K> {
+    /// The run.
+    pub run: RunId,
+    /// Its group.
+    pub group: K,
+    /// What it does.
+    pub kind: WorkKind,
+    /// Where it is in its lifecycle.
+    pub state: RunState,
+}
+
+/// A group's unfinished work at shutdown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingGroup<K, T, P> {
+    /// The group.
+    pub group: K,
+    /// Jobs that were queued, in the order they would have run, payloads
+    /// included.
+    pub jobs: Vec<Work<T, P>>,
+    /// The group had unprocessed messages.
+    pub message_check: bool,
+    /// A retry was scheduled: `(attempt, deadline)`.
+    pub retry: Option<(u32, Time)>,
+    /// The live run reached the auto-compact threshold; its compact turn
+    /// will not be started.
+    pub compact_pending: bool,
+}
+
+/// B9: everything that will not be done because of shutdown. Nothing is
+/// silently dropped: persist this and resubmit it on the next start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownReport<K, T, P> {
+    /// Groups with unfinished work, in an order that depends only on the
+    /// inputs (never on hashing).
+    pub groups: Vec<PendingGroup<K, T, P>>,
+    /// Runs still live, by run id. Their inputs are still accepted.
+    pub live_runs: Vec<LiveRun<K>>,
+}
+
+impl<K, T, P> ShutdownReport<K, T, P> {
+    /// Nothing pending and nothing live.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.live_runs.is_empty()
+    }
+}
+
+/// The live run of an explained group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunInfo {
+    /// The run.
+    pub run: RunId,
+    /// What it does.
+    pub kind: WorkKind,
+    /// Where it is in its lifecycle.
+    pub state: RunState,
+    /// When its input will be closed for idleness, if armed.
+    pub idle_deadline: Option<Time>,
+}
+
+/// A queued job of an explained group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum JobInfo<T> {
+    /// A task with this id.
+    Task(T),
+    /// A compact turn.
+    Compact,
+}
+
+/// B11: why a group is where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explain<T> {
+    /// Its live run, if any.
+    pub run: Option<RunInfo>,
+    /// Queued jobs, front first.
+    pub jobs: Vec<JobInfo<T>>,
+    /// It has unprocessed messages that no run has picked up yet.
+    pub message_check: bool,
+    /// Groups ahead of it in the waiting line, if it is in the line.
+    pub waiting_behind: Option<usize>,
+    /// Consecutive failed Messages runs.
+    pub failures: u32,
+    /// When the scheduled retry fires, if any.
+    pub retry_at: Option<Time>,
+    /// Its live run reached the auto-compact threshold.
+    pub compact_pending: bool,
+    /// The last context statistics a turn reported.
+    pub last_context: Option<ContextStats>,
+}
+
+impl<T: fmt::Debug> fmt::Display for Explain<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.run {
+            Some(r) => write!(f, "{} {:?} {:?}", r.run, r.kind, r.state)?,
+            None => write!(f, "no run")?,
+        }
+        if let Some(ahead) = self.waiting_behind {
+            write!(f, "; waiting behind {ahead}")?;
+        }
+        if !self.jobs.is_empty() {
+            write!(f, "; jobs {:?}", self.jobs)?;
+        }
+        if self.message_check {
+            write!(f, "; messages pending")?;
+        }
+        if self.failures > 0 {
+            write!(f, "; {} failures", self.failures)?;
+        }
+        if let Some(at) = self.retry_at {
+            write!(f, "; retry at {at}")?;
+        }
+        if self.compact_pending {
+            write!(f, "; compact pending")?;
+        }
+        if let Some(p) = self.last_context.and_then(|c| c.effective_percent()) {
+            write!(f, "; context {p}%")?;
+        }
+        Ok(())
+    }
+}
+
+/// B11: the machine at a glance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Live runs (at most `max_active`).
+    pub live_runs: usize,
+    /// Groups in the waiting line.
+    pub waiting_groups: usize,
+    /// Groups the machine holds memory for.
+    pub tracked_groups: usize,
+    /// Jobs queued across all groups.
+    pub queued_jobs: usize,
+    /// Deadlines armed.
+    pub deadlines: usize,
+    /// Shutdown was accepted.
+    pub shut_down: bool,
+}
