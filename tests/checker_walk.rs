@@ -1,0 +1,151 @@
+//! Long deterministic random walks through a checked machine: every step of
+//! every walk must satisfy the checker. (The proptest suites shrink
+//! failures; this walk covers long horizons cheaply.)
+
+use std::time::Duration;
+
+use groupq::check::{Checked, StepError};
+use groupq::{
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Output, Policy, RunId, Time,
+    TurnOutput, TurnStatus,
+};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Returns (accepted inputs, spawns).
+fn walk(seed: u64, config: Config, steps: usize) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let mut q = Checked::<u8, u8, u32>::new(config).unwrap();
+    let mut now = Time::ZERO;
+    let mut live: Vec<RunId> = Vec::new();
+    let mut next_run_seen = 1;
+    let (mut accepted, mut spawns) = (0, 0);
+    for i in 0..steps {
+        now = match rng.below(10) {
+            0 => q.machine().next_deadline().unwrap_or(now).max(now),
+            1 => now.saturating_add(Duration::from_millis(rng.below(100_000))),
+            _ => now.saturating_add(Duration::from_millis(rng.below(50))),
+        };
+        let run = |rng: &mut Rng, live: &[RunId]| {
+            if live.is_empty() || rng.below(8) == 0 {
+                RunId::new(rng.below(next_run_seen + 2))
+            } else {
+                live[rng.below(live.len() as u64) as usize]
+            }
+        };
+        let group = rng.below(4) as u8;
+        let input = match rng.below(20) {
+            0..=4 => Input::Message { group },
+            5..=7 => Input::Task {
+                group,
+                id: rng.below(3) as u8,
+                payload: i as u32,
+            },
+            8..=9 => Input::Pipe { group },
+            10 => Input::Idle {
+                run: run(&mut rng, &live),
+            },
+            11..=13 => {
+                let percent = [None, Some(50), Some(72), Some(80)][rng.below(4) as usize];
+                let output = TurnOutput {
+                    status: if rng.below(5) == 0 {
+                        TurnStatus::Error
+                    } else {
+                        TurnStatus::Success
+                    },
+                    replied: rng.below(4) != 0,
+                    delivered: rng.below(2) == 0,
+                    context: percent.map(|p| ContextStats {
+                        percent: Some(p),
+                        ..Default::default()
+                    }),
+                    compaction: (rng.below(6) == 0).then_some(Compaction {
+                        trigger: if rng.below(2) == 0 {
+                            CompactionTrigger::Auto
+                        } else {
+                            CompactionTrigger::Manual
+                        },
+                        tokens_before: Some(100),
+                    }),
+                };
+                Input::TurnOutput {
+                    run: run(&mut rng, &live),
+                    output,
+                }
+            }
+            14..=17 => Input::Exited {
+                run: run(&mut rng, &live),
+                exit: if rng.below(3) == 0 {
+                    Exit::Failed
+                } else {
+                    Exit::Clean
+                },
+            },
+            18 => Input::Timeout,
+            _ if i > steps * 9 / 10 && rng.below(30) == 0 => Input::Shutdown,
+            _ => Input::Timeout,
+        };
+        let at = if rng.below(40) == 0 {
+            Time::from_nanos(now.as_nanos() / 2)
+        } else {
+            now
+        };
+        let exited = match &input {
+            Input::Exited { run, .. } => Some(*run),
+            _ => None,
+        };
+        match q.step(at, input) {
+            Ok((_, outputs)) => {
+                accepted += 1;
+                for o in outputs {
+                    if let Output::Command(groupq::Command::Spawn { run, .. }) = o {
+                        live.push(*run);
+                        spawns += 1;
+                        next_run_seen = run.get() + 1;
+                    }
+                }
+                if let Some(run) = exited {
+                    live.retain(|r| *r != run);
+                }
+            }
+            Err(StepError::Rejected(_)) => {}
+            Err(StepError::Violation(v)) => panic!("seed {seed}: {v}"),
+        }
+    }
+    (accepted, spawns)
+}
+
+#[test]
+fn random_walks_satisfy_every_invariant() {
+    for seed in 0..40 {
+        let config = Config::default()
+            .with_max_active(1 + (seed % 3) as usize)
+            .with_policy(if seed % 2 == 0 {
+                Policy::Fair
+            } else {
+                Policy::Legacy
+            })
+            .with_notices(seed % 4 < 2)
+            .with_max_retries((seed % 4) as u32)
+            .with_idle_timeout(Duration::from_millis(200))
+            .with_records(seed % 5 == 0);
+        let (accepted, spawns) = walk(seed, config, 3_000);
+        // A walk that is mostly rejected or never spawns proves little.
+        assert!(
+            accepted > 2_000 && spawns > 300,
+            "seed {seed}: {accepted} accepted, {spawns} spawns"
+        );
+    }
+}
