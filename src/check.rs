@@ -1039,6 +1039,9 @@ pub struct Checked<K, T, P, S = RandomState> {
     outputs: Vec<Output<K, T, P>>,
 }
 
+/// The outputs of one [`Checked`] step, without the final `WakeAt`.
+pub type Outputs<'a, K, T, P> = &'a [Output<K, T, P>];
+
 /// What went wrong in a [`Checked`] step.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StepError<K, T> {
@@ -1093,7 +1096,7 @@ where
         &mut self,
         now: Time,
         input: Input<K, T, P>,
-    ) -> Result<&[Output<K, T, P>], StepError<K, T>> {
+    ) -> Result<Outputs<'_, K, T, P>, StepError<K, T>> {
         self.step(now, input).map(|(_, outputs)| outputs)
     }
 
@@ -1102,7 +1105,7 @@ where
         &mut self,
         now: Time,
         input: Input<K, T, P>,
-    ) -> Result<(Response<K, T, P>, &[Output<K, T, P>]), StepError<K, T>> {
+    ) -> Result<(Response<K, T, P>, Outputs<'_, K, T, P>), StepError<K, T>> {
         self.outputs.clear();
         // The checker needs the input after the machine consumed it.
         let seen = input.clone();
