@@ -1042,6 +1042,10 @@ pub struct Checked<K, T, P, S = RandomState> {
 /// The outputs of one [`Checked`] step, without the final `WakeAt`.
 pub type Outputs<'a, K, T, P> = &'a [Output<K, T, P>];
 
+/// The answer and outputs of one [`Checked`] step.
+pub type StepResult<'a, K, T, P> =
+    Result<(Response<K, T, P>, Outputs<'a, K, T, P>), StepError<K, T>>;
+
 /// What went wrong in a [`Checked`] step.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StepError<K, T> {
@@ -1101,11 +1105,7 @@ where
     }
 
     /// Like [`handle`](Checked::handle), also returning the machine's answer.
-    pub fn step(
-        &mut self,
-        now: Time,
-        input: Input<K, T, P>,
-    ) -> Result<(Response<K, T, P>, Outputs<'_, K, T, P>), StepError<K, T>> {
+    pub fn step(&mut self, now: Time, input: Input<K, T, P>) -> StepResult<'_, K, T, P> {
         self.outputs.clear();
         // The checker needs the input after the machine consumed it.
         let seen = input.clone();
