@@ -1,0 +1,302 @@
+//! Workload W (see `BENCH.md`) driven end to end, with the invariant
+//! checker on by default.
+//!
+//! ```text
+//! cargo run --release --example simulate -- [--groups 10,1000] [--events N]
+//!     [--seed S] [--policy fair|legacy|both] [--no-check]
+//! ```
+//!
+//! Prints one line per group count and policy:
+//!
+//! ```text
+//! workload=W policy=fair groups=100000 events=1000000 ns_per_event=41.3 floor_ns_per_event=29.8 ratio=1.39 spawns=300123 allocs_per_event=0.000 bytes_per_waiting_group=88
+//! ```
+//!
+//! - `ns_per_event`: the W loop over a machine that already ran W once and
+//!   was drained (so its buffers have grown): the steady state. The fastest
+//!   of two timed passes; same for the floor.
+//! - `floor_ns_per_event`: the floor loop of BENCH.md over the same events,
+//!   same warm-up; `ratio` is the first over the second.
+//! - `spawns`: `Spawn` commands in one pass.
+//! - `allocs_per_event`: heap allocations during the timed passes, per event,
+//!   counted by the global allocator below (with the checker on, its own
+//!   allocations are counted too).
+//! - `bytes_per_waiting_group`: live heap bytes with `G` groups waiting for
+//!   one slot (`max_active` 1, each group sent one message), minus the live
+//!   bytes before, divided by `G`. After all of them ran and exited the
+//!   example checks that the machine tracks no group (a group with nothing
+//!   pending holds nothing) and exits with an error otherwise.
+
+#[path = "../benches/workload/w.rs"]
+mod w;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use groupq::check::Checker;
+use groupq::{Command, Config, Exit, Input, Machine, Output, Policy, Time};
+use w::{Driver, Event, Floor, NoCheck, Observer, WInput, WOutput, WResult};
+
+/// Counts allocations and live bytes, then defers to the system allocator.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; the counters are plain
+// atomics and never touch the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE.fetch_add(layout.size(), Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE.fetch_add(layout.size(), Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        LIVE.fetch_add(new_size, Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The invariant checker, one `step` per input; the first violation ends
+/// the program.
+struct Check(Checker<u32, u32>);
+
+impl Observer for Check {
+    const ACTIVE: bool = true;
+    fn step(&mut self, now: Time, input: &WInput, result: &WResult, outputs: &[WOutput]) {
+        if let Err(v) = self.0.step(now, input, result, outputs) {
+            eprintln!("invariant violated at {now}: {v}");
+            std::process::exit(2);
+        }
+    }
+}
+
+struct Args {
+    groups: Vec<u32>,
+    events: usize,
+    seed: u64,
+    policies: Vec<Policy>,
+    check: bool,
+}
+
+const USAGE: &str = "usage: simulate [--groups G[,G...]]... [--events N] [--seed S] \
+                     [--policy fair|legacy|both] [--no-check]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        groups: Vec::new(),
+        events: w::EVENTS,
+        seed: w::SEED,
+        policies: vec![Policy::Fair, Policy::Legacy],
+        check: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--groups" => {
+                for g in value()?.split(',') {
+                    let g: u32 = g.trim().parse().map_err(|e| format!("--groups {g}: {e}"))?;
+                    if g == 0 {
+                        return Err("--groups must be at least 1".into());
+                    }
+                    args.groups.push(g);
+                }
+            }
+            "--events" => args.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
+            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--policy" => {
+                args.policies = match value()?.as_str() {
+                    "fair" => vec![Policy::Fair],
+                    "legacy" => vec![Policy::Legacy],
+                    "both" => vec![Policy::Fair, Policy::Legacy],
+                    other => return Err(format!("--policy {other}: fair, legacy or both")),
+                }
+            }
+            "--no-check" => args.check = false,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if args.groups.is_empty() {
+        args.groups = w::GROUPS.to_vec();
+    }
+    Ok(args)
+}
+
+/// One timed pass over `events`, returning nanoseconds.
+fn timed(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_nanos() as f64
+}
+
+/// Warm-up pass, drain, then two timed passes (drained in between):
+/// returns (fastest pass in ns, spawns per pass, allocations in the timed
+/// passes).
+fn drive<O: Observer>(
+    d: &mut Driver,
+    events: &[Event],
+    obs: &mut O,
+) -> Result<(f64, u64, u64), String> {
+    d.run(events, obs);
+    let warm_spawns = d.spawns;
+    d.drain(obs);
+    let mut best = f64::INFINITY;
+    let mut allocs = 0;
+    for _ in 0..2 {
+        d.spawns = 0;
+        let before = ALLOCS.load(Relaxed);
+        best = best.min(timed(|| d.run(events, obs)));
+        allocs += ALLOCS.load(Relaxed) - before;
+        if d.spawns != warm_spawns {
+            return Err(format!(
+                "pass spawned {} runs, warm-up {warm_spawns}",
+                d.spawns
+            ));
+        }
+        d.drain(obs);
+        d.spawns = 0;
+    }
+    if d.rejected != 0 {
+        return Err(format!("{} inputs rejected", d.rejected));
+    }
+    if d.machine.stats().tracked_groups != 0 {
+        return Err(format!(
+            "drained machine still tracks {:?}",
+            d.machine.stats()
+        ));
+    }
+    Ok((best, warm_spawns, allocs))
+}
+
+/// Live heap bytes per group with `groups` groups waiting for one slot;
+/// also checks that every group is forgotten once its work is done.
+fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
+    let config = w::config(policy).with_max_active(1);
+    let mut q: Machine<u32, u32, ()> = Machine::new(config).map_err(|e| e.to_string())?;
+    let mut live = None;
+    let drain = |q: &mut Machine<u32, u32, ()>, live: &mut Option<_>| loop {
+        match q.poll() {
+            Output::WakeAt(_) => break,
+            Output::Command(Command::Spawn { run, .. }) => *live = Some(run),
+            _ => {}
+        }
+    };
+    let base = LIVE.load(Relaxed);
+    for g in 0..groups {
+        q.message(Time::ZERO, g).map_err(|e| e.to_string())?;
+        drain(&mut q, &mut live);
+    }
+    let held = LIVE.load(Relaxed).saturating_sub(base);
+    let stats = q.stats();
+    if stats.waiting_groups + stats.live_runs != groups as usize {
+        return Err(format!(
+            "expected {groups} groups waiting or live: {stats:?}"
+        ));
+    }
+    let mut now = Time::ZERO;
+    while let Some(run) = live.take() {
+        now = now.saturating_add(std::time::Duration::from_millis(1));
+        q.handle(
+            now,
+            Input::Exited {
+                run,
+                exit: Exit::Clean,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        drain(&mut q, &mut live);
+    }
+    if q.stats().tracked_groups != 0 || (0..groups).any(|g| q.explain(&g).is_some()) {
+        return Err(format!(
+            "groups with nothing pending still held: {:?}",
+            q.stats()
+        ));
+    }
+    Ok(held as f64 / f64::from(groups))
+}
+
+fn measure(args: &Args, events: &[Event], groups: u32, policy: Policy) -> Result<String, String> {
+    let n = events.len() as f64;
+    let mut floor = Floor::default();
+    floor.run(events, groups);
+    let mut floor_ns = f64::INFINITY;
+    for _ in 0..2 {
+        floor.clear();
+        floor_ns = floor_ns.min(timed(|| {
+            floor.run(events, groups);
+        }));
+    }
+    drop(floor);
+
+    let config: Config = w::config(policy);
+    let mut d = Driver::new(config.clone(), groups);
+    let (ns, spawns, allocs) = if args.check {
+        drive(&mut d, events, &mut Check(Checker::new(&config)))?
+    } else {
+        drive(&mut d, events, &mut NoCheck)?
+    };
+    drop(d);
+    let bytes = waiting_bytes(policy, groups)?;
+    let name = match policy {
+        Policy::Fair => "fair",
+        _ => "legacy",
+    };
+    let (ns, floor_ns) = (ns / n, floor_ns / n);
+    Ok(format!(
+        "workload=W policy={name} groups={groups} events={} ns_per_event={ns:.1} \
+         floor_ns_per_event={floor_ns:.1} ratio={:.2} spawns={spawns} \
+         allocs_per_event={:.3} bytes_per_waiting_group={bytes:.0}",
+        events.len(),
+        ns / floor_ns,
+        allocs as f64 / (2.0 * n),
+    ))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let events = w::events(args.events, args.seed);
+    for &groups in &args.groups {
+        for &policy in &args.policies {
+            match measure(&args, &events, groups, policy) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("groups={groups} policy={policy:?}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
