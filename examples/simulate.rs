@@ -14,9 +14,10 @@
 //!
 //! - `ns_per_event`: the W loop over a machine that already ran W once and
 //!   was drained (so its buffers have grown): the steady state. The fastest
-//!   of two timed passes; same for the floor.
+//!   of three timed passes.
 //! - `floor_ns_per_event`: the floor loop of BENCH.md over the same events,
-//!   same warm-up; `ratio` is the first over the second.
+//!   same warm-up, its three passes interleaved with the machine's so that
+//!   both see the same load; `ratio` is the first over the second.
 //! - `spawns`: `Spawn` commands in one pass.
 //! - `allocs_per_event`: heap allocations during the timed passes, per event,
 //!   counted by the global allocator below (with the checker on, its own
@@ -148,39 +149,62 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// One timed pass over `events`, returning nanoseconds.
+/// One timed pass, in nanoseconds.
 fn timed(f: impl FnOnce()) -> f64 {
     let t = Instant::now();
     f();
     t.elapsed().as_nanos() as f64
 }
 
-/// Warm-up pass, drain, then two timed passes (drained in between):
-/// returns (fastest pass in ns, spawns per pass, allocations in the timed
-/// passes).
+/// Timed passes per measurement; the fastest is kept.
+const PASSES: usize = 3;
+
+/// What [`drive`] measured.
+struct Measured {
+    /// Fastest machine pass, ns.
+    ns: f64,
+    /// Fastest floor pass, ns.
+    floor_ns: f64,
+    /// `Spawn`s in one pass (every pass spawns the same).
+    spawns: u64,
+    /// Allocations during the timed machine passes.
+    allocs: u64,
+}
+
+/// A warm-up pass of the machine and of the floor, then [`PASSES`] timed
+/// passes of each, interleaved so that both see the same load from the
+/// rest of the system. The machine is drained (every group forgotten,
+/// buffers kept) before each pass, the floor's map cleared.
 fn drive<O: Observer>(
     d: &mut Driver,
+    floor: &mut Floor,
     events: &[Event],
+    groups: u32,
     obs: &mut O,
-) -> Result<(f64, u64, u64), String> {
+) -> Result<Measured, String> {
     d.run(events, obs);
-    let warm_spawns = d.spawns;
+    let spawns = d.spawns;
     d.drain(obs);
-    let mut best = f64::INFINITY;
-    let mut allocs = 0;
-    for _ in 0..2 {
+    floor.run(events, groups);
+    let mut m = Measured {
+        ns: f64::INFINITY,
+        floor_ns: f64::INFINITY,
+        spawns,
+        allocs: 0,
+    };
+    for _ in 0..PASSES {
+        floor.clear();
+        m.floor_ns = m.floor_ns.min(timed(|| {
+            floor.run(events, groups);
+        }));
         d.spawns = 0;
         let before = ALLOCS.load(Relaxed);
-        best = best.min(timed(|| d.run(events, obs)));
-        allocs += ALLOCS.load(Relaxed) - before;
-        if d.spawns != warm_spawns {
-            return Err(format!(
-                "pass spawned {} runs, warm-up {warm_spawns}",
-                d.spawns
-            ));
+        m.ns = m.ns.min(timed(|| d.run(events, obs)));
+        m.allocs += ALLOCS.load(Relaxed) - before;
+        if d.spawns != spawns {
+            return Err(format!("pass spawned {} runs, warm-up {spawns}", d.spawns));
         }
         d.drain(obs);
-        d.spawns = 0;
     }
     if d.rejected != 0 {
         return Err(format!("{} inputs rejected", d.rejected));
@@ -191,7 +215,7 @@ fn drive<O: Observer>(
             d.machine.stats()
         ));
     }
-    Ok((best, warm_spawns, allocs))
+    Ok(m)
 }
 
 /// Live heap bytes per group with `groups` groups waiting for one slot;
@@ -243,38 +267,30 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
 
 fn measure(args: &Args, events: &[Event], groups: u32, policy: Policy) -> Result<String, String> {
     let n = events.len() as f64;
-    let mut floor = Floor::default();
-    floor.run(events, groups);
-    let mut floor_ns = f64::INFINITY;
-    for _ in 0..2 {
-        floor.clear();
-        floor_ns = floor_ns.min(timed(|| {
-            floor.run(events, groups);
-        }));
-    }
-    drop(floor);
-
     let config: Config = w::config(policy);
     let mut d = Driver::new(config.clone(), groups);
-    let (ns, spawns, allocs) = if args.check {
-        drive(&mut d, events, &mut Check(Checker::new(&config)))?
+    let mut floor = Floor::default();
+    let m = if args.check {
+        let mut check = Check(Checker::new(&config));
+        drive(&mut d, &mut floor, events, groups, &mut check)?
     } else {
-        drive(&mut d, events, &mut NoCheck)?
+        drive(&mut d, &mut floor, events, groups, &mut NoCheck)?
     };
-    drop(d);
+    drop((d, floor));
     let bytes = waiting_bytes(policy, groups)?;
     let name = match policy {
         Policy::Fair => "fair",
         _ => "legacy",
     };
-    let (ns, floor_ns) = (ns / n, floor_ns / n);
+    let (ns, floor_ns) = (m.ns / n, m.floor_ns / n);
     Ok(format!(
         "workload=W policy={name} groups={groups} events={} ns_per_event={ns:.1} \
-         floor_ns_per_event={floor_ns:.1} ratio={:.2} spawns={spawns} \
+         floor_ns_per_event={floor_ns:.1} ratio={:.2} spawns={} \
          allocs_per_event={:.3} bytes_per_waiting_group={bytes:.0}",
         events.len(),
         ns / floor_ns,
-        allocs as f64 / (2.0 * n),
+        m.spawns,
+        m.allocs as f64 / (PASSES as f64 * n),
     ))
 }
 

@@ -108,10 +108,9 @@ pub struct Driver {
     /// The machine under test.
     pub machine: Q,
     groups: u32,
-    /// Live runs in spawn order, with their group.
+    /// Live runs in spawn order, with their group. At most `max_active`
+    /// (5 in W), so finding a group's run is a scan of a few entries.
     live: Vec<(RunId, u32)>,
-    /// Live run of each group (0: none). Groups are `0..G`, so a vector.
-    run_of: Vec<u64>,
     /// Outputs of the current input, collected only for an active observer.
     outputs: Vec<WOutput>,
     /// Milliseconds since the start.
@@ -131,7 +130,6 @@ impl Driver {
             machine: Machine::new(config).expect("valid config"),
             groups,
             live: Vec::new(),
-            run_of: vec![0; groups as usize],
             outputs: Vec::new(),
             now_ms: 0,
             spawns: 0,
@@ -155,29 +153,14 @@ impl Driver {
         let g = self.groups;
         for e in events {
             self.now_ms += 1;
-            if self
-                .machine
-                .next_deadline()
-                .is_some_and(|at| at <= self.now())
-            {
-                self.input(Input::Timeout, obs);
-            }
+            self.fire_due(obs);
             let group = e.x % g;
             match e.r {
-                0..=49 => self.input(Input::Message { group }, obs),
-                50..=64 => self.input(
-                    Input::Task {
-                        group,
-                        id: (e.x >> 16) % 8,
-                        payload: (),
-                    },
-                    obs,
-                ),
+                0..=49 => self.message(group, obs),
+                50..=64 => self.task(group, (e.x >> 16) % 8, obs),
                 65..=69 => {
-                    let run = self.run_of[group as usize];
-                    if run != 0 {
-                        let run = RunId::new(run);
-                        self.input(Input::Idle { run }, obs);
+                    if let Some(&(run, _)) = self.live.iter().find(|&&(_, g)| g == group) {
+                        self.idle(run, obs);
                     }
                 }
                 _ => {
@@ -197,13 +180,7 @@ impl Driver {
     pub fn drain<O: Observer>(&mut self, obs: &mut O) {
         loop {
             self.now_ms += 1;
-            if self
-                .machine
-                .next_deadline()
-                .is_some_and(|at| at <= self.now())
-            {
-                self.input(Input::Timeout, obs);
-            }
+            self.fire_due(obs);
             if !self.live.is_empty() {
                 self.exit_at(self.live.len() - 1, Exit::Clean, obs);
             } else if let Some(at) = self.machine.next_deadline() {
@@ -214,49 +191,107 @@ impl Driver {
         }
     }
 
-    fn exit_at<O: Observer>(&mut self, i: usize, exit: Exit, obs: &mut O) {
-        let (run, group) = self.live.swap_remove(i);
-        self.run_of[group as usize] = 0;
-        self.input(Input::Exited { run, exit }, obs);
+    // Each input goes through the typed method when nothing observes it
+    // (what an adapter that knows what happened calls), and through
+    // `Machine::handle` with an `Input` value when the checker must see it.
+
+    #[inline]
+    fn fire_due<O: Observer>(&mut self, obs: &mut O) {
+        let now = self.now();
+        if self.machine.next_deadline().is_some_and(|at| at <= now) {
+            if O::ACTIVE {
+                self.input(Input::Timeout, obs);
+            } else {
+                let accepted = self.machine.timeout(now).is_ok();
+                self.ok(accepted);
+            }
+        }
     }
 
-    /// Hands one input to the machine and drains every output.
     #[inline]
+    fn message<O: Observer>(&mut self, group: u32, obs: &mut O) {
+        if O::ACTIVE {
+            self.input(Input::Message { group }, obs);
+        } else {
+            let now = self.now();
+            let accepted = self.machine.message(now, group).is_ok();
+            self.ok(accepted);
+        }
+    }
+
+    #[inline]
+    fn task<O: Observer>(&mut self, group: u32, id: u32, obs: &mut O) {
+        if O::ACTIVE {
+            let payload = ();
+            self.input(Input::Task { group, id, payload }, obs);
+        } else {
+            let now = self.now();
+            let accepted = self.machine.task(now, group, id, ()).is_ok();
+            self.ok(accepted);
+        }
+    }
+
+    #[inline]
+    fn idle<O: Observer>(&mut self, run: RunId, obs: &mut O) {
+        if O::ACTIVE {
+            self.input(Input::Idle { run }, obs);
+        } else {
+            let now = self.now();
+            let accepted = self.machine.idle(now, run).is_ok();
+            self.ok(accepted);
+        }
+    }
+
+    #[inline]
+    fn exit_at<O: Observer>(&mut self, i: usize, exit: Exit, obs: &mut O) {
+        let (run, _) = self.live.swap_remove(i);
+        if O::ACTIVE {
+            self.input(Input::Exited { run, exit }, obs);
+        } else {
+            let now = self.now();
+            let accepted = self.machine.exited(now, run, exit).is_ok();
+            self.ok(accepted);
+        }
+    }
+
+    /// Counts a rejection, then drains every output.
+    #[inline]
+    fn ok(&mut self, accepted: bool) {
+        self.rejected += u64::from(!accepted);
+        loop {
+            match self.machine.poll() {
+                Output::WakeAt(_) => break,
+                Output::Command(Command::Spawn { run, group, .. }) => self.spawned(run, group),
+                _ => {}
+            }
+        }
+    }
+
+    /// Hands one input to the machine, drains every output and shows all of
+    /// it to the observer.
     pub fn input<O: Observer>(&mut self, input: WInput, obs: &mut O) {
         let now = self.now();
-        if O::ACTIVE {
-            let result = self.machine.handle(now, input.clone());
-            self.rejected += result.is_err() as u64;
-            self.outputs.clear();
-            loop {
-                match self.machine.poll() {
-                    Output::WakeAt(_) => break,
-                    o => {
-                        if let Output::Command(Command::Spawn { run, group, .. }) = &o {
-                            self.spawned(*run, *group);
-                        }
-                        self.outputs.push(o);
+        let result = self.machine.handle(now, input.clone());
+        self.rejected += u64::from(result.is_err());
+        self.outputs.clear();
+        loop {
+            match self.machine.poll() {
+                Output::WakeAt(_) => break,
+                o => {
+                    if let Output::Command(Command::Spawn { run, group, .. }) = &o {
+                        self.spawned(*run, *group);
                     }
-                }
-            }
-            obs.step(now, &input, &result, &self.outputs);
-        } else {
-            self.rejected += self.machine.handle(now, input).is_err() as u64;
-            loop {
-                match self.machine.poll() {
-                    Output::WakeAt(_) => break,
-                    Output::Command(Command::Spawn { run, group, .. }) => self.spawned(run, group),
-                    _ => {}
+                    self.outputs.push(o);
                 }
             }
         }
+        obs.step(now, &input, &result, &self.outputs);
     }
 
     #[inline]
     fn spawned(&mut self, run: RunId, group: u32) {
         self.spawns += 1;
         self.live.push((run, group));
-        self.run_of[group as usize] = run.get();
     }
 }
 
