@@ -4,7 +4,6 @@ use std::hash::{BuildHasher, Hash};
 
 use crate::error::Error;
 use crate::group::RunState;
-use crate::input::Response;
 use crate::jobs::Job;
 use crate::machine::Machine;
 use crate::output::{CloseReason, Pending, Record};
@@ -38,42 +37,33 @@ where
         }
     }
 
-    /// B2. A duplicate id (live or queued in the group) queues nothing.
+    /// B2. A duplicate id (live or queued in the group) queues nothing
+    /// (`Ok(false)`).
     /// Live run: append, and preempt it if it is idle. No run: start it in a
     /// free slot, or append and wait in line.
-    pub(crate) fn on_task(
-        &mut self,
-        group: K,
-        id: T,
-        payload: P,
-    ) -> Result<Response<K, T, P>, Error> {
+    pub(crate) fn on_task(&mut self, group: K, id: T, payload: P) -> Result<bool, Error> {
         if self.shut_down {
             return Err(Error::ShutDown);
         }
-        let id = match self.index.get(&group) {
-            Some(&g) => {
-                let live_dup = self
-                    .group(g)
-                    .run
-                    .as_ref()
-                    .is_some_and(|r| r.task.as_ref() == Some(&id));
-                let key = (g, id);
-                if live_dup || self.queued_ids.contains(&key) {
-                    self.record(g, |group| Record::Deduplicated { group, id: key.1 });
-                    return Ok(Response::Deduplicated);
-                }
-                key.1
-            }
-            None => id,
-        };
+        // One probe of the group index and one of the id set: a duplicate
+        // can only be found in a group that already exists, so tracking the
+        // group first is harmless (it is not new when the task is refused).
         let g = self.slot(group);
+        let live_dup = self
+            .group(g)
+            .run
+            .as_ref()
+            .is_some_and(|r| r.task.as_ref() == Some(&id));
+        if live_dup || !self.queued_ids.insert((g, id.clone())) {
+            self.record(g, |group| Record::Deduplicated { group, id });
+            return Ok(false);
+        }
         if self.config.records() {
             self.record(g, |group| Record::Queued {
                 group,
                 what: Pending::Task(id.clone()),
             });
         }
-        self.queued_ids.insert((g, id.clone()));
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
         self.jobs
             .push_back(&mut group.jobs, Job::Task { id, payload });
@@ -82,6 +72,6 @@ where
             Some(_) => {}
             None => self.wake(g),
         }
-        Ok(Response::Accepted)
+        Ok(true)
     }
 }

@@ -19,8 +19,10 @@ where
     /// B6. Frees the slot, settles the run's outcome, queues a pending
     /// compact at the front of the group's jobs, then drains (B8).
     pub(crate) fn on_exited(&mut self, now: Time, run: RunId, exit: Exit) -> Result<(), Error> {
-        let g = self.live_group(run)?;
-        self.runs.remove(&run);
+        let g = match self.runs.remove(&run) {
+            Some(g) => g,
+            None => return Err(self.not_live(run)),
+        };
         self.timers.cancel(timers::key(g, TimerKind::Idle));
         let r = self.group_mut(g).run.take().expect("live run");
         let failed = exit == Exit::Failed || r.errored;

@@ -124,31 +124,49 @@ where
     /// On `Err` nothing changed: not the state, not the buffered outputs, not
     /// the clock (P9). On `Ok`, drain [`poll`](Machine::poll) before sleeping.
     pub fn handle(&mut self, now: Time, input: Input<K, T, P>) -> Result<Response<K, T, P>, Error> {
+        self.at(now, |q| {
+            Ok(match input {
+                Input::Message { group } => q.on_message(group).map(|()| Response::Accepted)?,
+                Input::Task { group, id, payload } => match q.on_task(group, id, payload)? {
+                    true => Response::Accepted,
+                    false => Response::Deduplicated,
+                },
+                Input::Pipe { group } => Response::Piped(q.on_pipe(&group)?),
+                Input::Idle { run } => q.on_idle(run).map(|()| Response::Accepted)?,
+                Input::TurnOutput { run, output } => q
+                    .on_turn_output(now, run, output)
+                    .map(|()| Response::Accepted)?,
+                Input::Exited { run, exit } => {
+                    q.on_exited(now, run, exit).map(|()| Response::Accepted)?
+                }
+                Input::Timeout => {
+                    q.on_timeout(now);
+                    Response::Accepted
+                }
+                Input::Shutdown => Response::ShutDown(q.on_shutdown()?),
+            })
+        })
+    }
+
+    /// Applies `f` at time `now`: refuses a `now` before the last one, and
+    /// advances the clock only when `f` succeeds (P9). The typed methods
+    /// below call the behaviour directly, so a caller that knows what
+    /// happened pays for no [`Input`] dispatch.
+    #[inline]
+    fn at<R>(
+        &mut self,
+        now: Time,
+        f: impl FnOnce(&mut Self) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         if now < self.now {
             return Err(Error::TimeWentBackwards {
                 now,
                 last: self.now,
             });
         }
-        let response = match input {
-            Input::Message { group } => self.on_message(group).map(|()| Response::Accepted)?,
-            Input::Task { group, id, payload } => self.on_task(group, id, payload)?,
-            Input::Pipe { group } => Response::Piped(self.on_pipe(&group)?),
-            Input::Idle { run } => self.on_idle(run).map(|()| Response::Accepted)?,
-            Input::TurnOutput { run, output } => self
-                .on_turn_output(now, run, output)
-                .map(|()| Response::Accepted)?,
-            Input::Exited { run, exit } => self
-                .on_exited(now, run, exit)
-                .map(|()| Response::Accepted)?,
-            Input::Timeout => {
-                self.on_timeout(now);
-                Response::Accepted
-            }
-            Input::Shutdown => Response::ShutDown(self.on_shutdown()?),
-        };
+        let r = f(self)?;
         self.now = now;
-        Ok(response)
+        Ok(r)
     }
 
     /// The next output. Commands and records come first, in the order they
@@ -167,48 +185,41 @@ where
 
     /// B1: see [`Input::Message`].
     pub fn message(&mut self, now: Time, group: K) -> Result<(), Error> {
-        self.handle(now, Input::Message { group }).map(drop)
+        self.at(now, |q| q.on_message(group))
     }
 
     /// B2: see [`Input::Task`]. `Ok(false)` when the task was deduplicated.
     pub fn task(&mut self, now: Time, group: K, id: T, payload: P) -> Result<bool, Error> {
-        let r = self.handle(now, Input::Task { group, id, payload })?;
-        Ok(!matches!(r, Response::Deduplicated))
+        self.at(now, |q| q.on_task(group, id, payload))
     }
 
     /// B3: may a follow-up be written into the group's live run? On
     /// [`Error::PipeRefused`], fall back to [`message`](Machine::message).
     pub fn pipe(&mut self, now: Time, group: &K) -> Result<RunId, Error> {
-        if now < self.now {
-            return Err(Error::TimeWentBackwards {
-                now,
-                last: self.now,
-            });
-        }
-        let run = self.on_pipe(group)?;
-        self.now = now;
-        Ok(run)
+        self.at(now, |q| q.on_pipe(group))
     }
 
     /// B4: see [`Input::Idle`].
     pub fn idle(&mut self, now: Time, run: RunId) -> Result<(), Error> {
-        self.handle(now, Input::Idle { run }).map(drop)
+        self.at(now, |q| q.on_idle(run))
     }
 
     /// B5: see [`Input::TurnOutput`].
     pub fn turn_output(&mut self, now: Time, run: RunId, output: TurnOutput) -> Result<(), Error> {
-        self.handle(now, Input::TurnOutput { run, output })
-            .map(drop)
+        self.at(now, |q| q.on_turn_output(now, run, output))
     }
 
     /// B6: see [`Input::Exited`].
     pub fn exited(&mut self, now: Time, run: RunId, exit: crate::Exit) -> Result<(), Error> {
-        self.handle(now, Input::Exited { run, exit }).map(drop)
+        self.at(now, |q| q.on_exited(now, run, exit))
     }
 
     /// B10: see [`Input::Timeout`]. Early or extra calls do nothing.
     pub fn timeout(&mut self, now: Time) -> Result<(), Error> {
-        self.handle(now, Input::Timeout).map(drop)
+        self.at(now, |q| {
+            q.on_timeout(now);
+            Ok(())
+        })
     }
 
     /// B9: see [`Input::Shutdown`].
@@ -309,8 +320,16 @@ where
     pub(crate) fn live_group(&self, run: RunId) -> Result<u32, Error> {
         match self.runs.get(&run) {
             Some(&g) => Ok(g),
-            None if run.get() == 0 || run.get() >= self.next_run => Err(Error::UnknownRun(run)),
-            None => Err(Error::StaleRun(run)),
+            None => Err(self.not_live(run)),
+        }
+    }
+
+    /// Why `run` is not live: never issued, or already exited.
+    pub(crate) fn not_live(&self, run: RunId) -> Error {
+        if run.get() == 0 || run.get() >= self.next_run {
+            Error::UnknownRun(run)
+        } else {
+            Error::StaleRun(run)
         }
     }
 
