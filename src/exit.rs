@@ -39,8 +39,9 @@ where
             WorkKind::Messages => {
                 let group = self.group_mut(g);
                 group.failures = 0;
-                group.retry_at = None;
-                self.timers.cancel(timers::key(g, TimerKind::Retry));
+                if std::mem::take(&mut group.retry) {
+                    self.timers.cancel(timers::key(g, TimerKind::Retry));
+                }
             }
             WorkKind::Task if failed => {
                 if let Some(id) = r.task {
@@ -94,7 +95,7 @@ where
         let key = timers::key(g, TimerKind::Retry);
         if attempt > max_retries {
             group.failures = 0;
-            group.retry_at = None;
+            group.retry = false;
             self.timers.cancel(key);
             self.command(Command::TerminalFailure {
                 group: self.group(g).key.clone(),
@@ -103,7 +104,7 @@ where
             return;
         }
         let at = now.saturating_add(self.config.retry_delay(attempt));
-        self.group_mut(g).retry_at = Some(at);
+        self.group_mut(g).retry = true;
         self.timers.set(key, at);
         self.record(g, |group| Record::RetryScheduled { group, attempt, at });
     }
@@ -112,7 +113,7 @@ where
     pub(crate) fn on_retry_due(&mut self, g: u32) {
         // Shutdown cancels every retry timer, so this never runs after it.
         debug_assert!(!self.shut_down);
-        self.group_mut(g).retry_at = None;
+        self.group_mut(g).retry = false;
         self.request_messages(g);
     }
 }

@@ -3,10 +3,9 @@
 //! A group holds at most one [`Run`] in an `Option`: P1 ("a group never has
 //! two live runs") is a property of the type, not of a check.
 
-use crate::input::{ContextStats, RunId};
+use crate::input::RunId;
 use crate::jobs::{Queue, NIL};
 use crate::output::WorkKind;
-use crate::time::Time;
 
 /// Where a live run is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +56,11 @@ impl Default for LineLink {
 }
 
 /// Everything the core knows about one group.
+///
+/// Kept small (64 bytes for `u32` keys and ids: one cache line) because
+/// every message touches it: the retry deadline lives only in the timer
+/// table and the last context statistics in a cold side table
+/// (`Machine::contexts`), neither of which a message needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Group<K, T> {
     pub(crate) key: K,
@@ -70,13 +74,11 @@ pub(crate) struct Group<K, T> {
     pub(crate) line: LineLink,
     /// Consecutive failed Messages runs (B7).
     pub(crate) failures: u32,
-    /// When the scheduled retry fires, if one is scheduled (mirrors the timer).
-    pub(crate) retry_at: Option<Time>,
+    /// A retry is scheduled; its deadline is the group's retry timer.
+    pub(crate) retry: bool,
     /// The auto-compact threshold was reached during the live run (B5);
     /// becomes a compact job when that run exits (B6).
     pub(crate) compact_pending: bool,
-    /// The last context statistics a turn reported (B11).
-    pub(crate) last_context: Option<ContextStats>,
 }
 
 impl<K, T> Group<K, T> {
@@ -89,9 +91,8 @@ impl<K, T> Group<K, T> {
             check: false,
             line: LineLink::default(),
             failures: 0,
-            retry_at: None,
+            retry: false,
             compact_pending: false,
-            last_context: None,
         }
     }
 
@@ -105,7 +106,17 @@ impl<K, T> Group<K, T> {
         self.run.is_none()
             && !self.has_pending()
             && !self.line.queued
-            && self.retry_at.is_none()
+            && !self.retry
             && !self.compact_pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_fits_one_cache_line_with_small_keys() {
+        assert!(std::mem::size_of::<Option<Group<u32, u32>>>() <= 64);
     }
 }

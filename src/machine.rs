@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use crate::config::Config;
 use crate::error::Error;
 use crate::group::{Group, Run, RunState};
-use crate::input::{Input, Response, RunId, TurnOutput};
+use crate::input::{ContextStats, Input, Response, RunId, TurnOutput};
 use crate::jobs::{Job, Jobs};
 use crate::output::{CloseReason, Command, Output, Record, Work};
 use crate::policy::Line;
@@ -38,6 +38,9 @@ pub struct Machine<K, T, P, S = RandomState> {
     /// Group slab; `None` slots are free and listed in `free_groups`.
     pub(crate) groups: Vec<Option<Group<K, T>>>,
     pub(crate) free_groups: Vec<u32>,
+    /// The last context statistics a turn reported, per group slot (B11).
+    /// Cold, so kept out of [`Group`]; grown only when a turn reports them.
+    pub(crate) contexts: Vec<Option<ContextStats>>,
     pub(crate) jobs: Jobs<T, P>,
     /// Task ids queued per group slot: O(1) dedup (B2).
     pub(crate) queued_ids: HashSet<(u32, T), S>,
@@ -100,6 +103,7 @@ where
             index: HashMap::with_hasher(hasher.clone()),
             groups: Vec::new(),
             free_groups: Vec::new(),
+            contexts: Vec::new(),
             jobs: Jobs::default(),
             queued_ids: HashSet::with_hasher(hasher),
             next_run: 1,
@@ -253,9 +257,12 @@ where
             message_check: group.check,
             waiting_behind: self.line_position(g),
             failures: group.failures,
-            retry_at: group.retry_at,
+            retry_at: group
+                .retry
+                .then(|| self.timers.get(timers::key(g, TimerKind::Retry)))
+                .flatten(),
             compact_pending: group.compact_pending,
-            last_context: group.last_context,
+            last_context: self.contexts.get(g as usize).copied().flatten(),
         })
     }
 
@@ -312,6 +319,9 @@ where
         if self.group(g).is_empty() {
             let group = self.groups[g as usize].take().expect("group slot in use");
             self.index.remove(&group.key);
+            if let Some(context) = self.contexts.get_mut(g as usize) {
+                *context = None;
+            }
             self.free_groups.push(g);
         }
     }
@@ -433,6 +443,7 @@ where
             .field("now", &self.now)
             .field("shut_down", &self.shut_down)
             .field("groups", &self.groups)
+            .field("contexts", &self.contexts)
             .field("jobs", &self.jobs)
             .field("next_run", &self.next_run)
             .field("line", &self.line)
@@ -458,6 +469,7 @@ where
             && self.index == other.index
             && self.groups == other.groups
             && self.free_groups == other.free_groups
+            && same_contexts(&self.contexts, &other.contexts)
             && self.jobs == other.jobs
             && self.queued_ids == other.queued_ids
             && self.runs == other.runs
@@ -466,4 +478,10 @@ where
             && self.timers == other.timers
             && self.out == other.out
     }
+}
+
+/// Context tables are equal when every slot holds the same statistics; the
+/// table's length (how far it once grew) is not state.
+fn same_contexts(a: &[Option<ContextStats>], b: &[Option<ContextStats>]) -> bool {
+    (0..a.len().max(b.len())).all(|i| a.get(i).copied().flatten() == b.get(i).copied().flatten())
 }

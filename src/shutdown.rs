@@ -39,8 +39,11 @@ where
                 jobs.push(Job::into_work(job));
             }
             group.compact_queued = false;
-            let retry = group.retry_at.take().map(|at| (group.failures, at));
-            self.timers.cancel(timers::key(g, TimerKind::Retry));
+            let key = timers::key(g, TimerKind::Retry);
+            let retry = std::mem::take(&mut group.retry)
+                .then(|| self.timers.get(key).map(|at| (group.failures, at)))
+                .flatten();
+            self.timers.cancel(key);
             let message_check = std::mem::take(&mut group.check);
             let compact_pending = std::mem::take(&mut group.compact_pending);
             if let Some(run) = &group.run {

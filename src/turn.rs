@@ -50,8 +50,12 @@ where
         r.delivered |= output.delivered;
         // A reply re-arms the idle deadline; a closing run needs none.
         let arm_idle = output.replied && r.state != RunState::Closing;
-        if output.context.is_some() {
-            group.last_context = output.context;
+        if let Some(context) = output.context {
+            let i = g as usize;
+            if self.contexts.len() <= i {
+                self.contexts.resize(i + 1, None);
+            }
+            self.contexts[i] = Some(context);
         }
         let percent = output.context.and_then(|c| c.effective_percent());
         let recommended = output.context.is_some_and(|c| c.compact_recommended);
