@@ -883,7 +883,7 @@ pub enum ReplayError {
 }
 
 /// Replays `trace` through a [`Machine`] and the invariant
-/// [`Checker`](crate::check::Checker), writing a transcript to `out`, and
+/// [`Checker`], writing a transcript to `out`, and
 /// returns the machine as the trace left it.
 ///
 /// For each step the transcript has the step's line, then indented: the
