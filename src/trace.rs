@@ -868,7 +868,7 @@ pub enum ReplayError {
     #[error("cannot build the machine: {0}")]
     Config(#[source] Error),
     /// The machine broke an invariant; the transcript ends with the step.
-    #[error("step {index} `{step}` broke an invariant: {violation}")]
+    #[error("`{step}` broke an invariant: {violation}")]
     Violation {
         /// Index of the step in [`Trace::steps`], from 0.
         index: usize,
