@@ -245,6 +245,60 @@ impl Trace {
     }
 }
 
+impl Step {
+    /// A step from an input with any key, id and payload types that print
+    /// with `Display`: how a recorded or fuzzed input sequence becomes a
+    /// trace. The replay behaves the same as long as distinct values print
+    /// differently (as integers and strings do).
+    ///
+    /// ```
+    /// use groupq::trace::{Step, Trace};
+    /// use groupq::{Config, Input, Time};
+    ///
+    /// let recorded: Vec<(Time, Input<u8, u32, u16>)> = vec![
+    ///     (Time::ZERO, Input::Message { group: 3 }),
+    ///     (Time::from_millis(5), Input::Task { group: 3, id: 7, payload: 42 }),
+    /// ];
+    /// let trace = Trace {
+    ///     config: Config::default(),
+    ///     steps: recorded.iter().map(|(now, i)| Step::from_input(*now, i)).collect(),
+    /// };
+    /// assert!(trace.to_string().ends_with("0ms message 3\n5ms task 3 7 42\n"));
+    /// ```
+    pub fn from_input<K, T, P>(now: Time, input: &Input<K, T, P>) -> Step
+    where
+        K: fmt::Display,
+        T: fmt::Display,
+        P: fmt::Display,
+    {
+        let input = match input {
+            Input::Message { group } => Input::Message {
+                group: group.to_string(),
+            },
+            Input::Task { group, id, payload } => Input::Task {
+                group: group.to_string(),
+                id: id.to_string(),
+                payload: payload.to_string(),
+            },
+            Input::Pipe { group } => Input::Pipe {
+                group: group.to_string(),
+            },
+            Input::Idle { run } => Input::Idle { run: *run },
+            Input::TurnOutput { run, output } => Input::TurnOutput {
+                run: *run,
+                output: *output,
+            },
+            Input::Exited { run, exit } => Input::Exited {
+                run: *run,
+                exit: *exit,
+            },
+            Input::Timeout => Input::Timeout,
+            Input::Shutdown => Input::Shutdown,
+        };
+        Step { now, input }
+    }
+}
+
 impl std::str::FromStr for Trace {
     type Err = ParseError;
     fn from_str(text: &str) -> Result<Trace, ParseError> {
