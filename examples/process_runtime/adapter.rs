@@ -119,11 +119,25 @@ struct Mailbox {
 }
 
 impl Mailbox {
+    /// A run starts: remember where, and hand it the unread messages.
+    fn start_run(&mut self) -> Vec<String> {
+        self.run_start = self.cursor;
+        self.take_unread()
+    }
+
     /// Hands every unread message over, advancing the cursor.
     fn take_unread(&mut self) -> Vec<String> {
         let unread = self.messages[self.cursor..].to_vec();
         self.cursor = self.messages.len();
         unread
+    }
+
+    /// The run failed before anything reached the user: everything handed to
+    /// it is unread again. Returns how many messages that is.
+    fn roll_back(&mut self) -> usize {
+        let rewound = self.cursor - self.run_start;
+        self.cursor = self.run_start;
+        rewound
     }
 }
 
@@ -172,6 +186,13 @@ pub async fn run(options: &Options) -> Result<(), Fatal> {
         None => scratch.root.join("logs"),
     };
     fs::create_dir_all(&log_dir)?;
+    if !Evidence::read(&log_dir)?.spans.is_empty() {
+        return Err(format!(
+            "{} already holds run logs: give an empty directory",
+            log_dir.display()
+        )
+        .into());
+    }
     let (events, mut inbox) = mpsc::unbounded_channel();
     let epoch = Instant::now();
     let mut adapter = Adapter {
@@ -440,9 +461,7 @@ impl Adapter {
                     self.note(&group, None, what);
                 }
                 Command::RollbackCursor { group } => {
-                    let mailbox = self.mailbox(&group);
-                    let rewound = mailbox.cursor - mailbox.run_start;
-                    mailbox.cursor = mailbox.run_start;
+                    let rewound = self.mailbox(&group).roll_back();
                     self.tally.rollbacks += 1;
                     self.note(
                         &group,
@@ -490,9 +509,7 @@ impl Adapter {
         let what = match &work {
             Work::Messages => {
                 // The messages to process are the group's unread ones.
-                let mailbox = self.mailbox(&group);
-                mailbox.run_start = mailbox.cursor;
-                let unread = mailbox.take_unread();
+                let unread = self.mailbox(&group).start_run();
                 for text in &unread {
                     self.write_message(&input, text)?;
                 }

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::wire::{self, AgentLine, Turn, CLOSE_SENTINEL};
+use crate::wire::{self, AgentLine, Status, Turn, CLOSE_SENTINEL};
 
 /// Tokens in a fresh (or freshly compacted) context.
 const BASE_TOKENS: u64 = 2_000;
@@ -134,7 +134,7 @@ impl Agent {
                 thread::sleep(self.turn);
                 let tokens = self.tokens()?;
                 emit(&AgentLine::Turn(Turn {
-                    ok: true,
+                    status: Status::Success,
                     reply: Some(format!("done: {}", self.prompt)),
                     error: None,
                     tokens,
@@ -148,7 +148,7 @@ impl Agent {
                 let before = self.tokens()?;
                 self.set_tokens(BASE_TOKENS)?;
                 emit(&AgentLine::Turn(Turn {
-                    ok: true,
+                    status: Status::Success,
                     reply: None,
                     error: None,
                     tokens: BASE_TOKENS,
@@ -192,7 +192,7 @@ impl Agent {
         let tokens = self.tokens()?;
         if self.fail {
             emit(&AgentLine::Turn(Turn {
-                ok: false,
+                status: Status::Error,
                 reply: None,
                 error: Some("the model API is unavailable".into()),
                 tokens,
@@ -204,7 +204,7 @@ impl Agent {
         let tokens = tokens + TOKENS_PER_MESSAGE * batch.len() as u64;
         self.set_tokens(tokens)?;
         emit(&AgentLine::Turn(Turn {
-            ok: true,
+            status: Status::Success,
             reply: Some(format!("re: {}", batch.join(" | "))),
             error: None,
             tokens,

@@ -28,10 +28,19 @@ pub enum AgentLine {
     Idle,
 }
 
-/// What a turn reports.
+/// Whether a turn succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Success,
+    Error,
+}
+
+/// What a turn reports, e.g.
+/// `{"type":"turn","status":"success","reply":"re: hello","tokens":3100,"context_limit":10000}`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Turn {
-    pub ok: bool,
+    pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,10 +59,9 @@ impl Turn {
     /// the reply to the user (here: printed it).
     pub fn to_output(&self, delivered: bool) -> TurnOutput {
         TurnOutput {
-            status: if self.ok {
-                TurnStatus::Success
-            } else {
-                TurnStatus::Error
+            status: match self.status {
+                Status::Success => TurnStatus::Success,
+                Status::Error => TurnStatus::Error,
             },
             replied: self.reply.is_some(),
             delivered: delivered && self.reply.is_some(),

@@ -47,10 +47,10 @@ pub fn script() -> Vec<(u64, Action)> {
         // A scheduled task, submitted twice by an eager scheduler.
         (150, task("alpha", "report", "daily report")),
         (200, task("alpha", "report", "daily report")),
-        // A follow-up for a group whose run is busy or closing.
-        (250, msg("alpha", "and the numbers?")),
         // A long conversation: its context grows until it is compacted.
         (300, msg("echo", "tell me a story")),
+        // A follow-up for a group whose live run may be a task run.
+        (400, msg("alpha", "and the numbers?")),
         (700, msg("echo", "go on")),
         (1100, msg("echo", "and then?")),
         (1300, task("bravo", "backup", "back up the notes")),
