@@ -355,7 +355,9 @@ impl Adapter {
                     Some(0) => Exit::Clean,
                     _ => Exit::Failed,
                 };
-                let how = status.map_or("killed".to_string(), |s| format!("status {s}"));
+                let how = status.map_or("no status: killed or never started".to_string(), |s| {
+                    format!("status {s}")
+                });
                 self.note(&process.group, Some(run), format!("exited ({how})"));
                 let answer = self.step(Input::Exited { run, exit })?;
                 self.expect_accepted(&process.group, Some(run), answer);

@@ -69,11 +69,15 @@ fn main() -> ExitCode {
     if args.first().is_some_and(|a| a == "agent") {
         return agent::main(&args[1..]);
     }
+    const USAGE: &str = "usage: process_runtime [--quick] [--max-active N] [--log-dir DIR]";
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let options = match Options::parse(&args) {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("{e}");
-            eprintln!("usage: process_runtime [--quick] [--max-active N] [--log-dir DIR]");
+            eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
