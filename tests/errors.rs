@@ -49,6 +49,7 @@ fn busy_pair() -> Pair {
 #[test]
 fn an_unknown_run_is_rejected_and_changes_nothing() {
     let mut p = busy_pair();
+    p.advance(secs(5)); // a rejected input must not move the clock either
     for raw in [0, 99, u64::MAX] {
         let run = RunId::new(raw);
         for input in run_inputs(run) {
@@ -62,6 +63,7 @@ fn a_stale_run_is_rejected_and_changes_nothing() {
     let mut p = busy_pair();
     let r = p.all_spawns()[1].0; // the failed run of "r"
     assert_eq!(p.live_run("r"), None);
+    p.advance(secs(5));
     for input in run_inputs(r) {
         assert_eq!(p.reject(input), Error::StaleRun(r));
     }
@@ -122,6 +124,16 @@ fn time_going_backwards_is_rejected_and_changes_nothing() {
 }
 
 #[test]
+fn a_rejected_input_does_not_move_the_clock() {
+    let mut p = Pair::with_max_active(1);
+    p.advance(secs(10));
+    p.reject(Input::Idle { run: RunId::new(7) });
+    assert_eq!(p.q.now(), Time::ZERO);
+    p.now = Time::from_secs(5);
+    p.message("a"); // earlier than the rejected input: still accepted
+}
+
+#[test]
 fn the_same_now_again_is_accepted() {
     let mut p = Pair::with_max_active(1);
     p.advance(secs(3));
@@ -134,6 +146,7 @@ fn the_same_now_again_is_accepted() {
 fn work_after_shutdown_is_rejected_and_changes_nothing() {
     let mut p = busy_pair();
     p.shutdown();
+    p.advance(secs(5));
     assert_eq!(p.reject(Input::Message { group: "a" }), Error::ShutDown);
     assert_eq!(
         p.reject(Input::Task {

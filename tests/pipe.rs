@@ -8,6 +8,7 @@ use common::{reply_at, Pair};
 use groupq::{Error, Input, PipeRefusal, RunState, Work};
 
 fn refused(p: &mut Pair, group: &'static str) -> PipeRefusal {
+    p.advance(common::secs(1)); // a refusal must not move the clock
     match p.reject(Input::Pipe { group }) {
         Error::PipeRefused(reason) => reason,
         other => panic!("expected a pipe refusal, got {other:?}"),
@@ -93,16 +94,30 @@ fn pipe_into_an_idle_messages_run_makes_it_busy() {
 }
 
 #[test]
-fn the_machine_pipe_method_agrees_with_the_pipe_input() {
+fn the_machine_pipe_method_refuses_like_the_pipe_input_and_changes_nothing() {
     let mut p = Pair::with_max_active(1);
     p.task("a", 1, "t");
-    let now = p.now;
+    let later = p.now.saturating_add(common::secs(1));
+    let before = p.q.clone();
     assert_eq!(
-        p.q.pipe(now, &"a"),
+        p.q.pipe(later, &"a"),
         Err(Error::PipeRefused(PipeRefusal::TaskRun))
     );
     assert_eq!(
-        p.q.pipe(now, &"b"),
+        p.q.pipe(later, &"b"),
         Err(Error::PipeRefused(PipeRefusal::NoRun))
     );
+    assert!(p.q == before, "not even the clock moved");
+}
+
+#[test]
+fn the_machine_pipe_method_accepts_like_the_pipe_input() {
+    let mut p = Pair::with_max_active(1);
+    p.message("a");
+    let run = p.spawned_run("a");
+    p.idle(run);
+    let later = p.now.saturating_add(common::secs(1));
+    assert_eq!(p.q.pipe(later, &"a"), Ok(run));
+    assert_eq!(p.q.now(), later);
+    assert_eq!(state(&p, "a"), RunState::Busy);
 }
