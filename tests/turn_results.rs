@@ -390,12 +390,15 @@ fn an_output_without_a_reply_does_not_arm_the_idle_deadline() {
 fn a_reply_from_a_closing_run_does_not_rearm_the_idle_deadline() {
     let (mut p, run) = live(Config::default());
     p.turn(run, TurnOutput::delivered_reply()); // idle deadline at 30 min
+    assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
     p.task("a", 1, "t"); // the idle run is preempted: Closing
+    assert_eq!(p.wake_at, None, "a closing run needs no idle deadline");
     p.advance(mins(10));
     p.turn(run, TurnOutput::delivered_reply());
-    assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
+    assert_eq!(p.wake_at, None, "a late reply does not re-arm it");
     assert_eq!(state(&p), RunState::Closing);
-    p.advance_to_next_deadline();
+    p.advance(mins(60));
+    p.timeout();
     assert!(p.commands().is_empty(), "already closing: no second close");
 }
 
