@@ -198,6 +198,38 @@ fn a_retry_still_scheduled_is_cancelled_by_a_successful_run() {
 }
 
 #[test]
+fn a_messages_run_started_before_the_retry_cancels_it_so_no_empty_run_follows() {
+    let mut p = Pair::with_max_active(2);
+    p.message("a");
+    fail_and_delay(&mut p, "a").expect("a retry");
+    p.message("a"); // this run reads the rolled-back messages too
+    let run = p.spawned_run("a");
+    assert_eq!(p.q.explain(&"a").and_then(|e| e.retry_at), None);
+    assert_eq!(p.wake_at, None, "no deadline left to wake for");
+    // Long past the old deadline, with the run still live: nothing is queued
+    // behind it, so its exit frees the group.
+    p.advance(secs(60));
+    p.timeout();
+    assert!(!p.q.explain(&"a").expect("live").message_check);
+    p.exit(run);
+    assert!(p.spawns().is_empty(), "no second, empty Messages run");
+    assert_eq!(p.q.explain(&"a"), None);
+}
+
+#[test]
+fn a_failure_of_the_run_that_replaced_a_retry_keeps_counting_the_backoff() {
+    let mut p = Pair::with_max_active(2);
+    p.message("a");
+    assert_eq!(fail_and_delay(&mut p, "a"), Some(secs(5)));
+    p.message("a");
+    assert_eq!(
+        fail_and_delay(&mut p, "a"),
+        Some(secs(10)),
+        "attempt 2, not 1"
+    );
+}
+
+#[test]
 fn pending_jobs_of_a_failing_group_still_run_in_order() {
     let mut p = Pair::with_max_active(1);
     p.message("a");
