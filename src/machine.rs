@@ -374,6 +374,12 @@ where
             }
             None => {
                 group.check = false;
+                // This run reads every unread message, the rolled-back ones
+                // included: a scheduled retry would only start a second,
+                // empty run after it (B7).
+                if std::mem::take(&mut group.retry) {
+                    self.timers.cancel(timers::key(g, TimerKind::Retry));
+                }
                 (Work::Messages, None)
             }
         };
@@ -403,6 +409,9 @@ where
         }
         run.state = RunState::Closing;
         let run = run.id;
+        // A closing run only has to exit; its idle deadline would wake the
+        // adapter for nothing.
+        self.timers.cancel(timers::key(g, TimerKind::Idle));
         self.command(Command::CloseInput { run, reason });
     }
 
