@@ -3,7 +3,7 @@
 use std::hash::{BuildHasher, Hash};
 
 use crate::error::Error;
-use crate::group::RunState;
+use crate::group::{RunState, SCAN_MAX};
 use crate::jobs::Job;
 use crate::machine::Machine;
 use crate::output::{CloseReason, Pending, Record};
@@ -45,16 +45,11 @@ where
         if self.shut_down {
             return Err(Error::ShutDown);
         }
-        // One probe of the group index and one of the id set: a duplicate
-        // can only be found in a group that already exists, so tracking the
-        // group first is harmless (it is not new when the task is refused).
+        // One probe of the group index; a duplicate can only be found in a
+        // group that already exists, so tracking the group first is
+        // harmless (it is not new when the task is refused).
         let g = self.slot(group);
-        let live_dup = self
-            .group(g)
-            .run
-            .as_ref()
-            .is_some_and(|r| r.task.as_ref() == Some(&id));
-        if live_dup || !self.queued_ids.insert((g, id.clone())) {
+        if self.is_duplicate(g, &id) {
             self.record(g, |group| Record::Deduplicated { group, id });
             return Ok(false);
         }
@@ -73,5 +68,99 @@ where
             None => self.wake(g),
         }
         Ok(true)
+    }
+
+    /// B2 dedup: `id` is the live task's or already queued in group `g`.
+    /// When it is not, it is recorded as queued (in the id set if the
+    /// group's ids are hashed); the caller then queues the job. O(1): a
+    /// scan of at most `SCAN_MAX` jobs, or one probe of the id set.
+    fn is_duplicate(&mut self, g: u32, id: &T) -> bool {
+        let group = self.groups[g as usize].as_mut().expect("group slot in use");
+        if group
+            .run
+            .as_ref()
+            .is_some_and(|r| r.task.as_ref() == Some(id))
+        {
+            return true;
+        }
+        if group.ids_hashed {
+            return !self.queued_ids.insert((g, id.clone()));
+        }
+        if self.jobs.has_task(&group.jobs, id) {
+            return true;
+        }
+        if group.jobs.len() >= SCAN_MAX {
+            // Too long to scan: from now on the group's ids live in the set.
+            for job in self.jobs.iter(&group.jobs) {
+                if let Job::Task { id, .. } = job {
+                    self.queued_ids.insert((g, id.clone()));
+                }
+            }
+            self.queued_ids.insert((g, id.clone()));
+            group.ids_hashed = true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Command, Config, Exit, Machine, Output, RunId, Time, Work};
+
+    fn spawned(q: &mut Machine<u32, u32, ()>) -> Vec<(RunId, u32)> {
+        std::iter::from_fn(|| match q.poll() {
+            Output::WakeAt(_) => None,
+            o => Some(o),
+        })
+        .filter_map(|o| match o {
+            Output::Command(Command::Spawn {
+                run,
+                work: Work::Task { id, .. },
+                ..
+            }) => Some((run, id)),
+            _ => None,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn dedup_is_exact_below_and_above_the_scan_limit_and_the_id_set_empties() {
+        let t = Time::ZERO;
+        let mut q: Machine<u32, u32, ()> =
+            Machine::new(Config::default().with_max_active(1)).unwrap();
+        assert!(q.task(t, 7, 0, ()).unwrap());
+        let (mut live, first) = spawned(&mut q)[0];
+        assert_eq!(first, 0);
+        for round in 0..2u32 {
+            let base = round * 20;
+            // Grow the queue well past the scan limit, checking duplicates
+            // (queued and live) at every length on the way.
+            for id in base + 1..=base + 20 {
+                assert!(q.task(t, 7, id, ()).unwrap(), "{id} is new");
+                for dup in base + 1..=id {
+                    assert!(!q.task(t, 7, dup, ()).unwrap(), "{dup} is queued");
+                }
+                let running = q.explain(&7).unwrap().run.unwrap().run;
+                assert_eq!(running, live);
+                assert!(!q.task(t, 7, base, ()).unwrap(), "{base} is live");
+            }
+            assert!(q.groups[0].as_ref().unwrap().ids_hashed);
+            // Drain: each started task is a duplicate while live, and the
+            // ids still queued stay duplicates.
+            for next in base + 1..=base + 20 {
+                q.exited(t, live, Exit::Clean).unwrap();
+                let s = spawned(&mut q);
+                assert_eq!(s.len(), 1);
+                live = s[0].0;
+                assert_eq!(s[0].1, next, "FIFO");
+                assert!(!q.task(t, 7, next, ()).unwrap(), "{next} is live");
+                if next < base + 20 {
+                    assert!(!q.task(t, 7, base + 20, ()).unwrap(), "still queued");
+                }
+            }
+            assert!(q.queued_ids.is_empty(), "no id left behind");
+            assert!(!q.groups[0].as_ref().unwrap().ids_hashed);
+            assert_eq!(q.stats().queued_jobs, 0);
+        }
     }
 }

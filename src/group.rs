@@ -7,6 +7,10 @@ use crate::input::RunId;
 use crate::jobs::{Queue, NIL};
 use crate::output::WorkKind;
 
+/// Jobs a group's queue may hold while its task ids are deduplicated by
+/// scanning it (see [`Group::ids_hashed`]).
+pub(crate) const SCAN_MAX: usize = 8;
+
 /// Where a live run is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RunState {
@@ -40,9 +44,10 @@ pub(crate) struct Run<T> {
 pub(crate) struct LineLink {
     pub(crate) queued: bool,
     pub(crate) next: u32,
-    /// Join order; groups leave only from the front, so the number of groups
-    /// ahead is `ticket - head's ticket`.
-    pub(crate) ticket: u64,
+    /// Join order, wrapping; groups leave only from the front, so the number
+    /// of groups ahead is `ticket - head's ticket` (exact in wrapping `u32`
+    /// arithmetic: the line never holds more than `u32::MAX` groups).
+    pub(crate) ticket: u32,
 }
 
 impl Default for LineLink {
@@ -69,6 +74,13 @@ pub(crate) struct Group<K, T> {
     pub(crate) jobs: Queue,
     /// A compact job is in `jobs` (at most one, B6).
     pub(crate) compact_queued: bool,
+    /// The ids of the queued tasks are in `Machine::queued_ids`. Short
+    /// queues (at most [`SCAN_MAX`] jobs) are deduplicated by scanning
+    /// them instead, which costs less than hashing `(slot, id)` twice per
+    /// task; a queue that grows past that moves its ids to the set (once,
+    /// amortised over the jobs that made it grow) and stays there until it
+    /// empties.
+    pub(crate) ids_hashed: bool,
     /// The coalesced "has unprocessed messages" bit (B1).
     pub(crate) check: bool,
     pub(crate) line: LineLink,
@@ -88,6 +100,7 @@ impl<K, T> Group<K, T> {
             run: None,
             jobs: Queue::default(),
             compact_queued: false,
+            ids_hashed: false,
             check: false,
             line: LineLink::default(),
             failures: 0,

@@ -141,6 +141,15 @@ impl<T, P> Jobs<T, P> {
         job
     }
 
+    /// Whether `q` holds a task with this id: a scan, for short queues.
+    pub(crate) fn has_task(&self, q: &Queue, id: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        self.iter(q)
+            .any(|j| matches!(j, Job::Task { id: queued, .. } if queued == id))
+    }
+
     /// The jobs of `q`, front first.
     pub(crate) fn iter<'a>(&'a self, q: &Queue) -> impl Iterator<Item = &'a Job<T, P>> + 'a {
         let mut i = q.head;

@@ -42,7 +42,8 @@ pub struct Machine<K, T, P, S = RandomState> {
     /// Cold, so kept out of [`Group`]; grown only when a turn reports them.
     pub(crate) contexts: Vec<Option<ContextStats>>,
     pub(crate) jobs: Jobs<T, P>,
-    /// Task ids queued per group slot: O(1) dedup (B2).
+    /// Task ids queued per group slot, for groups whose queue grew too long
+    /// to scan (`Group::ids_hashed`): O(1) dedup (B2).
     pub(crate) queued_ids: HashSet<(u32, T), S>,
     /// Live run → group slot. At most `max_active` entries.
     pub(crate) runs: HashMap<RunId, u32, BuildHasherDefault<RunIdHasher>>,
@@ -357,9 +358,14 @@ where
         debug_assert!(group.run.is_none(), "P1: one live run per group");
         let (work, task) = match self.jobs.pop_front(&mut group.jobs) {
             Some(Job::Task { id, payload }) => {
-                let key = (g, id);
-                self.queued_ids.remove(&key);
-                let id = key.1;
+                let id = if group.ids_hashed {
+                    let key = (g, id);
+                    self.queued_ids.remove(&key);
+                    group.ids_hashed = !group.jobs.is_empty();
+                    key.1
+                } else {
+                    id
+                };
                 (
                     Work::Task {
                         id: id.clone(),

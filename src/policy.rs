@@ -18,7 +18,7 @@ pub(crate) struct Line {
     head: u32,
     tail: u32,
     len: usize,
-    next_ticket: u64,
+    next_ticket: u32,
 }
 
 impl Default for Line {
@@ -98,7 +98,7 @@ where
 
     pub(crate) fn join_line(&mut self, g: u32) {
         let ticket = self.line.next_ticket;
-        self.line.next_ticket += 1;
+        self.line.next_ticket = ticket.wrapping_add(1);
         let ahead = self.line.len;
         let link = &mut self.group_mut(g).line;
         debug_assert!(!link.queued);
@@ -141,7 +141,7 @@ where
             return None;
         }
         let head = self.group(self.line.head).line.ticket;
-        Some((link.ticket - head) as usize)
+        Some(link.ticket.wrapping_sub(head) as usize)
     }
 
     /// B9: empties the line without starting anyone.

@@ -39,6 +39,7 @@ where
                 jobs.push(Job::into_work(job));
             }
             group.compact_queued = false;
+            group.ids_hashed = false;
             let key = timers::key(g, TimerKind::Retry);
             let retry = std::mem::take(&mut group.retry)
                 .then(|| self.timers.get(key).map(|at| (group.failures, at)))
