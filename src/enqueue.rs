@@ -27,12 +27,14 @@ where
 
     /// B1, also used by a due retry (B7): the group has messages to process.
     pub(crate) fn request_messages(&mut self, g: u32) {
-        self.group_mut(g).check = true;
+        let group = self.group_mut(g);
+        group.check = true;
+        let asleep = group.is_asleep();
         self.record(g, |group| Record::Queued {
             group,
             what: Pending::MessageCheck,
         });
-        if self.group(g).run.is_none() {
+        if asleep {
             self.wake(g);
         }
     }

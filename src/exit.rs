@@ -24,24 +24,23 @@ where
             None => return Err(self.not_live(run)),
         };
         self.timers.cancel(timers::key(g, TimerKind::Idle));
-        let r = self.group_mut(g).run.take().expect("live run");
-        let failed = exit == Exit::Failed || r.errored;
-        match r.kind {
-            WorkKind::Messages if failed && !r.delivered => {
-                self.command(Command::RollbackCursor {
-                    group: self.group(g).key.clone(),
-                });
-                self.schedule_retry(now, g);
-            }
+        let group = self.groups[g as usize].as_mut().expect("group slot in use");
+        let r = group.run.take().expect("live run");
+        let failed = (exit == Exit::Failed) | r.errored;
+        let messages = r.kind == WorkKind::Messages;
+        if messages & failed & !r.delivered {
+            let group = group.key.clone();
+            self.command(Command::RollbackCursor { group });
+            self.schedule_retry(now, g);
+        } else {
             // Success, or failure after a delivered reply: re-processing
             // would send duplicates, so it counts as done.
-            WorkKind::Messages => self.group_mut(g).failures = 0,
-            WorkKind::Task if failed => {
+            group.failures = if messages { 0 } else { group.failures };
+            if failed & (r.kind == WorkKind::Task) {
                 if let Some(id) = r.task {
                     self.record(g, |group| Record::TaskFailed { group, run, id });
                 }
             }
-            WorkKind::Task | WorkKind::Compact => {}
         }
         self.queue_pending_compact(g);
         self.release_slot(g);

@@ -110,17 +110,22 @@ impl<K, T> Group<K, T> {
     }
 
     /// Work that needs a slot: jobs or the message check.
+    ///
+    /// These predicates use `|` and `&` rather than `||` and `&&`: every
+    /// operand is a plain field read, and one well-predicted branch on the
+    /// result is cheaper than a chain of data-dependent ones on hot paths.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.jobs.is_empty() || self.check
+        !self.jobs.is_empty() | self.check
+    }
+
+    /// Has no run and is not in the waiting line: new work must wake it.
+    pub(crate) fn is_asleep(&self) -> bool {
+        self.run.is_none() & !self.line.queued
     }
 
     /// B12: nothing live, pending or scheduled; the group can be forgotten.
     pub(crate) fn is_empty(&self) -> bool {
-        self.run.is_none()
-            && !self.has_pending()
-            && !self.line.queued
-            && !self.retry
-            && !self.compact_pending
+        self.is_asleep() & !self.has_pending() & !self.retry & !self.compact_pending
     }
 }
 

@@ -87,7 +87,7 @@ where
                 return;
             };
             let group = self.group(h);
-            if group.has_pending() && group.run.is_none() {
+            if group.has_pending() & group.run.is_none() {
                 let run = self.start_next(h);
                 self.record(h, |group| Record::Drained { group, run });
             } else {
