@@ -64,7 +64,7 @@ where
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
         self.jobs
             .push_back(&mut group.jobs, Job::Task { id, payload });
-        match group.run.as_ref().map(|r| r.state) {
+        match self.lives.get(group.live).map(|r| r.state) {
             Some(RunState::IdleWaiting) => self.close(g, CloseReason::Preempt),
             Some(_) => {}
             None => self.wake(g),
@@ -78,11 +78,8 @@ where
     /// scan of at most `SCAN_MAX` jobs, or one probe of the id set.
     fn is_duplicate(&mut self, g: u32, id: &T) -> bool {
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
-        if group
-            .run
-            .as_ref()
-            .is_some_and(|r| r.task.as_ref() == Some(id))
-        {
+        let live = self.lives.get(group.live);
+        if live.is_some_and(|r| r.task.as_ref() == Some(id)) {
             return true;
         }
         if group.ids_hashed {

@@ -25,7 +25,7 @@ where
         };
         self.timers.cancel(timers::key(g, TimerKind::Idle));
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
-        let r = group.run.take().expect("live run");
+        let r = self.lives.take(&mut group.live).expect("live run");
         let failed = (exit == Exit::Failed) | r.errored;
         let messages = r.kind == WorkKind::Messages;
         if messages & failed & !r.delivered {

@@ -1,7 +1,10 @@
 //! Per-group state, and the live run a group may have.
 //!
-//! A group holds at most one [`Run`] in an `Option`: P1 ("a group never has
-//! two live runs") is a property of the type, not of a check.
+//! A group refers to at most one [`Run`] through one index (`Group::live`):
+//! P1 ("a group never has two live runs") is a property of the type, not of
+//! a check. The runs themselves sit in a small table of their own
+//! ([`Lives`]): at most `max_active` are live, while groups that only wait
+//! may number in the millions and should not each carry a `Run`.
 
 use crate::input::RunId;
 use crate::jobs::{Queue, NIL};
@@ -23,7 +26,7 @@ pub enum RunState {
     Closing,
 }
 
-/// A live run, owned by its group.
+/// A live run, referred to by its group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Run<T> {
     pub(crate) id: RunId,
@@ -37,12 +40,11 @@ pub(crate) struct Run<T> {
     pub(crate) delivered: bool,
 }
 
-/// The group's place in the waiting line: an intrusive singly linked list
-/// through the group slab, so joining and leaving are O(1) and allocate
-/// nothing.
+/// The group's place in the waiting line (when `Group::in_line`): an
+/// intrusive singly linked list through the group slab, so joining and
+/// leaving are O(1) and allocate nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LineLink {
-    pub(crate) queued: bool,
     pub(crate) next: u32,
     /// Join order, wrapping; groups leave only from the front, so the number
     /// of groups ahead is `ticket - head's ticket` (exact in wrapping `u32`
@@ -53,23 +55,74 @@ pub(crate) struct LineLink {
 impl Default for LineLink {
     fn default() -> Self {
         LineLink {
-            queued: false,
             next: NIL,
             ticket: 0,
         }
     }
 }
 
+/// The live runs, indexed by `Group::live`. Slots are reused, so the table
+/// holds at most `max_active` runs' worth of memory once warm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lives<T> {
+    runs: Vec<Option<Run<T>>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Lives<T> {
+    fn default() -> Self {
+        Lives {
+            runs: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Lives<T> {
+    /// The run at `i`, if `i` is not `NIL`.
+    pub(crate) fn get(&self, i: u32) -> Option<&Run<T>> {
+        self.runs.get(i as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut Run<T>> {
+        self.runs.get_mut(i as usize)?.as_mut()
+    }
+
+    /// Stores `run`; returns its index for `Group::live`.
+    pub(crate) fn insert(&mut self, run: Run<T>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.runs[i as usize] = Some(run);
+                i
+            }
+            None => {
+                self.runs.push(Some(run));
+                (self.runs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes the run out of `*live` (a group's index), leaving `NIL`.
+    pub(crate) fn take(&mut self, live: &mut u32) -> Option<Run<T>> {
+        let i = std::mem::replace(live, NIL);
+        let run = self.runs.get_mut(i as usize)?.take();
+        self.free.push(i);
+        run
+    }
+}
+
 /// Everything the core knows about one group.
 ///
-/// Kept small (64 bytes for `u32` keys and ids: one cache line) because
-/// every message touches it: the retry deadline lives only in the timer
-/// table and the last context statistics in a cold side table
-/// (`Machine::contexts`), neither of which a message needs.
+/// Kept small (40 bytes for `u32` keys) because every message touches it
+/// and a backlog of waiting groups can exceed the caches: the live run is
+/// an index into [`Lives`], the retry deadline lives only in the timer table
+/// and the last context statistics in a cold side table
+/// (`Machine::contexts`), none of which a waiting group needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Group<K, T> {
+pub(crate) struct Group<K> {
     pub(crate) key: K,
-    pub(crate) run: Option<Run<T>>,
+    /// The group's live run in [`Lives`], or `NIL`.
+    pub(crate) live: u32,
     /// Compact and task jobs, FIFO (compact may be put at the front).
     pub(crate) jobs: Queue,
     /// A compact job is in `jobs` (at most one, B6).
@@ -83,6 +136,8 @@ pub(crate) struct Group<K, T> {
     pub(crate) ids_hashed: bool,
     /// The coalesced "has unprocessed messages" bit (B1).
     pub(crate) check: bool,
+    /// In the waiting line.
+    pub(crate) in_line: bool,
     pub(crate) line: LineLink,
     /// Consecutive failed Messages runs (B7).
     pub(crate) failures: u32,
@@ -93,15 +148,16 @@ pub(crate) struct Group<K, T> {
     pub(crate) compact_pending: bool,
 }
 
-impl<K, T> Group<K, T> {
+impl<K> Group<K> {
     pub(crate) fn new(key: K) -> Self {
         Group {
             key,
-            run: None,
+            live: NIL,
             jobs: Queue::default(),
             compact_queued: false,
             ids_hashed: false,
             check: false,
+            in_line: false,
             line: LineLink::default(),
             failures: 0,
             retry: false,
@@ -120,7 +176,7 @@ impl<K, T> Group<K, T> {
 
     /// Has no run and is not in the waiting line: new work must wake it.
     pub(crate) fn is_asleep(&self) -> bool {
-        self.run.is_none() & !self.line.queued
+        (self.live == NIL) & !self.in_line
     }
 
     /// B12: nothing live, pending or scheduled; the group can be forgotten.
@@ -134,7 +190,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_group_fits_one_cache_line_with_small_keys() {
-        assert!(std::mem::size_of::<Option<Group<u32, u32>>>() <= 64);
+    fn a_group_takes_40_bytes_with_small_keys() {
+        assert!(std::mem::size_of::<Option<Group<u32>>>() <= 40);
     }
 }

@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hash};
 use crate::error::{Error, PipeRefusal};
 use crate::group::RunState;
 use crate::input::RunId;
+use crate::jobs::NIL;
 use crate::machine::Machine;
 use crate::output::{CloseReason, WorkKind};
 
@@ -24,7 +25,8 @@ where
             return Err(PipeRefusal::ShutDown.into());
         }
         let g = *self.index.get(group).ok_or(PipeRefusal::NoRun)?;
-        let run = self.group_mut(g).run.as_mut().ok_or(PipeRefusal::NoRun)?;
+        let live = self.group(g).live;
+        let run = self.lives.get_mut(live).ok_or(PipeRefusal::NoRun)?;
         match (run.kind, run.state) {
             (WorkKind::Task, _) => Err(PipeRefusal::TaskRun.into()),
             (WorkKind::Compact, _) => Err(PipeRefusal::CompactRun.into()),
@@ -46,8 +48,8 @@ where
 
     /// B4, also reached by a successful turn (B5).
     pub(crate) fn become_idle(&mut self, g: u32) {
-        let group = self.group_mut(g);
-        let run = group.run.as_mut().expect("live run");
+        let group = self.groups[g as usize].as_ref().expect("group slot in use");
+        let run = self.lives.get_mut(group.live).expect("live run");
         if run.state == RunState::Busy {
             run.state = RunState::IdleWaiting;
         }
@@ -58,7 +60,7 @@ where
 
     /// B5: the idle deadline fired. Close the input unless already closing.
     pub(crate) fn on_idle_due(&mut self, g: u32) {
-        if self.group(g).run.is_some() {
+        if self.group(g).live != NIL {
             self.close(g, CloseReason::IdleTimeout);
         }
     }

@@ -10,9 +10,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::group::{Group, Run, RunState};
+use crate::group::{Group, Lives, Run, RunState};
 use crate::input::{ContextStats, Input, Response, RunId, TurnOutput};
-use crate::jobs::{Job, Jobs};
+use crate::jobs::{Job, Jobs, NIL};
 use crate::output::{CloseReason, Command, Output, Record, Work};
 use crate::policy::Line;
 use crate::report::{Explain, JobInfo, RunInfo, ShutdownReport, Stats};
@@ -36,7 +36,9 @@ pub struct Machine<K, T, P, S = RandomState> {
     /// Group key → slot in `groups`.
     pub(crate) index: HashMap<K, u32, S>,
     /// Group slab; `None` slots are free and listed in `free_groups`.
-    pub(crate) groups: Vec<Option<Group<K, T>>>,
+    pub(crate) groups: Vec<Option<Group<K>>>,
+    /// The live runs; a group refers to its own by index.
+    pub(crate) lives: Lives<T>,
     pub(crate) free_groups: Vec<u32>,
     /// The last context statistics a turn reported, per group slot (B11).
     /// Cold, so kept out of [`Group`]; grown only when a turn reports them.
@@ -103,6 +105,7 @@ where
             shut_down: false,
             index: HashMap::with_hasher(hasher.clone()),
             groups: Vec::new(),
+            lives: Lives::default(),
             free_groups: Vec::new(),
             contexts: Vec::new(),
             jobs: Jobs::default(),
@@ -241,7 +244,7 @@ where
         let g = *self.index.get(group)?;
         let group = self.group(g);
         Some(Explain {
-            run: group.run.as_ref().map(|r| RunInfo {
+            run: self.lives.get(group.live).map(|r| RunInfo {
                 run: r.id,
                 kind: r.kind,
                 state: r.state,
@@ -286,11 +289,11 @@ where
 
     // ---- shared helpers ------------------------------------------------
 
-    pub(crate) fn group(&self, g: u32) -> &Group<K, T> {
+    pub(crate) fn group(&self, g: u32) -> &Group<K> {
         self.groups[g as usize].as_ref().expect("group slot in use")
     }
 
-    pub(crate) fn group_mut(&mut self, g: u32) -> &mut Group<K, T> {
+    pub(crate) fn group_mut(&mut self, g: u32) -> &mut Group<K> {
         self.groups[g as usize].as_mut().expect("group slot in use")
     }
 
@@ -355,7 +358,7 @@ where
         let run = RunId::new(self.next_run);
         self.next_run += 1;
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
-        debug_assert!(group.run.is_none(), "P1: one live run per group");
+        debug_assert!(group.live == NIL, "P1: one live run per group");
         let (work, task) = match self.jobs.pop_front(&mut group.jobs) {
             Some(Job::Task { id, payload }) => {
                 let id = if group.ids_hashed {
@@ -389,7 +392,7 @@ where
                 (Work::Messages, None)
             }
         };
-        group.run = Some(Run {
+        group.live = self.lives.insert(Run {
             id: run,
             kind: work.kind(),
             task,
@@ -409,7 +412,8 @@ where
 
     /// Closes the live run's input, once (P8).
     pub(crate) fn close(&mut self, g: u32, reason: CloseReason) {
-        let run = self.group_mut(g).run.as_mut().expect("live run");
+        let live = self.group(g).live;
+        let run = self.lives.get_mut(live).expect("live run");
         if run.state == RunState::Closing {
             return;
         }
@@ -458,6 +462,7 @@ where
             .field("now", &self.now)
             .field("shut_down", &self.shut_down)
             .field("groups", &self.groups)
+            .field("lives", &self.lives)
             .field("contexts", &self.contexts)
             .field("jobs", &self.jobs)
             .field("next_run", &self.next_run)
@@ -483,6 +488,7 @@ where
             && self.shut_down == other.shut_down
             && self.index == other.index
             && self.groups == other.groups
+            && self.lives == other.lives
             && self.free_groups == other.free_groups
             && same_contexts(&self.contexts, &other.contexts)
             && self.jobs == other.jobs

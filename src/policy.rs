@@ -8,6 +8,7 @@
 use std::hash::{BuildHasher, Hash};
 
 use crate::config::Policy;
+use crate::group::LineLink;
 use crate::jobs::NIL;
 use crate::machine::Machine;
 use crate::output::Record;
@@ -47,8 +48,8 @@ where
     /// New work for a group without a run: start it in a free slot, or wait
     /// in line (once). Never called after shutdown: inputs are refused then.
     pub(crate) fn wake(&mut self, g: u32) {
-        debug_assert!(!self.shut_down && self.group(g).run.is_none());
-        if self.group(g).line.queued {
+        debug_assert!(!self.shut_down && self.group(g).live == NIL);
+        if self.group(g).in_line {
             return;
         }
         if self.has_free_slot() {
@@ -87,7 +88,7 @@ where
                 return;
             };
             let group = self.group(h);
-            if group.has_pending() & group.run.is_none() {
+            if group.has_pending() & (group.live == NIL) {
                 let run = self.start_next(h);
                 self.record(h, |group| Record::Drained { group, run });
             } else {
@@ -100,11 +101,10 @@ where
         let ticket = self.line.next_ticket;
         self.line.next_ticket = ticket.wrapping_add(1);
         let ahead = self.line.len;
-        let link = &mut self.group_mut(g).line;
-        debug_assert!(!link.queued);
-        link.queued = true;
-        link.next = NIL;
-        link.ticket = ticket;
+        let group = self.group_mut(g);
+        debug_assert!(!group.in_line);
+        group.in_line = true;
+        group.line = LineLink { next: NIL, ticket };
         if self.line.tail == NIL {
             self.line.head = g;
         } else {
@@ -121,10 +121,10 @@ where
             return None;
         }
         let g = self.line.head;
-        let link = &mut self.group_mut(g).line;
-        let next = link.next;
-        link.queued = false;
-        link.next = NIL;
+        let group = self.group_mut(g);
+        let next = group.line.next;
+        group.in_line = false;
+        group.line.next = NIL;
         self.line.head = next;
         if next == NIL {
             self.line.tail = NIL;
@@ -136,12 +136,12 @@ where
     /// Groups ahead of `g` in the line, if it is in the line. Groups leave
     /// only from the front, so tickets in the line are consecutive.
     pub(crate) fn line_position(&self, g: u32) -> Option<usize> {
-        let link = &self.group(g).line;
-        if !link.queued {
+        let group = self.group(g);
+        if !group.in_line {
             return None;
         }
         let head = self.group(self.line.head).line.ticket;
-        Some(link.ticket.wrapping_sub(head) as usize)
+        Some(group.line.ticket.wrapping_sub(head) as usize)
     }
 
     /// B9: empties the line without starting anyone.

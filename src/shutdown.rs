@@ -47,7 +47,7 @@ where
             self.timers.cancel(key);
             let message_check = std::mem::take(&mut group.check);
             let compact_pending = std::mem::take(&mut group.compact_pending);
-            if let Some(run) = &group.run {
+            if let Some(run) = self.lives.get(group.live) {
                 report.live_runs.push(LiveRun {
                     run: run.id,
                     group: group.key.clone(),

@@ -41,7 +41,7 @@ where
         );
         let idle_at = now.saturating_add(config.idle_timeout());
         let group = self.groups[g as usize].as_mut().expect("group slot in use");
-        let r = group.run.as_mut().expect("live run");
+        let r = self.lives.get_mut(group.live).expect("live run");
         let success = output.status == TurnStatus::Success;
         let is_messages = r.kind == WorkKind::Messages;
         if !success {
