@@ -165,7 +165,9 @@ impl Driver {
                 }
                 _ => {
                     if !self.live.is_empty() {
-                        let i = e.x as usize % self.live.len();
+                        // x is 32 bits and at most max_active runs are
+                        // live: a 32-bit division is enough.
+                        let i = (e.x % self.live.len() as u32) as usize;
                         let exit = self.exit;
                         self.exit_at(i, exit, obs);
                     }
