@@ -143,6 +143,9 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
+    if args.events == 0 {
+        return Err("--events must be at least 1".into());
+    }
     if args.groups.is_empty() {
         args.groups = w::GROUPS.to_vec();
     }
