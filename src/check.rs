@@ -1039,6 +1039,13 @@ pub struct Checked<K, T, P, S = RandomState> {
     outputs: Vec<Output<K, T, P>>,
 }
 
+/// The outputs of one [`Checked`] step, without the final `WakeAt`.
+pub type Outputs<'a, K, T, P> = &'a [Output<K, T, P>];
+
+/// The answer and outputs of one [`Checked`] step.
+pub type StepResult<'a, K, T, P> =
+    Result<(Response<K, T, P>, Outputs<'a, K, T, P>), StepError<K, T>>;
+
 /// What went wrong in a [`Checked`] step.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StepError<K, T> {
@@ -1093,16 +1100,12 @@ where
         &mut self,
         now: Time,
         input: Input<K, T, P>,
-    ) -> Result<&[Output<K, T, P>], StepError<K, T>> {
+    ) -> Result<Outputs<'_, K, T, P>, StepError<K, T>> {
         self.step(now, input).map(|(_, outputs)| outputs)
     }
 
     /// Like [`handle`](Checked::handle), also returning the machine's answer.
-    pub fn step(
-        &mut self,
-        now: Time,
-        input: Input<K, T, P>,
-    ) -> Result<(Response<K, T, P>, &[Output<K, T, P>]), StepError<K, T>> {
+    pub fn step(&mut self, now: Time, input: Input<K, T, P>) -> StepResult<'_, K, T, P> {
         self.outputs.clear();
         // The checker needs the input after the machine consumed it.
         let seen = input.clone();

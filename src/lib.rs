@@ -104,6 +104,7 @@ mod report;
 mod shutdown;
 mod time;
 mod timers;
+pub mod trace;
 mod turn;
 
 pub use config::{Config, ConfigError, Policy};

@@ -374,6 +374,9 @@ where
         }
         run.state = RunState::Closing;
         let run = run.id;
+        // A closing run only has to exit; its idle deadline would wake the
+        // adapter for nothing.
+        self.timers.cancel(timers::key(g, TimerKind::Idle));
         self.command(Command::CloseInput { run, reason });
     }
 

@@ -1,0 +1,230 @@
+//! Shared decoding for the fuzz targets: arbitrary bytes become a
+//! configuration and a sequence of inputs, legal and illegal alike.
+
+use std::time::Duration;
+
+use arbitrary::Arbitrary;
+use groupq::{
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
+    TurnOutput, TurnStatus,
+};
+
+/// A fuzzed configuration. Invalid ones (zero slots, zero base, thresholds
+/// above 100) are generated too: `Machine::new` must refuse them cleanly.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FuzzConfig {
+    max_active: u8,
+    legacy: bool,
+    notices: bool,
+    records: bool,
+    retry_base_ms: u16,
+    max_retries: u8,
+    idle_ms: u16,
+    warn: u8,
+    auto: u8,
+}
+
+impl FuzzConfig {
+    /// The configuration, with values kept small so that slots and timers
+    /// actually run out and fire.
+    pub fn config(&self) -> Config {
+        Config::default()
+            .with_max_active(usize::from(self.max_active % 9))
+            .with_policy(if self.legacy {
+                Policy::Legacy
+            } else {
+                Policy::Fair
+            })
+            .with_notices(self.notices)
+            .with_records(self.records)
+            .with_retry_base(Duration::from_millis(u64::from(self.retry_base_ms % 2000)))
+            .with_max_retries(u32::from(self.max_retries % 8))
+            .with_idle_timeout(Duration::from_millis(u64::from(self.idle_ms)))
+            .with_warn_percent(self.warn % 110)
+            .with_auto_compact_percent(self.auto % 110)
+    }
+}
+
+/// Which run an input names: usually a live one, sometimes any number.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum RunRef {
+    /// The live run at this index (modulo the number of live runs).
+    Live(u8),
+    /// Any run id, issued or not.
+    Raw(u8),
+}
+
+/// A fuzzed turn output.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub struct FuzzTurn {
+    error: bool,
+    replied: bool,
+    delivered: bool,
+    tokens: Option<u32>,
+    limit: Option<u32>,
+    percent: Option<u8>,
+    recommended: bool,
+    stats: bool,
+    compaction: Option<(bool, Option<u32>)>,
+}
+
+impl FuzzTurn {
+    fn output(&self) -> TurnOutput {
+        TurnOutput {
+            status: if self.error {
+                TurnStatus::Error
+            } else {
+                TurnStatus::Success
+            },
+            replied: self.replied,
+            delivered: self.delivered,
+            context: self.stats.then_some(ContextStats {
+                tokens: self.tokens.map(u64::from),
+                limit: self.limit.map(u64::from),
+                percent: self.percent.map(u32::from),
+                compact_recommended: self.recommended,
+            }),
+            compaction: self.compaction.map(|(auto, before)| Compaction {
+                trigger: if auto {
+                    CompactionTrigger::Auto
+                } else {
+                    CompactionTrigger::Manual
+                },
+                tokens_before: before.map(u64::from),
+            }),
+        }
+    }
+}
+
+/// One fuzzed event.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Op {
+    /// B1.
+    Message(u8),
+    /// B2.
+    Task(u8, u8, u16),
+    /// B3.
+    Pipe(u8),
+    /// B4.
+    Idle(RunRef),
+    /// B5.
+    Turn(RunRef, FuzzTurn),
+    /// B6.
+    Exit(RunRef, bool),
+    /// B10 at the current time.
+    Timeout,
+    /// B10 at the next deadline.
+    TimeoutAtDeadline,
+    /// B9.
+    Shutdown,
+}
+
+/// How time moves before an event.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Clock {
+    /// Same instant.
+    Same,
+    /// Forward by milliseconds.
+    Forward(u16),
+    /// Far forward by seconds.
+    Leap(u16),
+    /// Backwards by milliseconds (must be rejected).
+    Back(u16),
+}
+
+/// A whole fuzz case.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct Scenario {
+    /// The configuration.
+    pub config: FuzzConfig,
+    /// The events.
+    pub steps: Vec<(Clock, Op)>,
+}
+
+/// Turns a scenario's events into concrete inputs, tracking live runs from
+/// the spawns the caller reports. Group keys and task ids are small, so
+/// collisions (serialization, dedup) are the common case.
+#[derive(Default)]
+pub struct Driver {
+    /// Runs live according to the outputs seen, in spawn order.
+    pub live: Vec<RunId>,
+    /// Highest run id seen.
+    pub last_run: u64,
+    /// The latest time accepted.
+    pub now: Time,
+}
+
+impl Driver {
+    fn run(&self, r: RunRef) -> RunId {
+        match r {
+            RunRef::Live(i) if !self.live.is_empty() => self.live[usize::from(i) % self.live.len()],
+            RunRef::Live(i) | RunRef::Raw(i) => RunId::new(u64::from(i) % (self.last_run + 3)),
+        }
+    }
+
+    /// The time and input for one event. `next_deadline` is the machine's.
+    pub fn input(
+        &self,
+        clock: Clock,
+        op: Op,
+        next_deadline: Option<Time>,
+    ) -> (Time, Input<u8, u8, u16>) {
+        let ms = |n: u64| Duration::from_millis(n);
+        let mut now = match clock {
+            Clock::Same => self.now,
+            Clock::Forward(n) => self.now.saturating_add(ms(u64::from(n))),
+            Clock::Leap(n) => self.now.saturating_add(Duration::from_secs(u64::from(n))),
+            Clock::Back(n) => Time::from_nanos(
+                self.now
+                    .as_nanos()
+                    .saturating_sub(u64::from(n) * 1_000_000 + 1),
+            ),
+        };
+        let input = match op {
+            Op::Message(g) => Input::Message { group: g % 4 },
+            Op::Task(g, id, payload) => Input::Task {
+                group: g % 4,
+                id: id % 4,
+                payload,
+            },
+            Op::Pipe(g) => Input::Pipe { group: g % 4 },
+            Op::Idle(r) => Input::Idle { run: self.run(r) },
+            Op::Turn(r, t) => Input::TurnOutput {
+                run: self.run(r),
+                output: t.output(),
+            },
+            Op::Exit(r, clean) => Input::Exited {
+                run: self.run(r),
+                exit: if clean { Exit::Clean } else { Exit::Failed },
+            },
+            Op::Timeout => Input::Timeout,
+            Op::TimeoutAtDeadline => {
+                if let Some(at) = next_deadline {
+                    now = now.max(at);
+                }
+                Input::Timeout
+            }
+            Op::Shutdown => Input::Shutdown,
+        };
+        (now, input)
+    }
+
+    /// Records what one accepted step did to the set of live runs.
+    pub fn observe(
+        &mut self,
+        now: Time,
+        input: &Input<u8, u8, u16>,
+        outputs: &[groupq::Output<u8, u8, u16>],
+    ) {
+        self.now = now;
+        if let Input::Exited { run, .. } = input {
+            self.live.retain(|r| r != run);
+        }
+        for o in outputs {
+            if let groupq::Output::Command(groupq::Command::Spawn { run, .. }) = o {
+                self.live.push(*run);
+                self.last_run = run.get();
+            }
+        }
+    }
+}
