@@ -324,6 +324,10 @@ where
         if run.state != RunState::Closing {
             run.state = RunState::Closing;
             let run = run.id;
+            // A Closing run's idle deadline could never act (it closes only
+            // runs that are not Closing): the core drops it rather than wake
+            // the adapter for nothing (a decision beyond the contract).
+            self.cancel_timer(&ModelTimer::Idle(run));
             self.out.push(Command::CloseInput { run, reason });
         }
     }
@@ -421,9 +425,8 @@ where
         if !success {
             run.errored = true;
         }
-        // A Closing run's deadline could never act (it only closes runs that
-        // are not Closing), so a reply re-arms it only for open runs: no
-        // wake-up is asked for nothing.
+        // Likewise a reply re-arms the idle deadline only of a run that is
+        // not Closing.
         if output.replied && run.state != RunState::Closing {
             self.set_timer(now.saturating_add(idle_timeout), ModelTimer::Idle(id));
         }
