@@ -50,7 +50,10 @@ pub fn proptest_config(default_cases: u32) -> ProptestConfig {
         cases: cases(default_cases),
         // Shrinking long sequences is slow in debug builds; a failure is
         // still reported with its minimal case found so far.
-        max_shrink_iters: 4_096,
+        max_shrink_iters: std::env::var("PROPTEST_MAX_SHRINK_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4_096),
         ..ProptestConfig::default()
     }
 }
