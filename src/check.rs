@@ -432,9 +432,6 @@ where
                         }
                     } else {
                         g.failures = 0;
-                        if let Some(at) = g.retry_at.take() {
-                            self.retries.remove(&at);
-                        }
                     }
                 }
                 if std::mem::take(&mut g.compact_owed)
@@ -991,6 +988,10 @@ where
                     );
                 }
                 g.check = false;
+                // The run reads the rolled-back messages: no retry left.
+                if let Some(at) = g.retry_at.take() {
+                    self.retries.remove(&at);
+                }
                 None
             }
         };

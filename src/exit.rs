@@ -32,14 +32,8 @@ where
                 self.schedule_retry(now, g);
             }
             // Success, or failure after a delivered reply: re-processing
-            // would send duplicates, so it counts as done. Any scheduled
-            // retry has nothing left to do.
-            WorkKind::Messages => {
-                let group = self.group_mut(g);
-                group.failures = 0;
-                group.retry_at = None;
-                self.timers.cancel(timers::key(g, TimerKind::Retry));
-            }
+            // would send duplicates, so it counts as done.
+            WorkKind::Messages => self.group_mut(g).failures = 0,
             WorkKind::Task if failed => {
                 if let Some(id) = r.task {
                     self.record(g, |group| Record::TaskFailed { group, run, id });

@@ -79,8 +79,10 @@
 //!   `q.pipe(now, &g).or_else(|_| q.message(now, g))` is the whole fallback.
 //! - A Messages run that fails after a reply was delivered counts as done
 //!   for retries (count reset), as in the TypeScript original.
-//! - A Messages run that succeeds cancels a retry still scheduled for its
-//!   group: the messages the retry was for have been processed.
+//! - Starting a Messages run cancels a retry still scheduled for its group:
+//!   the run reads the rolled-back messages too, and the retry would only
+//!   start a second, empty run after it. The failure count is kept, so the
+//!   backoff and `TerminalFailure` (P12) are unchanged.
 //! - Turn outputs are accepted from any live run; notices and the
 //!   auto-compact trigger come only from Messages runs, so a compact turn
 //!   can never queue another compact.

@@ -345,6 +345,12 @@ where
             }
             None => {
                 group.check = false;
+                // This run reads every unread message, the rolled-back ones
+                // included: a scheduled retry would only start a second,
+                // empty run after it (B7).
+                if group.retry_at.take().is_some() {
+                    self.timers.cancel(timers::key(g, TimerKind::Retry));
+                }
                 (Work::Messages, None)
             }
         };

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use std::fmt;
+
 use arbitrary::Arbitrary;
+use groupq::trace::{replay, ReplayError, Trace};
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
     TurnOutput, TurnStatus,
@@ -226,5 +229,29 @@ impl Driver {
                 self.last_run = run.get();
             }
         }
+    }
+}
+
+/// Discards a replay transcript.
+struct Sink;
+
+impl fmt::Write for Sink {
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// If `data` is a trace, replays it through the machine and the checker
+/// (panicking on a violation) and returns true; otherwise returns false.
+pub fn replay_trace(data: &[u8]) -> bool {
+    let Some(trace) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|t| Trace::parse(t).ok())
+    else {
+        return false;
+    };
+    match replay(&trace, &mut Sink) {
+        Err(ReplayError::Violation { violation, .. }) => panic!("{violation}\n{trace}"),
+        Ok(_) | Err(_) => true,
     }
 }

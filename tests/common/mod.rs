@@ -1,0 +1,307 @@
+//! A small deterministic harness for the integration tests, after
+//! quinn-proto's `Pair`: it owns a machine and the current time, sends one
+//! input at a time, drains every output until `WakeAt`, and keeps the whole
+//! history so that a test can assert on what an adapter would have seen.
+//!
+//! Every step also goes through the invariant checker (`groupq::check`), so
+//! each scenario is checked against P1–P12 on top of its own assertions.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use groupq::check::Checker;
+use groupq::{
+    Command, Config, ContextStats, Error, Exit, Input, Machine, Output, Record, Response, RunId,
+    ShutdownReport, Time, TurnOutput, Work,
+};
+
+/// Group keys are chat names.
+pub type Group = &'static str;
+/// The machine under test: task ids are numbers, payloads strings.
+pub type Q = Machine<Group, u32, String>;
+/// One output of [`Q`].
+pub type Out = Output<Group, u32, String>;
+/// One command of [`Q`].
+pub type Cmd = Command<Group, u32, String>;
+
+/// One input, its answer, and every output it produced (without `WakeAt`).
+#[derive(Debug)]
+pub struct Step {
+    /// When it was sent.
+    pub now: Time,
+    /// What was sent.
+    pub input: Input<Group, u32, String>,
+    /// The machine's answer.
+    pub result: Result<Response<Group, u32, String>, Error>,
+    /// The commands and records it produced, in order.
+    pub outputs: Vec<Out>,
+}
+
+/// A machine, a clock, and the history of everything sent and seen.
+pub struct Pair {
+    /// The machine (read it with `explain`, `stats`, `next_deadline`).
+    pub q: Q,
+    checker: Checker<Group, u32>,
+    /// The current time; inputs are sent at it.
+    pub now: Time,
+    /// The `WakeAt` that ended the last drain.
+    pub wake_at: Option<Time>,
+    /// Every step so far.
+    pub history: Vec<Step>,
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+pub fn mins(n: u64) -> Duration {
+    Duration::from_secs(60 * n)
+}
+
+/// A successful, delivered reply reporting `percent` of the context in use.
+pub fn reply_at(percent: u32) -> TurnOutput {
+    TurnOutput::delivered_reply().with_context(ContextStats {
+        percent: Some(percent),
+        ..ContextStats::default()
+    })
+}
+
+impl Pair {
+    /// A machine with `config` and records on, at time zero.
+    pub fn new(config: Config) -> Pair {
+        let config = config.with_records(true);
+        Pair {
+            checker: Checker::new(&config),
+            q: Machine::new(config).expect("valid config"),
+            now: Time::ZERO,
+            wake_at: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// The default configuration with this global limit.
+    pub fn with_max_active(max_active: usize) -> Pair {
+        Pair::new(Config::default().with_max_active(max_active))
+    }
+
+    /// Sends `input` at the current time, drains every output, checks the
+    /// step against the invariants, and returns the machine's answer.
+    pub fn try_send(
+        &mut self,
+        input: Input<Group, u32, String>,
+    ) -> Result<Response<Group, u32, String>, Error> {
+        let result = self.q.handle(self.now, input.clone());
+        let mut outputs = Vec::new();
+        self.wake_at = loop {
+            match self.q.poll() {
+                Output::WakeAt(at) => break at,
+                o => outputs.push(o),
+            }
+        };
+        assert_eq!(
+            self.wake_at,
+            self.q.next_deadline(),
+            "WakeAt is the next deadline"
+        );
+        if let Err(v) = self.checker.step(self.now, &input, &result, &outputs) {
+            panic!("invariant violated: {v}\nhistory: {:#?}", self.history);
+        }
+        self.history.push(Step {
+            now: self.now,
+            input,
+            result: result.clone(),
+            outputs,
+        });
+        result
+    }
+
+    /// Sends an input that must be accepted.
+    pub fn send(&mut self, input: Input<Group, u32, String>) -> Response<Group, u32, String> {
+        let shown = format!("{input:?}");
+        self.try_send(input)
+            .unwrap_or_else(|e| panic!("{shown} at {} rejected: {e}", self.now))
+    }
+
+    /// Sends an input that must be rejected, and proves that it changed
+    /// nothing (P9): the machine equals a clone taken before, and it
+    /// produced no output.
+    pub fn reject(&mut self, input: Input<Group, u32, String>) -> Error {
+        let before = self.q.clone();
+        let shown = format!("{input:?}");
+        let err = match self.try_send(input) {
+            Err(e) => e,
+            Ok(r) => panic!("{shown} was accepted: {r:?}"),
+        };
+        assert!(self.outputs().is_empty(), "a rejected input gave outputs");
+        assert!(self.q == before, "a rejected input changed the machine");
+        err
+    }
+
+    // ---- time ------------------------------------------------------------
+
+    /// Moves the clock forward without sending anything.
+    pub fn advance(&mut self, d: Duration) {
+        self.now = self.now.saturating_add(d);
+    }
+
+    /// Jumps to the next deadline and sends `Timeout`. Returns the deadline.
+    pub fn advance_to_next_deadline(&mut self) -> Time {
+        let at = self.q.next_deadline().expect("a deadline is armed");
+        self.now = self.now.max(at);
+        self.send(Input::Timeout);
+        at
+    }
+
+    /// Sends `Timeout` at the current time.
+    pub fn timeout(&mut self) {
+        self.send(Input::Timeout);
+    }
+
+    // ---- inputs ----------------------------------------------------------
+
+    pub fn message(&mut self, group: Group) {
+        self.send(Input::Message { group });
+    }
+
+    /// Queues a task; `false` when it was deduplicated.
+    pub fn task(&mut self, group: Group, id: u32, payload: &str) -> bool {
+        let payload = payload.to_string();
+        match self.send(Input::Task { group, id, payload }) {
+            Response::Accepted => true,
+            Response::Deduplicated => false,
+            other => panic!("unexpected answer to a task: {other:?}"),
+        }
+    }
+
+    pub fn pipe(&mut self, group: Group) -> Result<RunId, Error> {
+        self.try_send(Input::Pipe { group }).map(|r| match r {
+            Response::Piped(run) => run,
+            other => panic!("unexpected answer to a pipe: {other:?}"),
+        })
+    }
+
+    pub fn idle(&mut self, run: RunId) {
+        self.send(Input::Idle { run });
+    }
+
+    pub fn turn(&mut self, run: RunId, output: TurnOutput) {
+        self.send(Input::TurnOutput { run, output });
+    }
+
+    /// The run exits cleanly.
+    pub fn exit(&mut self, run: RunId) {
+        self.send(Input::Exited {
+            run,
+            exit: Exit::Clean,
+        });
+    }
+
+    /// The run exits uncleanly.
+    pub fn fail(&mut self, run: RunId) {
+        self.send(Input::Exited {
+            run,
+            exit: Exit::Failed,
+        });
+    }
+
+    pub fn shutdown(&mut self) -> ShutdownReport<Group, u32, String> {
+        match self.send(Input::Shutdown) {
+            Response::ShutDown(report) => report,
+            other => panic!("unexpected answer to shutdown: {other:?}"),
+        }
+    }
+
+    // ---- what the last input produced --------------------------------------
+
+    /// The outputs of the last input, without `WakeAt`.
+    pub fn outputs(&self) -> &[Out] {
+        self.history.last().map_or(&[], |s| &s.outputs)
+    }
+
+    /// The commands of the last input.
+    pub fn commands(&self) -> Vec<Cmd> {
+        commands(self.outputs())
+    }
+
+    /// The records of the last input.
+    pub fn records(&self) -> Vec<Record<Group, u32>> {
+        self.outputs()
+            .iter()
+            .filter_map(|o| match o {
+                Output::Record(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The spawns of the last input.
+    pub fn spawns(&self) -> Vec<(RunId, Group, Work<u32, String>)> {
+        spawns(&self.commands())
+    }
+
+    /// The one spawn of the last input.
+    pub fn spawned(&self) -> (RunId, Group, Work<u32, String>) {
+        let mut s = self.spawns();
+        assert_eq!(s.len(), 1, "exactly one spawn expected: {s:?}");
+        s.remove(0)
+    }
+
+    // ---- the whole history -------------------------------------------------
+
+    /// Every command so far, in order.
+    pub fn all_commands(&self) -> Vec<Cmd> {
+        self.history
+            .iter()
+            .flat_map(|s| commands(&s.outputs))
+            .collect()
+    }
+
+    /// Every spawn so far, in order.
+    pub fn all_spawns(&self) -> Vec<(RunId, Group, Work<u32, String>)> {
+        spawns(&self.all_commands())
+    }
+
+    /// The run of the latest spawn for `group`.
+    pub fn spawned_run(&self, group: Group) -> RunId {
+        self.all_spawns()
+            .into_iter()
+            .rev()
+            .find(|(_, g, _)| *g == group)
+            .unwrap_or_else(|| panic!("no spawn for {group}"))
+            .0
+    }
+
+    /// The group's live run, as the machine explains it.
+    pub fn live_run(&self, group: Group) -> Option<RunId> {
+        self.q.explain(&group)?.run.map(|r| r.run)
+    }
+}
+
+pub fn commands(outputs: &[Out]) -> Vec<Cmd> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Command(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn spawns(commands: &[Cmd]) -> Vec<(RunId, Group, Work<u32, String>)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Spawn { run, group, work } => Some((*run, *group, work.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A task's work, for comparing with spawns.
+pub fn task(id: u32, payload: &str) -> Work<u32, String> {
+    Work::Task {
+        id,
+        payload: payload.to_string(),
+    }
+}

@@ -1,0 +1,165 @@
+//! End-to-end evidence of P1 and P2 with real processes: run the
+//! `process_runtime` example (a tokio adapter whose runs are operating-system
+//! processes) and read the start and end timestamps each process wrote about
+//! itself. No two processes of one group may overlap, and no more than
+//! `max_active` may be alive at any instant.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One process's life by its own wall clock (nanoseconds since the Unix epoch).
+#[derive(Debug)]
+struct Span {
+    group: String,
+    run: u64,
+    start: u128,
+    end: u128,
+}
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("groupq-test-{tag}-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the example in its quick configuration and returns its stdout and
+/// the spans its processes logged.
+fn run_example(max_active: usize) -> (String, Vec<Span>) {
+    let logs = TempDir::new(&format!("logs-{max_active}"));
+    let output = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--quiet", "--example", "process_runtime", "--"])
+        .args(["--quick", "--max-active", &max_active.to_string()])
+        .arg("--log-dir")
+        .arg(&logs.0)
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the example failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (stdout, read_spans(&logs.0))
+}
+
+/// Parses `event=start|end group=G run=N unix_nanos=T` lines, one file per run.
+fn read_spans(dir: &Path) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let (mut start, mut end) = (None, None);
+        for line in text.lines() {
+            let kv: BTreeMap<&str, &str> = line
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let at: u128 = kv["unix_nanos"].parse().unwrap();
+            match kv["event"] {
+                "start" => start = Some(at),
+                "end" => end = Some(at),
+                other => panic!("unknown event {other:?}"),
+            }
+            for key in ["group", "run"] {
+                let previous = fields.insert(key.to_string(), kv[key].to_string());
+                assert!(previous.map_or(true, |p| p == kv[key]), "mixed log: {text}");
+            }
+        }
+        let run = fields["run"].parse().unwrap();
+        spans.push(Span {
+            group: fields["group"].clone(),
+            run,
+            start: start.unwrap_or_else(|| panic!("run {run} logged no start")),
+            end: end.unwrap_or_else(|| panic!("run {run} logged no end")),
+        });
+    }
+    spans.sort_by_key(|s| s.run);
+    spans
+}
+
+/// Most processes alive at one instant. At equal timestamps an end sorts
+/// before a start (`false < true`).
+fn max_alive<'a>(spans: impl IntoIterator<Item = &'a Span>) -> usize {
+    let mut events: Vec<(u128, bool)> = Vec::new();
+    for s in spans {
+        events.push((s.start, true));
+        events.push((s.end, false));
+    }
+    events.sort();
+    let (mut alive, mut max) = (0usize, 0);
+    for (_, is_start) in events {
+        if is_start {
+            alive += 1;
+            max = max.max(alive);
+        } else {
+            alive -= 1;
+        }
+    }
+    max
+}
+
+fn assert_promises_held(max_active: usize) {
+    let (stdout, spans) = run_example(max_active);
+    assert!(
+        stdout.contains("no violation"),
+        "the checker did not report:\n{stdout}"
+    );
+    let mut by_group: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+    for s in &spans {
+        assert!(s.start <= s.end, "run {} ended before it started", s.run);
+        by_group.entry(&s.group).or_default().push(s);
+    }
+    // The workload is not trivial: five groups, several runs in one group.
+    assert_eq!(by_group.len(), 5, "{spans:?}");
+    assert!(by_group.values().any(|runs| runs.len() >= 3), "{spans:?}");
+
+    // P1: within a group, each process ended before the next one started.
+    for (group, runs) in &by_group {
+        for pair in runs.windows(2) {
+            assert!(
+                pair[0].end < pair[1].start,
+                "group {group}: run {} and run {} overlapped",
+                pair[0].run,
+                pair[1].run
+            );
+        }
+        assert_eq!(max_alive(runs.iter().copied()), 1, "group {group}");
+    }
+    // P2: never more than max_active alive at once.
+    let alive = max_alive(&spans);
+    assert!(
+        alive <= max_active,
+        "{alive} processes alive at once with max_active {max_active}"
+    );
+}
+
+#[test]
+fn real_processes_of_one_group_never_overlap_and_at_most_two_are_alive() {
+    assert_promises_held(2);
+}
+
+#[test]
+fn real_processes_never_overlap_at_all_with_one_slot() {
+    assert_promises_held(1);
+}
