@@ -336,7 +336,9 @@ fn config(max_active: usize, policy: Policy) -> Config {
 
 /// Explores one configuration to `depth` inputs (plus the extra depth asked
 /// for) and checks the search did not shrink: a broken alphabet or
-/// canonical form cannot pass silently.
+/// canonical form cannot pass silently. `at_least` is the count recorded at
+/// the default depth; a change of the core that legitimately shrinks the
+/// reachable space (fewer timers, say) must re-record it, and say why.
 fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
     let extra = extra_depth();
     let e = explore(config.clone(), groups, depth + extra);
@@ -360,27 +362,27 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
 
 #[test]
 fn two_groups_one_slot_every_state_within_depth_6_is_checked() {
-    exhaust(config(1, Policy::Fair), 2, 6, 15_063);
+    exhaust(config(1, Policy::Fair), 2, 6, 14_523);
 }
 
 #[test]
 fn two_groups_two_slots_every_state_within_depth_5_is_checked() {
-    exhaust(config(2, Policy::Fair), 2, 5, 10_351);
+    exhaust(config(2, Policy::Fair), 2, 5, 10_053);
 }
 
 #[test]
 fn three_groups_one_slot_fair_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Fair), 3, 5, 28_206);
+    exhaust(config(1, Policy::Fair), 3, 5, 27_873);
 }
 
 #[test]
 fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Legacy), 3, 5, 27_945);
+    exhaust(config(1, Policy::Legacy), 3, 5, 27_612);
 }
 
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
-    exhaust(config(2, Policy::Fair), 3, 4, 8_947);
+    exhaust(config(2, Policy::Fair), 3, 4, 8_872);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

@@ -308,6 +308,12 @@ where
             errored: false,
             delivered: false,
         });
+        if work.kind() == WorkKind::Messages {
+            // The run reads the rolled-back messages too: a scheduled retry
+            // has nothing left to do (decision beyond the contract; the
+            // failure count is kept).
+            self.cancel_retry(i);
+        }
         self.out.push(Command::Spawn {
             run,
             group: key,
@@ -497,9 +503,8 @@ where
                 }
             } else {
                 // Success, or failed after a delivered reply: done for
-                // retries (decisions beyond the contract).
+                // retries (decision beyond the contract).
                 self.groups[i].failures = 0;
-                self.cancel_retry(i);
             }
         }
         if self.groups[i].compact_pending {
