@@ -520,7 +520,44 @@ where
                 );
             }
         }
+        self.check_wake(outputs)?;
         self.settle(touched)
+    }
+
+    /// B10 and the run loop: the `WakeAt` the adapter sleeps until (when it
+    /// is among the outputs) is no later than the earliest deadline the
+    /// contract set: a scheduled retry, or the idle deadline of a run whose
+    /// input is still open. A later or missing wake-up would leave the
+    /// retry or the close undone.
+    fn check_wake<P>(&self, outputs: &[Output<K, T, P>]) -> Verdict<K, T> {
+        let retry = self
+            .retries
+            .iter()
+            .next()
+            .map(|((at, _), group)| (*at, Some(group), None));
+        let idle = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.state != RunState::Closing)
+            .filter_map(|(&id, r)| r.idle_deadline.map(|at| (at, Some(&r.group), Some(id))))
+            .min_by_key(|&(at, _, id)| (at, id));
+        let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0)
+        else {
+            return Ok(());
+        };
+        for output in outputs {
+            if let Output::WakeAt(wake) = output {
+                if wake.map_or(true, |w| w > due) {
+                    return self.fail(
+                        Property::Contract,
+                        group,
+                        run,
+                        format!("WakeAt({wake:?}) but a deadline is due at {due}"),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn refuse_after_shutdown(&self, group: &K) -> Verdict<K, T> {
@@ -1112,14 +1149,17 @@ where
         let seen = input.clone();
         let result = self.machine.handle(now, input);
         loop {
-            match self.machine.poll() {
-                Output::WakeAt(_) => break,
-                o => self.outputs.push(o),
+            let o = self.machine.poll();
+            let last = matches!(o, Output::WakeAt(_));
+            self.outputs.push(o);
+            if last {
+                break;
             }
         }
-        self.checker
-            .step(now, &seen, &result, &self.outputs)
-            .map_err(StepError::Violation)?;
+        // The checker sees the final `WakeAt` too; the caller does not.
+        let checked = self.checker.step(now, &seen, &result, &self.outputs);
+        self.outputs.pop();
+        checked.map_err(StepError::Violation)?;
         match result {
             Ok(response) => Ok((response, &self.outputs)),
             Err(e) => Err(StepError::Rejected(e)),

@@ -86,6 +86,14 @@
 //! - Turn outputs are accepted from any live run; notices and the
 //!   auto-compact trigger come only from Messages runs, so a compact turn
 //!   can never queue another compact.
+//! - Both notices (context warning, auto-compacted) are given only on a
+//!   successful reply.
+//! - A run's idle deadline is dropped when its input is closed, and a reply
+//!   from a closing run does not re-arm it: it could only wake the adapter
+//!   for nothing.
+//! - A Messages run that fails after shutdown still rolls back its cursor,
+//!   but schedules no retry and gives no `TerminalFailure`: there are no
+//!   retries after shutdown.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

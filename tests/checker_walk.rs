@@ -149,3 +149,59 @@ fn random_walks_satisfy_every_invariant() {
         );
     }
 }
+
+/// The checker holds the `WakeAt` an adapter sleeps until to the deadlines
+/// it knows: waking after an open run's idle deadline is a violation, and so
+/// is a scheduled retry that no wake-up is asked for.
+#[test]
+fn checker_rejects_a_wake_up_later_than_a_known_deadline() {
+    use groupq::check::{Checker, Property, Violation};
+    use groupq::Machine;
+
+    /// Feeds `inputs` at time zero; the last one's `WakeAt` is replaced.
+    fn run(
+        inputs: &[Input<u8, u8, u32>],
+        last_wake: Option<Time>,
+    ) -> Result<(), Violation<u8, u8>> {
+        let config = Config::default().with_idle_timeout(Duration::from_secs(60));
+        let mut q: Machine<u8, u8, u32> = Machine::new(config.clone()).unwrap();
+        let mut checker = Checker::new(&config);
+        for (i, input) in inputs.iter().enumerate() {
+            let result = q.handle(Time::ZERO, input.clone());
+            let mut outputs = Vec::new();
+            loop {
+                match q.poll() {
+                    Output::WakeAt(at) if i + 1 == inputs.len() => {
+                        outputs.push(Output::WakeAt(last_wake));
+                        assert_ne!(at, last_wake, "the replaced WakeAt must differ");
+                        break;
+                    }
+                    o @ Output::WakeAt(_) => {
+                        outputs.push(o);
+                        break;
+                    }
+                    o => outputs.push(o),
+                }
+            }
+            checker.step(Time::ZERO, input, &result, &outputs)?;
+        }
+        Ok(())
+    }
+    let run1 = RunId::new(1);
+    let message = Input::Message { group: 0 };
+    let reply = Input::TurnOutput {
+        run: run1,
+        output: TurnOutput::delivered_reply(),
+    };
+    // The idle deadline is at 60 s; waking at 61 s misses it.
+    let late = run(&[message.clone(), reply], Some(Time::from_secs(61))).unwrap_err();
+    assert_eq!(late.property, Property::Contract);
+    // A failed run schedules a retry at 5 s; WakeAt(None) never retries.
+    let failed = Input::Exited {
+        run: run1,
+        exit: Exit::Failed,
+    };
+    let missing = run(&[message, failed], None).unwrap_err();
+    assert_eq!(missing.property, Property::Contract);
+    assert!(missing.detail.contains("WakeAt(None)"), "{missing}");
+}

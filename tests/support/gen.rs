@@ -1,0 +1,373 @@
+//! Random configurations and input sequences, and the harness that turns a
+//! generated [`Step`] into a concrete input.
+//!
+//! Run ids are not generated directly: a [`Pick`] names an index into the
+//! runs the harness has seen spawned and not yet exited (mostly), a run that
+//! already exited, or an id never issued. Sequences therefore keep working
+//! while proptest shrinks them.
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use proptest::option;
+use proptest::prelude::*;
+use proptest::test_runner::Config as ProptestConfig;
+
+use groupq::{
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Machine,
+    Output, Policy, Response, RunId, Time, TurnOutput, TurnStatus,
+};
+
+/// Group key.
+pub type G = u8;
+/// Task id.
+pub type Id = u8;
+/// Task payload: unique per generated task, so a lost or doubled payload
+/// cannot hide behind an equal one.
+pub type Payload = u32;
+/// The machine under test.
+pub type Q = Machine<G, Id, Payload>;
+/// One input as given to a machine.
+pub type In = Input<G, Id, Payload>;
+/// One output.
+pub type Out = Output<G, Id, Payload>;
+/// One answer.
+pub type Answer = Result<Response<G, Id, Payload>, Error>;
+
+/// Cases per property: `PROPTEST_CASES` when set, else `default`.
+/// (`ProptestConfig::with_cases` would override the environment variable,
+/// which only sets proptest's own default of 256.)
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A proptest configuration with [`cases`] cases.
+pub fn proptest_config(default_cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(default_cases),
+        // Shrinking long sequences is slow in debug builds; a failure is
+        // still reported with its minimal case found so far.
+        max_shrink_iters: std::env::var("PROPTEST_MAX_SHRINK_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4_096),
+        ..ProptestConfig::default()
+    }
+}
+
+/// How the clock moves before a step.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// Same instant as the previous input.
+    Same,
+    /// A few milliseconds later.
+    Tick(u64),
+    /// Far later (retries and idle timeouts become due together).
+    Jump(u64),
+    /// Exactly the next deadline (or the same instant if none).
+    NextDeadline,
+    /// Earlier than the previous input by this many milliseconds (at least 1
+    /// nanosecond earlier, unless the clock is at zero).
+    Back(u64),
+}
+
+/// Which run an input names.
+#[derive(Clone, Debug)]
+pub enum Pick {
+    /// Index (modulo) into the live runs; an unknown id when none is live.
+    Live(usize),
+    /// Index (modulo) into the runs that exited; an unknown id when none did.
+    Stale(usize),
+    /// Never issued: `0` for run id zero, else that far past the last issued id.
+    Unknown(u64),
+}
+
+/// A generated input, before run ids and time are resolved.
+#[derive(Clone, Debug)]
+pub enum Act {
+    Message(G),
+    Task(G, Id),
+    Pipe(G),
+    Idle(Pick),
+    Turn(Pick, TurnOutput),
+    Exit(Pick, Exit),
+    Timeout,
+    Shutdown,
+}
+
+/// One generated step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub clock: Clock,
+    pub act: Act,
+}
+
+/// Random valid configurations: every knob, with small retry bases and idle
+/// timeouts so that timers matter within a few hundred steps.
+pub fn config() -> impl Strategy<Value = Config> {
+    let thresholds = prop::sample::select(vec![0u8, 30, 50, 70, 75, 80, 100]);
+    (
+        1usize..=8,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        1u64..=50,
+        0u32..=4,
+        1u64..=300,
+        thresholds.clone(),
+        thresholds,
+    )
+        .prop_map(
+            |(max_active, legacy, notices, records, base, retries, idle, warn, auto)| {
+                Config::default()
+                    .with_max_active(max_active)
+                    .with_policy(if legacy { Policy::Legacy } else { Policy::Fair })
+                    .with_notices(notices)
+                    .with_records(records)
+                    .with_retry_base(Duration::from_millis(base))
+                    .with_max_retries(retries)
+                    .with_idle_timeout(Duration::from_millis(idle))
+                    .with_warn_percent(warn)
+                    .with_auto_compact_percent(auto)
+            },
+        )
+}
+
+/// Context statistics: any mix of known and unknown numbers, including a
+/// zero window, and sometimes the agent's own recommendation.
+pub fn context() -> impl Strategy<Value = ContextStats> {
+    (
+        option::of(0u64..300_000),
+        option::of(prop_oneof![Just(0u64), 1u64..200_000]),
+        option::of(0u32..=120),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(tokens, limit, percent, compact_recommended)| ContextStats {
+                tokens,
+                limit,
+                percent,
+                compact_recommended,
+            },
+        )
+}
+
+/// Turn outputs with and without statistics, compaction events and errors.
+pub fn turn_output() -> impl Strategy<Value = TurnOutput> {
+    (
+        prop::bool::weighted(0.2),
+        prop::bool::weighted(0.8),
+        any::<bool>(),
+        option::weighted(0.6, context()),
+        option::weighted(
+            0.15,
+            (any::<bool>(), option::of(0u64..300_000)).prop_map(|(auto, tokens_before)| {
+                Compaction {
+                    trigger: if auto {
+                        CompactionTrigger::Auto
+                    } else {
+                        CompactionTrigger::Manual
+                    },
+                    tokens_before,
+                }
+            }),
+        ),
+    )
+        .prop_map(
+            |(error, replied, delivered, context, compaction)| TurnOutput {
+                status: if error {
+                    TurnStatus::Error
+                } else {
+                    TurnStatus::Success
+                },
+                replied,
+                delivered,
+                context,
+                compaction,
+            },
+        )
+}
+
+/// Mostly live runs, sometimes stale or never issued.
+pub fn pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![
+        16 => any::<usize>().prop_map(Pick::Live),
+        2 => any::<usize>().prop_map(Pick::Stale),
+        1 => (0u64..3).prop_map(Pick::Unknown),
+    ]
+}
+
+fn exit() -> impl Strategy<Value = Exit> {
+    prop_oneof![3 => Just(Exit::Clean), 1 => Just(Exit::Failed)]
+}
+
+/// Inputs over `groups` groups and three task ids (so ids collide).
+/// `shutdown` is the weight of a shutdown among about 310 for the rest.
+pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
+    prop_oneof![
+        60 => (0..groups).prop_map(Act::Message),
+        50 => (0..groups, 0..3u8).prop_map(|(g, id)| Act::Task(g, id)),
+        30 => (0..groups).prop_map(Act::Pipe),
+        30 => pick().prop_map(Act::Idle),
+        50 => (pick(), turn_output()).prop_map(|(p, o)| Act::Turn(p, o)),
+        60 => (pick(), exit()).prop_map(|(p, e)| Act::Exit(p, e)),
+        30 => Just(Act::Timeout),
+        shutdown => Just(Act::Shutdown),
+    ]
+}
+
+/// Clock moves: mostly small steps, sometimes to the next deadline, far
+/// ahead, or backwards.
+pub fn clock() -> impl Strategy<Value = Clock> {
+    prop_oneof![
+        10 => Just(Clock::Same),
+        10 => (0u64..50).prop_map(Clock::Tick),
+        2 => (0u64..100_000).prop_map(Clock::Jump),
+        5 => Just(Clock::NextDeadline),
+        1 => (0u64..1_000).prop_map(Clock::Back),
+    ]
+}
+
+/// Sequences of up to `max_len` steps.
+pub fn steps(groups: G, shutdown: u32, max_len: usize) -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (clock(), act(groups, shutdown)).prop_map(|(clock, act)| Step { clock, act }),
+        0..=max_len,
+    )
+}
+
+/// Tracks what an adapter would know (the clock, live runs from `Spawn`
+/// outputs, exited runs) to resolve generated steps into inputs.
+#[derive(Clone, Debug, Default)]
+pub struct Harness {
+    /// The latest time an input was accepted at.
+    pub now: Time,
+    /// Runs spawned and not yet exited, in spawn order.
+    pub live: Vec<RunId>,
+    /// Runs that exited.
+    pub exited: Vec<RunId>,
+    /// One past the highest run id seen.
+    pub next_run: u64,
+    /// Payload of the next task (unique).
+    pub next_payload: Payload,
+    /// Whether a shutdown was accepted.
+    pub shut_down: bool,
+}
+
+impl Harness {
+    /// A harness for a fresh machine.
+    pub fn new() -> Self {
+        Harness {
+            next_run: 1,
+            ..Harness::default()
+        }
+    }
+
+    /// The run id `pick` names now.
+    pub fn run(&self, pick: &Pick) -> RunId {
+        match pick {
+            Pick::Live(i) if !self.live.is_empty() => self.live[i % self.live.len()],
+            Pick::Stale(i) if !self.exited.is_empty() => self.exited[i % self.exited.len()],
+            Pick::Unknown(0) => RunId::new(0),
+            Pick::Unknown(n) => RunId::new(self.next_run + n - 1),
+            _ => RunId::new(self.next_run),
+        }
+    }
+
+    /// The time a step is given at.
+    pub fn time(&self, clock: &Clock, next_deadline: Option<Time>) -> Time {
+        let ms = Duration::from_millis;
+        match *clock {
+            Clock::Same => self.now,
+            Clock::Tick(n) | Clock::Jump(n) => self.now.saturating_add(ms(n)),
+            Clock::NextDeadline => next_deadline.unwrap_or(self.now).max(self.now),
+            Clock::Back(n) => Time::from_nanos(
+                self.now
+                    .as_nanos()
+                    .saturating_sub(ms(n).as_nanos() as u64 + 1),
+            ),
+        }
+    }
+
+    /// The concrete input and time for `step`.
+    pub fn resolve(&mut self, step: &Step, next_deadline: Option<Time>) -> (Time, In) {
+        let at = self.time(&step.clock, next_deadline);
+        let input = match &step.act {
+            Act::Message(group) => Input::Message { group: *group },
+            Act::Task(group, id) => {
+                self.next_payload += 1;
+                Input::Task {
+                    group: *group,
+                    id: *id,
+                    payload: self.next_payload,
+                }
+            }
+            Act::Pipe(group) => Input::Pipe { group: *group },
+            Act::Idle(p) => Input::Idle { run: self.run(p) },
+            Act::Turn(p, output) => Input::TurnOutput {
+                run: self.run(p),
+                output: *output,
+            },
+            Act::Exit(p, exit) => Input::Exited {
+                run: self.run(p),
+                exit: *exit,
+            },
+            Act::Timeout => Input::Timeout,
+            Act::Shutdown => Input::Shutdown,
+        };
+        (at, input)
+    }
+
+    /// Learns from one handled input and its outputs.
+    pub fn observe(&mut self, at: Time, input: &In, answer: &Answer, outputs: &[Out]) {
+        if answer.is_err() {
+            return;
+        }
+        self.now = self.now.max(at);
+        for o in outputs {
+            if let Output::Command(Command::Spawn { run, .. }) = o {
+                self.live.push(*run);
+                self.next_run = self.next_run.max(run.get() + 1);
+            }
+        }
+        match input {
+            Input::Exited { run, .. } => {
+                self.live.retain(|r| r != run);
+                self.exited.push(*run);
+            }
+            Input::Shutdown => self.shut_down = true,
+            _ => {}
+        }
+    }
+}
+
+/// Handles `input` and drains every output, the final `WakeAt` included.
+pub fn run_step<S>(q: &mut Machine<G, Id, Payload, S>, at: Time, input: In) -> (Answer, Vec<Out>)
+where
+    S: BuildHasher + Clone,
+{
+    let answer = q.handle(at, input);
+    let mut outputs = Vec::new();
+    loop {
+        let o = q.poll();
+        let last = matches!(o, Output::WakeAt(_));
+        outputs.push(o);
+        if last {
+            return (answer, outputs);
+        }
+    }
+}
+
+/// The commands among `outputs`.
+pub fn commands(outputs: &[Out]) -> Vec<Command<G, Id, Payload>> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Command(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}

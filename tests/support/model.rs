@@ -1,0 +1,640 @@
+//! A reference model of the groupq contract, written from DESIGN.md (B1–B10)
+//! and the "decisions beyond the written contract" in the crate docs, not
+//! from `src/`.
+//!
+//! It is meant to be obviously correct, not fast: plain `Vec`s and
+//! `VecDeque`s, linear scans, a clone of the whole model to undo a rejected
+//! input. It produces the same answer and the same commands as
+//! [`groupq::Machine`] for every input; `tests/model.rs` and
+//! `tests/exhaustive.rs` hold the two side by side. Records (observability)
+//! are not modelled.
+//!
+//! Standalone on purpose (only `groupq`'s public types and std), so that
+//! other crates (the fuzzers) can include it with `#[path]`.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use groupq::{
+    CloseReason, Command, CompactionTrigger, Config, Error, Exit, Input, LiveRun, Notice,
+    PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time, TurnOutput,
+    TurnStatus, Work, WorkKind,
+};
+
+/// A queued job of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelJob<T, P> {
+    /// A task with its payload.
+    Task { id: T, payload: P },
+    /// The compact turn.
+    Compact,
+}
+
+/// A live run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelRun<T> {
+    pub id: RunId,
+    pub kind: WorkKind,
+    /// The task id of a task run.
+    pub task: Option<T>,
+    pub state: RunState,
+    /// A turn of this run reported an error.
+    pub errored: bool,
+    /// A reply of this run reached the user.
+    pub delivered: bool,
+}
+
+/// Everything the model keeps about one group. Groups are never forgotten:
+/// memory (B12) is not the model's business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelGroup<K, T, P> {
+    pub key: K,
+    pub run: Option<ModelRun<T>>,
+    pub jobs: VecDeque<ModelJob<T, P>>,
+    /// The message check (B1).
+    pub check: bool,
+    /// Consecutive failed Messages runs (B7).
+    pub failures: u32,
+    /// The scheduled retry: (attempt, deadline).
+    pub retry: Option<(u32, Time)>,
+    /// The live run reached the auto-compact threshold (B5).
+    pub compact_pending: bool,
+}
+
+impl<K, T, P> ModelGroup<K, T, P> {
+    fn has_pending(&self) -> bool {
+        !self.jobs.is_empty() || self.check
+    }
+}
+
+/// What a timer does when it fires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelTimer<K> {
+    /// B7: the group's retry.
+    Retry(K),
+    /// B5: the run's idle deadline.
+    Idle(RunId),
+}
+
+/// An armed deadline; `seq` is the order it was set in (B10 ties).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelDeadline<K> {
+    pub at: Time,
+    pub seq: u64,
+    pub what: ModelTimer<K>,
+}
+
+/// What one input produced: the machine's answer and the commands, in order.
+pub type ModelStep<K, T, P> = (Result<Response<K, T, P>, Error>, Vec<Command<K, T, P>>);
+
+/// The reference model.
+#[derive(Clone, Debug)]
+pub struct Model<K, T, P> {
+    pub config: Config,
+    pub now: Time,
+    pub shut_down: bool,
+    /// The id the next run gets.
+    pub next_run: u64,
+    /// Every group ever seen, in the order first seen.
+    pub groups: Vec<ModelGroup<K, T, P>>,
+    /// Groups waiting for a slot, front first (B8).
+    pub line: VecDeque<K>,
+    /// Armed deadlines, unordered.
+    pub timers: Vec<ModelDeadline<K>>,
+    pub seq: u64,
+    /// Commands of the input being handled.
+    out: Vec<Command<K, T, P>>,
+}
+
+impl<K, T, P> Model<K, T, P>
+where
+    K: Clone + PartialEq + std::fmt::Debug,
+    T: Clone + PartialEq + std::fmt::Debug,
+    P: Clone + std::fmt::Debug,
+{
+    /// A model with this (valid) configuration.
+    pub fn new(config: Config) -> Self {
+        Model {
+            config,
+            now: Time::ZERO,
+            shut_down: false,
+            next_run: 1,
+            groups: Vec::new(),
+            line: VecDeque::new(),
+            timers: Vec::new(),
+            seq: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Handles one input. On `Err` the model is exactly as before and no
+    /// command is produced.
+    pub fn handle(&mut self, now: Time, input: Input<K, T, P>) -> ModelStep<K, T, P> {
+        if now < self.now {
+            let last = self.now;
+            return (Err(Error::TimeWentBackwards { now, last }), Vec::new());
+        }
+        let saved = self.clone();
+        let result = self.apply(now, input);
+        match result {
+            Ok(response) => {
+                self.now = now;
+                (Ok(response), std::mem::take(&mut self.out))
+            }
+            Err(e) => {
+                *self = saved;
+                (Err(e), Vec::new())
+            }
+        }
+    }
+
+    /// The earliest armed deadline.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.timers.iter().map(|t| t.at).min()
+    }
+
+    /// Live runs, by run id.
+    pub fn live_runs(&self) -> Vec<RunId> {
+        let mut runs: Vec<RunId> = self
+            .groups
+            .iter()
+            .filter_map(|g| g.run.as_ref().map(|r| r.id))
+            .collect();
+        runs.sort();
+        runs
+    }
+
+    /// The group with this key, if the model has seen it.
+    pub fn group(&self, key: &K) -> Option<&ModelGroup<K, T, P>> {
+        self.groups.iter().find(|g| g.key == *key)
+    }
+
+    fn apply(&mut self, now: Time, input: Input<K, T, P>) -> Result<Response<K, T, P>, Error> {
+        match input {
+            Input::Message { group } => {
+                if self.shut_down {
+                    return Err(Error::ShutDown);
+                }
+                self.message(group);
+                Ok(Response::Accepted)
+            }
+            Input::Task { group, id, payload } => self.task(group, id, payload),
+            Input::Pipe { group } => self.pipe(group),
+            Input::Idle { run } => {
+                let i = self.live(run)?;
+                self.idle(i);
+                Ok(Response::Accepted)
+            }
+            Input::TurnOutput { run, output } => {
+                let i = self.live(run)?;
+                self.turn_output(now, i, output);
+                Ok(Response::Accepted)
+            }
+            Input::Exited { run, exit } => {
+                let i = self.live(run)?;
+                self.exited(now, i, exit);
+                Ok(Response::Accepted)
+            }
+            Input::Timeout => {
+                self.timeout(now);
+                Ok(Response::Accepted)
+            }
+            Input::Shutdown => self.shutdown(),
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------
+
+    fn index(&mut self, key: K) -> usize {
+        match self.groups.iter().position(|g| g.key == key) {
+            Some(i) => i,
+            None => {
+                self.groups.push(ModelGroup {
+                    key,
+                    run: None,
+                    jobs: VecDeque::new(),
+                    check: false,
+                    failures: 0,
+                    retry: None,
+                    compact_pending: false,
+                });
+                self.groups.len() - 1
+            }
+        }
+    }
+
+    /// The group of a live run, or why the run id is refused.
+    fn live(&self, run: RunId) -> Result<usize, Error> {
+        for (i, g) in self.groups.iter().enumerate() {
+            if g.run.as_ref().is_some_and(|r| r.id == run) {
+                return Ok(i);
+            }
+        }
+        if run.get() == 0 || run.get() >= self.next_run {
+            Err(Error::UnknownRun(run))
+        } else {
+            Err(Error::StaleRun(run))
+        }
+    }
+
+    fn live_count(&self) -> usize {
+        self.groups.iter().filter(|g| g.run.is_some()).count()
+    }
+
+    fn free_slot(&self) -> bool {
+        self.live_count() < self.config.max_active()
+    }
+
+    fn join_line(&mut self, i: usize) {
+        let key = self.groups[i].key.clone();
+        if !self.line.contains(&key) {
+            self.line.push_back(key);
+        }
+    }
+
+    fn set_timer(&mut self, at: Time, what: ModelTimer<K>) {
+        self.cancel_timer(&what);
+        self.seq += 1;
+        self.timers.push(ModelDeadline {
+            at,
+            seq: self.seq,
+            what,
+        });
+    }
+
+    fn cancel_timer(&mut self, what: &ModelTimer<K>) {
+        self.timers.retain(|t| t.what != *what);
+    }
+
+    fn cancel_retry(&mut self, i: usize) {
+        self.groups[i].retry = None;
+        let what = ModelTimer::Retry(self.groups[i].key.clone());
+        self.cancel_timer(&what);
+    }
+
+    /// Starts the group's next work: jobs front first, then the message
+    /// check (B8, P5). The only place a run starts.
+    fn start(&mut self, i: usize) {
+        assert!(!self.shut_down, "model: start after shutdown");
+        assert!(self.free_slot(), "model: start without a free slot");
+        assert!(self.groups[i].run.is_none(), "model: second run");
+        let key = self.groups[i].key.clone();
+        self.line.retain(|k| *k != key);
+        let run = RunId::new(self.next_run);
+        self.next_run += 1;
+        let g = &mut self.groups[i];
+        let (work, task) = match g.jobs.pop_front() {
+            Some(ModelJob::Task { id, payload }) => (
+                Work::Task {
+                    id: id.clone(),
+                    payload,
+                },
+                Some(id),
+            ),
+            Some(ModelJob::Compact) => (Work::Compact, None),
+            None => {
+                assert!(g.check, "model: start without work");
+                g.check = false;
+                (Work::Messages, None)
+            }
+        };
+        g.run = Some(ModelRun {
+            id: run,
+            kind: work.kind(),
+            task,
+            state: RunState::Busy,
+            errored: false,
+            delivered: false,
+        });
+        if work.kind() == WorkKind::Messages {
+            // The run reads the rolled-back messages too: a scheduled retry
+            // has nothing left to do (decision beyond the contract; the
+            // failure count is kept).
+            self.cancel_retry(i);
+        }
+        self.out.push(Command::Spawn {
+            run,
+            group: key,
+            work,
+        });
+    }
+
+    /// Closes the group's live run's input, at most once (P8).
+    fn close(&mut self, i: usize, reason: CloseReason) {
+        let run = self.groups[i]
+            .run
+            .as_mut()
+            .expect("model: close without run");
+        if run.state != RunState::Closing {
+            run.state = RunState::Closing;
+            let run = run.id;
+            // A Closing run's idle deadline could never act (it closes only
+            // runs that are not Closing): the core drops it rather than wake
+            // the adapter for nothing (a decision beyond the contract).
+            self.cancel_timer(&ModelTimer::Idle(run));
+            self.out.push(Command::CloseInput { run, reason });
+        }
+    }
+
+    // ---- behaviour -------------------------------------------------------
+
+    /// B1 (also what a retry does when it fires, B7).
+    fn message(&mut self, key: K) {
+        let i = self.index(key);
+        self.groups[i].check = true;
+        if self.groups[i].run.is_some() {
+            return;
+        }
+        if self.free_slot() {
+            self.start(i);
+        } else {
+            self.join_line(i);
+        }
+    }
+
+    /// B2.
+    fn task(&mut self, key: K, id: T, payload: P) -> Result<Response<K, T, P>, Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        let i = self.index(key);
+        let g = &self.groups[i];
+        let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(&id));
+        let queued_dup = g
+            .jobs
+            .iter()
+            .any(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
+        if live_dup || queued_dup {
+            return Ok(Response::Deduplicated);
+        }
+        self.groups[i]
+            .jobs
+            .push_back(ModelJob::Task { id, payload });
+        match self.groups[i].run.as_ref().map(|r| r.state) {
+            Some(RunState::IdleWaiting) => self.close(i, CloseReason::Preempt),
+            Some(_) => {}
+            None if self.free_slot() => self.start(i),
+            None => self.join_line(i),
+        }
+        Ok(Response::Accepted)
+    }
+
+    /// B3.
+    fn pipe(&mut self, key: K) -> Result<Response<K, T, P>, Error> {
+        if self.shut_down {
+            return Err(PipeRefusal::ShutDown.into());
+        }
+        let Some(i) = self.groups.iter().position(|g| g.key == key) else {
+            return Err(PipeRefusal::NoRun.into());
+        };
+        let Some(run) = self.groups[i].run.as_mut() else {
+            return Err(PipeRefusal::NoRun.into());
+        };
+        match (run.kind, run.state) {
+            (WorkKind::Task, _) => Err(PipeRefusal::TaskRun.into()),
+            (WorkKind::Compact, _) => Err(PipeRefusal::CompactRun.into()),
+            (WorkKind::Messages, RunState::Closing) => Err(PipeRefusal::Closing.into()),
+            (WorkKind::Messages, _) => {
+                run.state = RunState::Busy;
+                Ok(Response::Piped(run.id))
+            }
+        }
+    }
+
+    /// B4.
+    fn idle(&mut self, i: usize) {
+        let run = self.groups[i].run.as_mut().expect("live");
+        if run.state == RunState::Busy {
+            run.state = RunState::IdleWaiting;
+        }
+        if !self.groups[i].jobs.is_empty() {
+            self.close(i, CloseReason::Preempt);
+        }
+    }
+
+    /// B5.
+    fn turn_output(&mut self, now: Time, i: usize, output: TurnOutput) {
+        let idle_timeout = self.config.idle_timeout();
+        let (warn, auto) = (
+            u32::from(self.config.warn_percent()),
+            u32::from(self.config.auto_compact_percent()),
+        );
+        let run = self.groups[i].run.as_mut().expect("live");
+        let id = run.id;
+        let is_messages = run.kind == WorkKind::Messages;
+        let success = output.status == TurnStatus::Success;
+        if output.delivered {
+            run.delivered = true;
+        }
+        if !success {
+            run.errored = true;
+        }
+        // Likewise a reply re-arms the idle deadline only of a run that is
+        // not Closing.
+        if output.replied && run.state != RunState::Closing {
+            self.set_timer(now.saturating_add(idle_timeout), ModelTimer::Idle(id));
+        }
+        let key = self.groups[i].key.clone();
+        let percent = output.context.and_then(|c| c.effective_percent());
+        if self.config.notices() && is_messages && success && output.replied {
+            if let Some(p) = percent.filter(|&p| p >= warn) {
+                self.out.push(Command::Notify {
+                    group: key.clone(),
+                    notice: Notice::ContextWarning { percent: p },
+                });
+            }
+            if let Some(c) = output.compaction {
+                if c.trigger == CompactionTrigger::Auto {
+                    self.out.push(Command::Notify {
+                        group: key.clone(),
+                        notice: Notice::AutoCompacted {
+                            tokens_before: c.tokens_before,
+                        },
+                    });
+                }
+            }
+        }
+        let g = &mut self.groups[i];
+        if output.compaction.is_some() {
+            self.out.push(Command::RecordCompaction { group: key });
+            g.compact_pending = false;
+        } else if is_messages {
+            let over = percent.is_some_and(|p| p >= auto)
+                || output.context.is_some_and(|c| c.compact_recommended);
+            let compact_queued = g.jobs.iter().any(|j| matches!(j, ModelJob::Compact));
+            if over && !compact_queued {
+                g.compact_pending = true;
+            }
+        }
+        if success {
+            self.idle(i);
+        }
+    }
+
+    /// B6, B7, B8.
+    fn exited(&mut self, now: Time, i: usize, exit: Exit) {
+        let run = self.groups[i].run.take().expect("live");
+        self.cancel_timer(&ModelTimer::Idle(run.id));
+        let key = self.groups[i].key.clone();
+        if run.kind == WorkKind::Messages {
+            let failed = exit == Exit::Failed || run.errored;
+            if failed && !run.delivered {
+                self.out
+                    .push(Command::RollbackCursor { group: key.clone() });
+                if !self.shut_down {
+                    self.groups[i].failures += 1;
+                    let attempt = self.groups[i].failures;
+                    if attempt > self.config.max_retries() {
+                        self.out
+                            .push(Command::TerminalFailure { group: key.clone() });
+                        self.groups[i].failures = 0;
+                        self.cancel_retry(i);
+                    } else {
+                        let at =
+                            Time::from_nanos(now.as_nanos().saturating_add(retry_delay_nanos(
+                                self.config.retry_base(),
+                                attempt,
+                            )));
+                        self.groups[i].retry = Some((attempt, at));
+                        self.set_timer(at, ModelTimer::Retry(key.clone()));
+                    }
+                }
+            } else {
+                // Success, or failed after a delivered reply: done for
+                // retries (decision beyond the contract).
+                self.groups[i].failures = 0;
+            }
+        }
+        if self.groups[i].compact_pending {
+            self.groups[i].compact_pending = false;
+            if !self.shut_down
+                && !self.groups[i]
+                    .jobs
+                    .iter()
+                    .any(|j| matches!(j, ModelJob::Compact))
+            {
+                self.groups[i].jobs.push_front(ModelJob::Compact);
+            }
+        }
+        if !self.shut_down {
+            self.drain(i);
+        }
+    }
+
+    /// B8: the slot of group `i`'s run was freed.
+    fn drain(&mut self, i: usize) {
+        let others_waiting = self.line.iter().any(|k| {
+            *k != self.groups[i].key
+                && self
+                    .group(k)
+                    .is_some_and(|g| g.run.is_none() && g.has_pending())
+        });
+        if self.groups[i].has_pending() {
+            match self.config.policy() {
+                Policy::Fair if others_waiting => self.join_line(i),
+                _ => self.start(i),
+            }
+        }
+        // Give free slots to the waiting line, front first, skipping groups
+        // with nothing left.
+        while self.free_slot() {
+            let Some(key) = self.line.pop_front() else {
+                break;
+            };
+            let i = self.groups.iter().position(|g| g.key == key).expect("seen");
+            if self.groups[i].run.is_none() && self.groups[i].has_pending() {
+                self.start(i);
+            }
+        }
+    }
+
+    /// B10: deadlines at or before `now`, in (deadline, order set) order.
+    fn timeout(&mut self, now: Time) {
+        loop {
+            let due = self
+                .timers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.at <= now)
+                .min_by_key(|(_, t)| (t.at, t.seq))
+                .map(|(n, _)| n);
+            let Some(n) = due else { break };
+            let timer = self.timers.remove(n);
+            match timer.what {
+                ModelTimer::Retry(key) => {
+                    let i = self.index(key.clone());
+                    self.groups[i].retry = None;
+                    if !self.shut_down {
+                        self.message(key);
+                    }
+                }
+                ModelTimer::Idle(run) => {
+                    if let Ok(i) = self.live(run) {
+                        self.close(i, CloseReason::IdleTimeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// B9.
+    fn shutdown(&mut self) -> Result<Response<K, T, P>, Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        let mut groups = Vec::new();
+        let mut live_runs = Vec::new();
+        for g in &self.groups {
+            if let Some(r) = &g.run {
+                live_runs.push(LiveRun {
+                    run: r.id,
+                    group: g.key.clone(),
+                    kind: r.kind,
+                    state: r.state,
+                });
+            }
+            if g.has_pending() || g.retry.is_some() || g.compact_pending {
+                groups.push(PendingGroup {
+                    group: g.key.clone(),
+                    jobs: g
+                        .jobs
+                        .iter()
+                        .map(|j| match j {
+                            ModelJob::Task { id, payload } => Work::Task {
+                                id: id.clone(),
+                                payload: payload.clone(),
+                            },
+                            ModelJob::Compact => Work::Compact,
+                        })
+                        .collect(),
+                    message_check: g.check,
+                    retry: g.retry,
+                    compact_pending: g.compact_pending,
+                });
+            }
+        }
+        live_runs.sort_by_key(|r| r.run);
+        self.shut_down = true;
+        self.line.clear();
+        for i in 0..self.groups.len() {
+            self.groups[i].jobs.clear();
+            self.groups[i].check = false;
+            self.groups[i].compact_pending = false;
+            self.cancel_retry(i);
+        }
+        Ok(Response::ShutDown(ShutdownReport { groups, live_runs }))
+    }
+}
+
+/// `base · 2^(attempt − 1)` in nanoseconds, saturating (B7).
+pub fn retry_delay_nanos(base: Duration, attempt: u32) -> u64 {
+    let base = base.as_nanos();
+    let shift = attempt.saturating_sub(1);
+    if shift >= 64 {
+        return u64::MAX;
+    }
+    let delay = base.saturating_mul(1u128 << shift);
+    u64::try_from(delay).unwrap_or(u64::MAX)
+}
