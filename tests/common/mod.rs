@@ -38,6 +38,32 @@ pub struct Step {
     pub outputs: Vec<Out>,
 }
 
+/// With `GROUPQ_TRACE_DIR` set, every test's inputs are written there as a
+/// trace named after the test when its `Pair` is dropped: that is how the
+/// fuzz seed corpora are made from these scenarios
+/// (`GROUPQ_TRACE_DIR=/tmp/t cargo test -- --test-threads 1`).
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let Some(dir) = std::env::var_os("GROUPQ_TRACE_DIR") else {
+            return;
+        };
+        let trace = groupq::trace::Trace {
+            config: self.q.config().clone(),
+            steps: self
+                .history
+                .iter()
+                .map(|s| groupq::trace::Step::from_input(s.now, &s.input))
+                .collect(),
+        };
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("pair")
+            .replace("::", "-");
+        let path = std::path::Path::new(&dir).join(format!("{name}.trace"));
+        std::fs::write(&path, trace.to_string()).expect("write the trace");
+    }
+}
+
 /// A machine, a clock, and the history of everything sent and seen.
 pub struct Pair {
     /// The machine (read it with `explain`, `stats`, `next_deadline`).
