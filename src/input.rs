@@ -194,6 +194,50 @@ pub enum Input<K, T, P> {
     Shutdown,
 }
 
+impl<K, T, P> Input<K, T, P> {
+    /// The same input with its group key, task id and payload converted:
+    /// for adapters whose wire types differ from the machine's, and for
+    /// writing any input down as a [trace](crate::trace).
+    ///
+    /// ```
+    /// use groupq::Input;
+    /// let input: Input<u32, u8, ()> = Input::Task { group: 7, id: 1, payload: () };
+    /// let named = input.map(|g| format!("chat-{g}"), |id| *id, |_| "report");
+    /// assert_eq!(named, Input::Task { group: "chat-7".to_string(), id: 1, payload: "report" });
+    /// ```
+    pub fn map<K2, T2, P2>(
+        &self,
+        group: impl FnOnce(&K) -> K2,
+        id: impl FnOnce(&T) -> T2,
+        payload: impl FnOnce(&P) -> P2,
+    ) -> Input<K2, T2, P2> {
+        match self {
+            Input::Message { group: g } => Input::Message { group: group(g) },
+            Input::Task {
+                group: g,
+                id: i,
+                payload: p,
+            } => Input::Task {
+                group: group(g),
+                id: id(i),
+                payload: payload(p),
+            },
+            Input::Pipe { group: g } => Input::Pipe { group: group(g) },
+            Input::Idle { run } => Input::Idle { run: *run },
+            Input::TurnOutput { run, output } => Input::TurnOutput {
+                run: *run,
+                output: *output,
+            },
+            Input::Exited { run, exit } => Input::Exited {
+                run: *run,
+                exit: *exit,
+            },
+            Input::Timeout => Input::Timeout,
+            Input::Shutdown => Input::Shutdown,
+        }
+    }
+}
+
 /// The synchronous answer to an accepted input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Response<K, T, P> {

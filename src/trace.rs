@@ -271,30 +271,11 @@ impl Step {
         T: fmt::Display,
         P: fmt::Display,
     {
-        let input = match input {
-            Input::Message { group } => Input::Message {
-                group: group.to_string(),
-            },
-            Input::Task { group, id, payload } => Input::Task {
-                group: group.to_string(),
-                id: id.to_string(),
-                payload: payload.to_string(),
-            },
-            Input::Pipe { group } => Input::Pipe {
-                group: group.to_string(),
-            },
-            Input::Idle { run } => Input::Idle { run: *run },
-            Input::TurnOutput { run, output } => Input::TurnOutput {
-                run: *run,
-                output: *output,
-            },
-            Input::Exited { run, exit } => Input::Exited {
-                run: *run,
-                exit: *exit,
-            },
-            Input::Timeout => Input::Timeout,
-            Input::Shutdown => Input::Shutdown,
-        };
+        let input = input.map(
+            ToString::to_string,
+            ToString::to_string,
+            ToString::to_string,
+        );
         Step { now, input }
     }
 }

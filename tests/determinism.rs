@@ -10,62 +10,22 @@
 mod support;
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 
 use groupq::{Input, Machine, Output, Response, RunId, Time, Work};
 use proptest::prelude::*;
 
-use support::gen::{self, Harness, In};
-
-/// FNV-1a with a seed: a hasher that orders keys nothing like SipHash.
-#[derive(Clone)]
-struct Seeded(u64);
-
-struct SeededHasher(u64);
-
-impl Hasher for SeededHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-        }
-    }
-}
-
-impl BuildHasher for Seeded {
-    type Hasher = SeededHasher;
-    fn build_hasher(&self) -> SeededHasher {
-        SeededHasher(self.0 ^ 0xcbf2_9ce4_8422_2325)
-    }
-}
+use support::gen::{self, Harness, In, Seeded};
 
 type StrInput = Input<String, String, String>;
 
 /// The generated input with string keys, ids and payloads.
 fn stringly(input: &In) -> StrInput {
-    let key = |g: &u8| format!("chat-{g}");
-    match input {
-        Input::Message { group } => Input::Message { group: key(group) },
-        Input::Task { group, id, payload } => Input::Task {
-            group: key(group),
-            id: format!("task-{id}"),
-            payload: format!("payload-{payload}"),
-        },
-        Input::Pipe { group } => Input::Pipe { group: key(group) },
-        Input::Idle { run } => Input::Idle { run: *run },
-        Input::TurnOutput { run, output } => Input::TurnOutput {
-            run: *run,
-            output: *output,
-        },
-        Input::Exited { run, exit } => Input::Exited {
-            run: *run,
-            exit: *exit,
-        },
-        Input::Timeout => Input::Timeout,
-        Input::Shutdown => Input::Shutdown,
-    }
+    input.map(
+        |g| format!("chat-{g}"),
+        |id| format!("task-{id}"),
+        |payload| format!("payload-{payload}"),
+    )
 }
 
 /// Handles one input and renders the answer and every output.

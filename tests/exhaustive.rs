@@ -24,7 +24,7 @@ mod support;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use groupq::check::Checker;
@@ -33,32 +33,8 @@ use groupq::{
     TurnOutput,
 };
 
-use support::gen::{self, In, Q};
+use support::gen::{self, In, Seeded, Q};
 use support::model::Model;
-
-/// A hasher seeded differently from `RandomState`, for the P13 twin.
-#[derive(Clone)]
-struct Seeded(u64);
-
-struct SeededHasher(u64);
-
-impl Hasher for SeededHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-        }
-    }
-}
-
-impl BuildHasher for Seeded {
-    type Hasher = SeededHasher;
-    fn build_hasher(&self) -> SeededHasher {
-        SeededHasher(self.0)
-    }
-}
 
 type Twin = Machine<u8, u8, u32, Seeded>;
 

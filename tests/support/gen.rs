@@ -371,3 +371,29 @@ pub fn commands(outputs: &[Out]) -> Vec<Command<G, Id, Payload>> {
         })
         .collect()
 }
+
+/// FNV-1a with a seed: a hasher that orders keys nothing like SipHash, for
+/// the determinism twins (P13).
+#[derive(Clone)]
+pub struct Seeded(pub u64);
+
+/// The hasher of [`Seeded`].
+pub struct SeededHasher(u64);
+
+impl std::hash::Hasher for SeededHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+        }
+    }
+}
+
+impl std::hash::BuildHasher for Seeded {
+    type Hasher = SeededHasher;
+    fn build_hasher(&self) -> SeededHasher {
+        SeededHasher(self.0 ^ 0xcbf2_9ce4_8422_2325)
+    }
+}
