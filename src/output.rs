@@ -18,6 +18,16 @@ pub enum Output<K, T, P> {
     WakeAt(Option<Time>),
 }
 
+impl<K, T, P> Output<K, T, P> {
+    /// The command, if this output is one.
+    pub fn command(&self) -> Option<&Command<K, T, P>> {
+        match self {
+            Output::Command(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
 /// What a run does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Work<T, P> {

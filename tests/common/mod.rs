@@ -307,10 +307,8 @@ impl Pair {
 pub fn commands(outputs: &[Out]) -> Vec<Cmd> {
     outputs
         .iter()
-        .filter_map(|o| match o {
-            Output::Command(c) => Some(c.clone()),
-            _ => None,
-        })
+        .filter_map(Output::command)
+        .cloned()
         .collect()
 }
 

@@ -365,10 +365,8 @@ where
 pub fn commands(outputs: &[Out]) -> Vec<Command<G, Id, Payload>> {
     outputs
         .iter()
-        .filter_map(|o| match o {
-            Output::Command(c) => Some(c.clone()),
-            _ => None,
-        })
+        .filter_map(Output::command)
+        .cloned()
         .collect()
 }
 
