@@ -72,9 +72,22 @@
 //! | B10 | timers | `src/timers.rs`, `Machine::on_timeout` |
 //! | B11 | explain, stats | `src/report.rs` |
 //! | B12 | eviction, data structures | `src/group.rs`, `src/jobs.rs` |
+//! | P1–P12 | the invariant checker | `src/check.rs` ([`check`]) |
+//! | traces | text format, replay | `src/trace.rs` ([`trace`]) |
+//!
+//! The integration tests mirror the contract: one file per area under
+//! `tests/` (`serialization`, `global_limit`, `dedup`, `drain_order`,
+//! `idle_preemption`, `pipe`, `turn_results`, `compaction`, `retry`,
+//! `fairness`, `shutdown`, `timers`, `errors`, `explain`, `eviction`), then
+//! the proof layers (`properties`, `model`, `exhaustive`, `determinism`).
 //!
 //! ## Decisions beyond the written contract
 //!
+//! - B8's bound is `W + 1` releases, not `W`: a group with `W` groups ahead
+//!   of it starts at the latest at the `(W + 1)`-th slot release (at the
+//!   head of the line it still needs one release). The checker enforces it.
+//! - Records are off by default ([`Config::with_records`]): each costs a
+//!   key clone, and no adapter needs them.
 //! - Pipe refusals are errors ([`Error::PipeRefused`]) so that
 //!   `q.pipe(now, &g).or_else(|_| q.message(now, g))` is the whole fallback.
 //! - A Messages run that fails after a reply was delivered counts as done
