@@ -27,16 +27,12 @@ where
 
     /// B1, also used by a due retry (B7): the group has messages to process.
     pub(crate) fn request_messages(&mut self, g: u32) {
-        let group = self.group_mut(g);
-        group.check = true;
-        let asleep = group.is_asleep();
+        self.group_mut(g).check = true;
         self.record(g, |group| Record::Queued {
             group,
             what: Pending::MessageCheck,
         });
-        if asleep {
-            self.wake(g);
-        }
+        self.wake(g);
     }
 
     /// B2. A duplicate id (live or queued in the group) queues nothing

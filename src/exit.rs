@@ -35,7 +35,9 @@ where
         } else {
             // Success, or failure after a delivered reply: re-processing
             // would send duplicates, so it counts as done.
-            group.failures = if messages { 0 } else { group.failures };
+            if messages {
+                group.failures = 0;
+            }
             if failed & (r.kind == WorkKind::Task) {
                 if let Some(id) = r.task {
                     self.record(g, |group| Record::TaskFailed { group, run, id });

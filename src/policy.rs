@@ -45,11 +45,13 @@ where
     T: Clone + Eq + Hash,
     S: BuildHasher + Clone,
 {
-    /// New work for a group without a run: start it in a free slot, or wait
-    /// in line (once). Never called after shutdown: inputs are refused then.
+    /// New work arrived for group `g`: if it has no run and is not already
+    /// waiting, start it in a free slot or put it in line. A group with a
+    /// run picks the work up when that run exits. Never called after
+    /// shutdown: inputs are refused then.
     pub(crate) fn wake(&mut self, g: u32) {
-        debug_assert!(!self.shut_down && self.group(g).live == NIL);
-        if self.group(g).in_line {
+        debug_assert!(!self.shut_down);
+        if !self.group(g).is_asleep() {
             return;
         }
         if self.has_free_slot() {
