@@ -16,7 +16,7 @@
 
 use std::process::ExitCode;
 
-use groupq::trace::{replay, ReplayError, Trace};
+use groupq_check::trace::{replay, ReplayError, Trace};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{Command, Config, Exit, Input, Machine, Output, Policy, Time};
 use w::{Driver, Event, Floor, NoCheck, Observer, WInput, WOutput, WResult};
 

@@ -9,7 +9,7 @@ use thiserror::Error;
 pub enum Policy {
     /// The group that just finished goes to the back of the waiting line and
     /// the slot goes to the head: a group waiting behind `W` others gets a
-    /// slot within `W` slot releases.
+    /// slot within `W + 1` slot releases.
     #[default]
     Fair,
     /// The order of the TypeScript `GroupQueue`: the finishing group drains
@@ -170,13 +170,23 @@ impl Config {
     }
 
     /// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`,
-    /// saturating at [`Duration::MAX`].
+    /// exact while it fits a [`Duration`], then saturating at
+    /// [`Duration::MAX`]. Attempt 0 is treated as attempt 1.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(0);
-        if factor == 0 {
-            return Duration::MAX;
+        let shift = attempt.saturating_sub(1);
+        // In nanoseconds as u128: `Duration::checked_mul` takes a u32 factor
+        // and would saturate from attempt 33 whatever the base.
+        let base = self.retry_base.as_nanos();
+        let nanos = if shift >= 128 || base > u128::MAX >> shift {
+            u128::MAX
+        } else {
+            base << shift
+        };
+        const NANOS_PER_SEC: u128 = 1_000_000_000;
+        match u64::try_from(nanos / NANOS_PER_SEC) {
+            Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
+            Err(_) => Duration::MAX,
         }
-        self.retry_base.checked_mul(factor).unwrap_or(Duration::MAX)
     }
 
     /// Checks the settings; the same check runs in `Machine::new`.
@@ -208,7 +218,19 @@ mod tests {
         let c = Config::default();
         let secs: Vec<u64> = (1..=5).map(|n| c.retry_delay(n).as_secs()).collect();
         assert_eq!(secs, [5, 10, 20, 40, 80]);
-        assert_eq!(c.retry_delay(40), Duration::MAX);
+        assert_eq!(c.retry_delay(0), Duration::from_secs(5));
+        // 5 s · 2^39 still fits a Duration; 5 s · 2^80 does not.
+        assert_eq!(c.retry_delay(40), Duration::from_secs(5 << 39));
+        assert_eq!(c.retry_delay(82), Duration::MAX);
         assert_eq!(c.retry_delay(u32::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn retry_delay_is_exact_past_attempt_32() {
+        let c = Config::default().with_retry_base(Duration::from_nanos(1));
+        assert_eq!(c.retry_delay(32), Duration::from_nanos(1 << 31));
+        assert_eq!(c.retry_delay(33), Duration::from_nanos(1 << 32));
+        assert_eq!(c.retry_delay(64), Duration::from_nanos(1 << 63));
+        assert_eq!(c.retry_delay(65).as_nanos(), 1u128 << 64);
     }
 }

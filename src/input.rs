@@ -1,203 +1,150 @@
-//! What the adapter tells the core: [`Input`], and the types inputs carry.
+//! What the adapter tells the core: one struct per kind of input, each with
+//! its own typed answer, and [`Input`], the same inputs as one enum for
+//! code that records, replays or generates them.
+//!
+//! Every input goes in through [`Machine::handle`](crate::Machine::handle).
 
 use std::fmt;
 
-use crate::report::ShutdownReport;
+use thiserror::Error;
 
-/// A run: one container lifetime for a group.
+use crate::turn_report::TurnReport;
+use crate::view::ShutdownReport;
+use crate::work::{Exit, RunId};
+
+/// The group has new unread messages. Answer: `()`.
 ///
-/// Run ids increase monotonically from 1 and are never reused, so a run id
-/// is a fencing token: an input naming a run that is no longer live is
-/// rejected instead of being applied to its successor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunId(u64);
-
-impl RunId {
-    /// A run id from its number, as found in a trace or a log. Ids the core
-    /// never issued are rejected as [`Error::UnknownRun`](crate::Error::UnknownRun).
-    pub const fn new(raw: u64) -> RunId {
-        RunId(raw)
-    }
-    /// The number of this run id.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "run#{}", self.0)
-    }
-}
-
-/// How a container ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Exit {
-    /// Exit status zero.
-    Clean,
-    /// Non-zero status, killed, or could not be started.
-    Failed,
-}
-
-/// Whether an agent turn succeeded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TurnStatus {
-    /// The turn finished; the run now waits for input (acts as idle, B4).
-    Success,
-    /// The turn failed; the run counts as failed when it exits (B6).
-    Error,
-}
-
-/// Context-window statistics reported with a turn. Every number is optional:
-/// agents report what they know, and missing numbers never produce a notice.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ContextStats {
-    /// Tokens in the context, if known.
-    pub tokens: Option<u64>,
-    /// The context window size, if known.
-    pub limit: Option<u64>,
-    /// Percent of the window in use, if the agent computed it.
-    pub percent: Option<u32>,
-    /// The agent itself recommends compaction, whatever the percentage.
-    pub compact_recommended: bool,
-}
-
-impl ContextStats {
-    /// `percent` if given, else `tokens · 100 / limit` when both are known
-    /// and the limit is not zero.
-    pub fn effective_percent(&self) -> Option<u32> {
-        if let Some(p) = self.percent {
-            return Some(p);
-        }
-        match (self.tokens, self.limit) {
-            (Some(tokens), Some(limit)) if limit > 0 => {
-                let p = u128::from(tokens) * 100 / u128::from(limit);
-                Some(u32::try_from(p).unwrap_or(u32::MAX))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// What started a compaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CompactionTrigger {
-    /// The agent compacted on its own.
-    Auto,
-    /// A compact turn (or a user's `/compact`) asked for it.
-    Manual,
-}
-
-/// A compaction that happened during a turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Compaction {
-    /// What started it.
-    pub trigger: CompactionTrigger,
-    /// Tokens in the context before it, if known.
-    pub tokens_before: Option<u64>,
-}
-
-/// What a turn of a live run reported (B5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TurnOutput {
-    /// Whether the turn succeeded.
-    pub status: TurnStatus,
-    /// The turn produced a reply.
-    pub replied: bool,
-    /// The reply reached the user; after that a failure is not rolled back.
-    pub delivered: bool,
-    /// Context statistics, if the agent reported them.
-    pub context: Option<ContextStats>,
-    /// A compaction that happened in this turn, if any.
-    pub compaction: Option<Compaction>,
-}
-
-impl TurnOutput {
-    /// A successful turn whose reply was delivered, without statistics.
-    pub fn delivered_reply() -> TurnOutput {
-        TurnOutput {
-            status: TurnStatus::Success,
-            replied: true,
-            delivered: true,
-            context: None,
-            compaction: None,
-        }
-    }
-    /// A failed turn that produced nothing.
-    pub fn error() -> TurnOutput {
-        TurnOutput {
-            status: TurnStatus::Error,
-            replied: false,
-            delivered: false,
-            context: None,
-            compaction: None,
-        }
-    }
-    /// The same output with these context statistics.
-    pub fn with_context(mut self, context: ContextStats) -> TurnOutput {
-        self.context = Some(context);
-        self
-    }
-    /// The same output with this compaction event.
-    pub fn with_compaction(mut self, compaction: Compaction) -> TurnOutput {
-        self.compaction = Some(compaction);
-        self
-    }
-}
-
-/// One event from the adapter. Hand it to [`Machine::handle`](crate::Machine::handle)
-/// with the current time. `K` is the group key, `T` the task id, `P` the
-/// task payload.
+/// No live run and a free slot: `Spawn` a Messages run. A live run: the
+/// group is marked as having unread messages, picked up when the run exits.
+/// No free slot: the group is marked and joins the back of the waiting line
+/// (once).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Message<K> {
+    /// The group.
+    pub group: K,
+}
+
+/// Queue a task, deduplicated by `id` within the group. Answer:
+/// [`TaskAnswer`].
+///
+/// An `id` equal to the live run's task id or to a task still queued in the
+/// group is a duplicate: nothing is queued. Otherwise the task is appended
+/// to the group's jobs; a live run that is idle is asked to close so the
+/// task can start (preemption); no run and a free slot: `Spawn` it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Task<K, T, P> {
+    /// The group.
+    pub group: K,
+    /// Dedup key within the group.
+    pub id: T,
+    /// Handed back in [`Work::Task`](crate::Work::Task) or in the shutdown
+    /// report.
+    pub payload: P,
+}
+
+/// May a follow-up message be written into the group's live run? Answer:
+/// [`PipeAnswer`].
+///
+/// Accepted only for a live Messages run that is busy or idle (it becomes
+/// busy). Refused, with the reason, otherwise; the adapter then sends a
+/// [`Message`] instead.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pipe<K> {
+    /// The group.
+    pub group: K,
+}
+
+/// The run finished its turn and waits for input. Answer: `()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Idle {
+    /// The run.
+    pub run: RunId,
+}
+
+/// A turn of the run reported its result. Answer: `()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Turn {
+    /// The run.
+    pub run: RunId,
+    /// What the turn reported.
+    pub report: TurnReport,
+}
+
+/// The run's container ended. Answer: `()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exited {
+    /// The run.
+    pub run: RunId,
+    /// How it ended.
+    pub exit: Exit,
+}
+
+/// Deadlines at or before `now` fire. Answer: `()`. An early or extra
+/// timeout does nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Timeout;
+
+/// Stop starting work and hand back everything not done. Answer:
+/// [`ShutdownReport`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Shutdown;
+
+/// Any input, as one value: for traces, recordings, fuzzing and generated
+/// tests. [`Machine::handle`](crate::Machine::handle) takes it too, and then
+/// answers with a [`Response`].
+///
+/// `K` is the group key, `T` the task id, `P` the task payload.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Input<K, T, P> {
-    /// B1: the group has new unread messages.
+    /// See [`Message`].
     Message {
         /// The group.
         group: K,
     },
-    /// B2: queue a task, deduplicated by `id` within the group.
+    /// See [`Task`].
     Task {
         /// The group.
         group: K,
         /// Dedup key within the group.
         id: T,
-        /// Handed back in [`Work::Task`](crate::Work::Task).
+        /// The task's payload.
         payload: P,
     },
-    /// B3: may a follow-up message be written into the group's live run?
+    /// See [`Pipe`].
     Pipe {
         /// The group.
         group: K,
     },
-    /// B4: the run finished its turn and waits for input.
+    /// See [`Idle`].
     Idle {
         /// The run.
         run: RunId,
     },
-    /// B5: a turn of the run reported its result.
-    TurnOutput {
+    /// See [`Turn`].
+    Turn {
         /// The run.
         run: RunId,
         /// What the turn reported.
-        output: TurnOutput,
+        report: TurnReport,
     },
-    /// B6: the run's container ended.
+    /// See [`Exited`].
     Exited {
         /// The run.
         run: RunId,
         /// How it ended.
         exit: Exit,
     },
-    /// B10: deadlines at or before `now` fire.
+    /// See [`Timeout`].
     Timeout,
-    /// B9: stop starting work and report what is left.
+    /// See [`Shutdown`].
     Shutdown,
 }
 
 impl<K, T, P> Input<K, T, P> {
     /// The same input with its group key, task id and payload converted:
     /// for adapters whose wire types differ from the machine's, and for
-    /// writing any input down as a [trace](crate::trace).
+    /// writing any input down as a trace.
     ///
     /// ```
     /// use groupq::Input;
@@ -224,9 +171,9 @@ impl<K, T, P> Input<K, T, P> {
             },
             Input::Pipe { group: g } => Input::Pipe { group: group(g) },
             Input::Idle { run } => Input::Idle { run: *run },
-            Input::TurnOutput { run, output } => Input::TurnOutput {
+            Input::Turn { run, report } => Input::Turn {
                 run: *run,
-                output: *output,
+                report: *report,
             },
             Input::Exited { run, exit } => Input::Exited {
                 run: *run,
@@ -236,19 +183,199 @@ impl<K, T, P> Input<K, T, P> {
             Input::Shutdown => Input::Shutdown,
         }
     }
+
+    /// The run this input names, for the inputs that name one.
+    pub fn run(&self) -> Option<RunId> {
+        match self {
+            Input::Idle { run } | Input::Turn { run, .. } | Input::Exited { run, .. } => Some(*run),
+            _ => None,
+        }
+    }
 }
 
-/// The synchronous answer to an accepted input.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Response<K, T, P> {
-    /// The input was applied; see [`Machine::poll`](crate::Machine::poll)
-    /// for the commands it produced.
-    Accepted,
-    /// B2: the task id was already pending or live in the group; nothing
-    /// was queued.
-    Deduplicated,
-    /// B3: write the follow-up into this run's input.
+impl<K, T, P> From<Message<K>> for Input<K, T, P> {
+    fn from(m: Message<K>) -> Self {
+        Input::Message { group: m.group }
+    }
+}
+
+impl<K, T, P> From<Task<K, T, P>> for Input<K, T, P> {
+    fn from(t: Task<K, T, P>) -> Self {
+        Input::Task {
+            group: t.group,
+            id: t.id,
+            payload: t.payload,
+        }
+    }
+}
+
+impl<K, T, P> From<Pipe<K>> for Input<K, T, P> {
+    fn from(p: Pipe<K>) -> Self {
+        Input::Pipe { group: p.group }
+    }
+}
+
+impl<K, T, P> From<Idle> for Input<K, T, P> {
+    fn from(i: Idle) -> Self {
+        Input::Idle { run: i.run }
+    }
+}
+
+impl<K, T, P> From<Turn> for Input<K, T, P> {
+    fn from(t: Turn) -> Self {
+        Input::Turn {
+            run: t.run,
+            report: t.report,
+        }
+    }
+}
+
+impl<K, T, P> From<Exited> for Input<K, T, P> {
+    fn from(e: Exited) -> Self {
+        Input::Exited {
+            run: e.run,
+            exit: e.exit,
+        }
+    }
+}
+
+impl<K, T, P> From<Timeout> for Input<K, T, P> {
+    fn from(_: Timeout) -> Self {
+        Input::Timeout
+    }
+}
+
+impl<K, T, P> From<Shutdown> for Input<K, T, P> {
+    fn from(_: Shutdown) -> Self {
+        Input::Shutdown
+    }
+}
+
+/// The answer to a [`Task`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskAnswer {
+    /// The task was queued (or started at once).
+    Queued,
+    /// The id is the live run's task or already queued in the group;
+    /// nothing was queued.
+    Duplicate,
+}
+
+/// The answer to a [`Pipe`]: an ordinary outcome either way, not an error.
+///
+/// The whole fallback is one line, and real errors (time going backwards)
+/// still propagate with `?`:
+///
+/// ```
+/// use groupq::{Config, Machine, Message, Pipe, Time};
+/// let mut q: Machine<&str, u32, ()> = Machine::new(Config::default())?;
+/// let now = Time::ZERO;
+/// if q.handle(now, Pipe { group: "chat-a" })?.run().is_none() {
+///     q.handle(now, Message { group: "chat-a" })?;
+/// }
+/// # Ok::<(), groupq::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PipeAnswer {
+    /// Write the follow-up into this run's input.
     Piped(RunId),
-    /// B9: everything that will not be done, handed back to the host.
+    /// Not piped; send a [`Message`] instead.
+    Refused(PipeRefusal),
+}
+
+impl PipeAnswer {
+    /// The run to write into, if the pipe was accepted.
+    pub fn run(self) -> Option<RunId> {
+        match self {
+            PipeAnswer::Piped(run) => Some(run),
+            PipeAnswer::Refused(_) => None,
+        }
+    }
+}
+
+/// Why a pipe was refused. Each reason means the follow-up would be lost if
+/// written into the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
+pub enum PipeRefusal {
+    /// The group has no live run.
+    #[error("the group has no live run")]
+    NoRun,
+    /// The live run is a task run, which never receives piped messages.
+    #[error("the live run is a task run")]
+    TaskRun,
+    /// The live run is a compact run.
+    #[error("the live run is a compact run")]
+    CompactRun,
+    /// The run's input is closed or about to be.
+    #[error("the live run's input is closing")]
+    Closing,
+    /// The machine is shut down (a fallback [`Message`] is then rejected
+    /// with [`Error::ShutDown`](crate::Error::ShutDown)).
+    #[error("the machine is shut down")]
+    ShutDown,
+}
+
+/// The answer to an [`Input`] handed over as the enum: the typed answer of
+/// the input it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response<K, T, P> {
+    /// Applied; see [`Machine::poll`](crate::Machine::poll) for the commands
+    /// it produced. The answer of [`Message`], [`Idle`], [`Turn`],
+    /// [`Exited`] and [`Timeout`].
+    Accepted,
+    /// [`TaskAnswer::Queued`].
+    Queued,
+    /// [`TaskAnswer::Duplicate`].
+    Duplicate,
+    /// [`PipeAnswer::Piped`].
+    Piped(RunId),
+    /// [`PipeAnswer::Refused`].
+    PipeRefused(PipeRefusal),
+    /// The answer of [`Shutdown`].
     ShutDown(ShutdownReport<K, T, P>),
+}
+
+impl<K, T, P> From<()> for Response<K, T, P> {
+    fn from((): ()) -> Self {
+        Response::Accepted
+    }
+}
+
+impl<K, T, P> From<TaskAnswer> for Response<K, T, P> {
+    fn from(a: TaskAnswer) -> Self {
+        match a {
+            TaskAnswer::Queued => Response::Queued,
+            TaskAnswer::Duplicate => Response::Duplicate,
+        }
+    }
+}
+
+impl<K, T, P> From<PipeAnswer> for Response<K, T, P> {
+    fn from(a: PipeAnswer) -> Self {
+        match a {
+            PipeAnswer::Piped(run) => Response::Piped(run),
+            PipeAnswer::Refused(why) => Response::PipeRefused(why),
+        }
+    }
+}
+
+impl<K, T, P> From<ShutdownReport<K, T, P>> for Response<K, T, P> {
+    fn from(r: ShutdownReport<K, T, P>) -> Self {
+        Response::ShutDown(r)
+    }
+}
+
+impl<K, T, P> fmt::Display for Response<K, T, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Response::Accepted => write!(f, "accepted"),
+            Response::Queued => write!(f, "queued"),
+            Response::Duplicate => write!(f, "duplicate"),
+            Response::Piped(run) => write!(f, "piped into {run}"),
+            Response::PipeRefused(why) => write!(f, "pipe refused: {why}"),
+            Response::ShutDown(_) => write!(f, "shut down"),
+        }
+    }
 }

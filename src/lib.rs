@@ -111,33 +111,30 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod check;
 mod config;
-mod enqueue;
+mod drive;
 mod error;
-mod exit;
-mod group;
+mod event;
 mod input;
-mod jobs;
-mod lifecycle;
 mod machine;
 mod output;
-mod policy;
-mod report;
-mod shutdown;
+mod state;
 mod time;
-mod timers;
-pub mod trace;
-mod turn;
+mod turn_report;
+mod view;
+mod work;
 
 pub use config::{Config, ConfigError, Policy};
-pub use error::{Error, PipeRefusal};
-pub use group::RunState;
+pub use drive::{Drive, Stepped};
+pub use error::Error;
+pub use event::Event;
 pub use input::{
-    Compaction, CompactionTrigger, ContextStats, Exit, Input, Response, RunId, TurnOutput,
-    TurnStatus,
+    Exited, Idle, Input, Message, Pipe, PipeAnswer, PipeRefusal, Response, Shutdown, Task,
+    TaskAnswer, Timeout, Turn,
 };
-pub use machine::{Machine, RunIdHasher};
-pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record, Work, WorkKind};
-pub use report::{Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats};
-pub use time::Time;
+pub use machine::Machine;
+pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record};
+pub use time::{Epoch, Time};
+pub use turn_report::{Compaction, CompactionTrigger, ContextStats, TurnReport, TurnStatus};
+pub use view::{Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats};
+pub use work::{Exit, RunId, RunState, Work, WorkKind};

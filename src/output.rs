@@ -1,21 +1,18 @@
 //! What the core tells the adapter: [`Output`], drained by
 //! [`Machine::poll`](crate::Machine::poll).
 
-use crate::input::RunId;
 use crate::time::Time;
+use crate::work::{RunId, Work};
 
 /// One item from [`Machine::poll`](crate::Machine::poll).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Output<K, T, P> {
-    /// Carry this out.
+    /// Carry this out, in order.
     Command(Command<K, T, P>),
     /// Observability only (emitted when [`Config::with_records`](crate::Config::with_records)
     /// is on); no adapter needs these for correctness.
     Record(Record<K, T>),
-    /// Nothing more to do now. Sleep until this deadline (then send
-    /// [`Input::Timeout`](crate::Input::Timeout)) or until the next input;
-    /// `None` means no deadline is set.
-    WakeAt(Option<Time>),
 }
 
 impl<K, T, P> Output<K, T, P> {
@@ -23,65 +20,33 @@ impl<K, T, P> Output<K, T, P> {
     pub fn command(&self) -> Option<&Command<K, T, P>> {
         match self {
             Output::Command(c) => Some(c),
-            _ => None,
+            Output::Record(_) => None,
         }
     }
-}
-
-/// What a run does.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Work<T, P> {
-    /// Process the group's unread messages; may receive piped follow-ups.
-    Messages,
-    /// Run one queued task; never receives piped messages.
-    Task {
-        /// The task's id.
-        id: T,
-        /// The payload given with the task.
-        payload: P,
-    },
-    /// The context compaction turn.
-    Compact,
-}
-
-impl<T, P> Work<T, P> {
-    /// The kind of this work, without its data.
-    pub fn kind(&self) -> WorkKind {
-        match self {
-            Work::Messages => WorkKind::Messages,
-            Work::Task { .. } => WorkKind::Task,
-            Work::Compact => WorkKind::Compact,
-        }
-    }
-}
-
-/// The kind of a run's [`Work`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WorkKind {
-    /// [`Work::Messages`].
-    Messages,
-    /// [`Work::Task`].
-    Task,
-    /// [`Work::Compact`].
-    Compact,
 }
 
 /// Why the core asks for a run's input to be closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CloseReason {
-    /// A task is waiting for the group (B2, B4).
+    /// A task is waiting for the group and the run is idle (preemption).
     Preempt,
-    /// No reply for the idle timeout (B5).
+    /// The idle timeout passed since the run's last reply.
     IdleTimeout,
 }
 
-/// An advisory for the user of a group (B5).
+/// An advisory for the user of a group, from a turn's report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Notice {
     /// The context is at `percent` percent, at or above the warn threshold.
     ContextWarning {
-        /// Percent of the context window in use.
+        /// Percent of the context window in use (at most 100).
         percent: u32,
+        /// Tokens in the context, if the turn reported them.
+        tokens: Option<u64>,
+        /// The context window size, if the turn reported it.
+        limit: Option<u64>,
     },
     /// The agent compacted its context on its own.
     AutoCompacted {
@@ -92,6 +57,7 @@ pub enum Notice {
 
 /// A command for the adapter to carry out.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command<K, T, P> {
     /// Start a container for this run. The only way a run ever starts.
     Spawn {
@@ -116,8 +82,10 @@ pub enum Command<K, T, P> {
         /// What to say.
         notice: Notice,
     },
-    /// The turn failed before anything reached the user: rewind the group's
-    /// message cursor so the messages are processed again.
+    /// The run failed before any reply reached the user: rewind the group's
+    /// message cursor to where it stood when the run was spawned (after the
+    /// last message a successful run consumed), so the same messages,
+    /// and any that arrived since, are processed again by the next run.
     RollbackCursor {
         /// The group.
         group: K,
@@ -127,7 +95,10 @@ pub enum Command<K, T, P> {
         /// The group.
         group: K,
     },
-    /// Retries are exhausted for the group.
+    /// Retries are exhausted for the group: the core gives up on its unread
+    /// messages (the cursor was rolled back and no retry follows). What to
+    /// do with them is the host's choice: tell the user, or skip them by
+    /// advancing the cursor. A new message starts a new run as usual.
     TerminalFailure {
         /// The group.
         group: K,
@@ -136,9 +107,10 @@ pub enum Command<K, T, P> {
 
 /// Work that can wait in a group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Pending<T> {
-    /// The message check.
-    MessageCheck,
+    /// Unread messages.
+    Messages,
     /// A task with this id.
     Task(T),
     /// A compact turn.
@@ -147,6 +119,7 @@ pub enum Pending<T> {
 
 /// An observability record: an enqueue or drain decision made visible.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Record<K, T> {
     /// Work was queued in the group (it has a run or waits for a slot).
     Queued {
@@ -210,6 +183,7 @@ pub enum Record<K, T> {
 
 /// What was dropped after shutdown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Dropped {
     /// A retry of a failed run (its cursor was still rolled back).
     Retry,

@@ -6,7 +6,8 @@
 //! written into a trace and replayed.
 
 use std::fmt;
-use std::time::Duration;
+use std::ops::{Add, AddAssign, Sub};
+use std::time::{Duration, Instant};
 
 /// A point in time: nanoseconds since an adapter-chosen epoch.
 ///
@@ -68,6 +69,83 @@ impl Time {
     }
 }
 
+/// `time + duration`, saturating at [`Time::MAX`].
+impl Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        self.saturating_add(d)
+    }
+}
+
+/// `time += duration`, saturating at [`Time::MAX`].
+impl AddAssign<Duration> for Time {
+    fn add_assign(&mut self, d: Duration) {
+        *self = self.saturating_add(d);
+    }
+}
+
+/// `later - earlier`: the duration between two times, zero if `earlier` is
+/// in fact later.
+impl Sub<Time> for Time {
+    type Output = Duration;
+    fn sub(self, earlier: Time) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+/// Maps [`std::time::Instant`] to [`Time`] and back, for adapters that keep
+/// real time: pick the epoch once (usually `Instant::now()` at start-up),
+/// then stamp every input with `epoch.time(Instant::now())` and sleep until
+/// `epoch.instant(deadline)`.
+///
+/// The core itself never reads a clock: the adapter hands the instants in.
+///
+/// ```
+/// use groupq::{Epoch, Time};
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let epoch = Epoch::new(start);
+/// assert_eq!(epoch.time(start + Duration::from_millis(1500)), Time::from_millis(1500));
+/// assert_eq!(epoch.instant(Time::from_secs(2)), start + Duration::from_secs(2));
+/// // Instants before the epoch map to the epoch.
+/// assert_eq!(epoch.time(start.checked_sub(Duration::from_secs(1)).unwrap_or(start)), Time::ZERO);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Epoch(Instant);
+
+impl Epoch {
+    /// An epoch at `start`: [`Time::ZERO`] is `start`.
+    pub fn new(start: Instant) -> Epoch {
+        Epoch(start)
+    }
+
+    /// The instant [`Time::ZERO`] stands for.
+    pub fn start(self) -> Instant {
+        self.0
+    }
+
+    /// The [`Time`] of `at`: zero for an instant before the epoch,
+    /// saturating at [`Time::MAX`].
+    pub fn time(self, at: Instant) -> Time {
+        Time::from_duration(at.saturating_duration_since(self.0))
+    }
+
+    /// The instant of `time`. A time too far in the future for the
+    /// platform's `Instant` maps to the latest instant it can represent
+    /// that is found by halving the remaining distance, so a far deadline
+    /// (such as [`Time::MAX`]) is "never" rather than a panic.
+    pub fn instant(self, time: Time) -> Instant {
+        let mut d = time.since_epoch();
+        loop {
+            if let Some(at) = self.0.checked_add(d) {
+                return at;
+            }
+            d /= 2;
+        }
+    }
+}
+
 impl fmt::Display for Time {
     /// Milliseconds, with a fraction only when the time is not a whole
     /// millisecond: `1500ms`, `1500.000250ms`.
@@ -94,6 +172,27 @@ mod tests {
             Duration::ZERO
         );
         assert_eq!(Time::from_duration(Duration::MAX), Time::MAX);
+    }
+
+    #[test]
+    fn operators_saturate_like_the_methods() {
+        let t = Time::from_secs(1);
+        assert_eq!(t + Duration::from_millis(500), Time::from_millis(1500));
+        assert_eq!(Time::MAX + Duration::from_secs(1), Time::MAX);
+        let mut u = t;
+        u += Duration::from_secs(1);
+        assert_eq!(u, Time::from_secs(2));
+        assert_eq!(u - t, Duration::from_secs(1));
+        assert_eq!(t - u, Duration::ZERO);
+    }
+
+    #[test]
+    fn epoch_round_trips_and_never_panics_on_far_times() {
+        let start = Instant::now();
+        let epoch = Epoch::new(start);
+        let t = Time::from_nanos(123_456_789);
+        assert_eq!(epoch.time(epoch.instant(t)), t);
+        assert!(epoch.instant(Time::MAX) >= start);
     }
 
     #[test]

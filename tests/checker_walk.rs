@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use groupq::check::{Checked, StepError};
+use groupq_check::{Checked, StepError};
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Output, Policy, RunId, Time,
-    TurnOutput, TurnStatus,
+    TurnReport, TurnStatus,
 };
 
 struct Rng(u64);
@@ -59,7 +59,7 @@ fn walk(seed: u64, config: Config, steps: usize) -> (usize, usize) {
             },
             11..=13 => {
                 let percent = [None, Some(50), Some(72), Some(80)][rng.below(4) as usize];
-                let output = TurnOutput {
+                let output = TurnReport {
                     status: if rng.below(5) == 0 {
                         TurnStatus::Error
                     } else {
@@ -80,9 +80,9 @@ fn walk(seed: u64, config: Config, steps: usize) -> (usize, usize) {
                         tokens_before: Some(100),
                     }),
                 };
-                Input::TurnOutput {
+                Input::Turn {
                     run: run(&mut rng, &live),
-                    output,
+                    report: output,
                 }
             }
             14..=17 => Input::Exited {
@@ -155,7 +155,7 @@ fn random_walks_satisfy_every_invariant() {
 /// is a scheduled retry that no wake-up is asked for.
 #[test]
 fn checker_rejects_a_wake_up_later_than_a_known_deadline() {
-    use groupq::check::{Checker, Property, Violation};
+    use groupq_check::{Checker, Property, Violation};
     use groupq::Machine;
 
     /// Feeds `inputs` at time zero; the last one's `WakeAt` is replaced.
@@ -189,9 +189,9 @@ fn checker_rejects_a_wake_up_later_than_a_known_deadline() {
     }
     let run1 = RunId::new(1);
     let message = Input::Message { group: 0 };
-    let reply = Input::TurnOutput {
+    let reply = Input::Turn {
         run: run1,
-        output: TurnOutput::delivered_reply(),
+        report: TurnReport::delivered_reply(),
     };
     // The idle deadline is at 60 s; waking at 61 s misses it.
     let late = run(&[message.clone(), reply], Some(Time::from_secs(61))).unwrap_err();

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use common::{reply_at, secs, task, Group, Pair};
 use groupq::{
     Command, Compaction, CompactionTrigger, Config, ContextStats, Dropped, Exit, Input, Record,
-    Response, RunId, TurnOutput, Work,
+    Response, RunId, TurnReport, Work,
 };
 
 fn compact_spawns(p: &Pair) -> Vec<(RunId, Group)> {
@@ -145,7 +145,7 @@ fn a_later_compaction_event_clears_a_pending_compact() {
     assert!(p.q.explain(&"a").unwrap().compact_pending);
     p.turn(
         run,
-        TurnOutput::delivered_reply().with_compaction(auto_compaction()),
+        TurnReport::delivered_reply().with_compaction(auto_compaction()),
     );
     assert!(!p.q.explain(&"a").unwrap().compact_pending);
     p.exit(run);
@@ -203,7 +203,7 @@ fn a_compact_run_reaching_the_threshold_does_not_queue_another_compact() {
     p.turn(compact, reply_at(99));
     p.turn(
         compact,
-        TurnOutput::delivered_reply().with_context(ContextStats {
+        TurnReport::delivered_reply().with_context(ContextStats {
             compact_recommended: true,
             ..ContextStats::default()
         }),
@@ -231,7 +231,7 @@ fn the_agent_recommending_compaction_triggers_it_without_a_percent() {
     let run = p.spawned_run("a");
     p.turn(
         run,
-        TurnOutput::delivered_reply().with_context(ContextStats {
+        TurnReport::delivered_reply().with_context(ContextStats {
             compact_recommended: true,
             ..ContextStats::default()
         }),
@@ -293,7 +293,7 @@ fn a_failed_run_over_the_threshold_is_compacted_before_its_retry() {
     let run = p.spawned_run("a");
     p.turn(
         run,
-        TurnOutput::error().with_context(ContextStats {
+        TurnReport::error().with_context(ContextStats {
             percent: Some(90),
             ..ContextStats::default()
         }),
@@ -383,9 +383,9 @@ fn a_manual_compaction_in_a_compact_run_is_recorded_without_a_notice() {
     p.turn(run, reply_at(80));
     p.exit(run);
     let compact = p.spawned_run("a");
-    let r = p.send(Input::TurnOutput {
+    let r = p.send(Input::Turn {
         run: compact,
-        output: TurnOutput::delivered_reply().with_compaction(Compaction {
+        report: TurnReport::delivered_reply().with_compaction(Compaction {
             trigger: CompactionTrigger::Manual,
             tokens_before: None,
         }),

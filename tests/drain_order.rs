@@ -57,7 +57,7 @@ fn jobs_of_a_group_start_in_fifo_order() {
 }
 
 #[test]
-fn a_waiting_group_starts_its_jobs_before_its_message_check() {
+fn a_waiting_group_starts_its_jobs_before_its_unread_messages() {
     let mut p = Pair::with_max_active(1);
     p.message("busy");
     p.message("a");

@@ -7,15 +7,15 @@ mod common;
 use std::time::Duration;
 
 use common::{secs, Pair};
-use groupq::{Config, ConfigError, Error, Exit, Input, Machine, Output, RunId, Time, TurnOutput};
+use groupq::{Config, ConfigError, Error, Exit, Input, Machine, Output, RunId, Time, TurnReport};
 
 /// Every input that names `run`.
 fn run_inputs(run: RunId) -> Vec<Input<&'static str, u32, String>> {
     vec![
         Input::Idle { run },
-        Input::TurnOutput {
+        Input::Turn {
             run,
-            output: TurnOutput::delivered_reply(),
+            report: TurnReport::delivered_reply(),
         },
         Input::Exited {
             run,
@@ -34,7 +34,7 @@ fn busy_pair() -> Pair {
     let mut p = Pair::with_max_active(2);
     p.message("a");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     p.message("r");
     let r = p.spawned_run("r");
     p.fail(r);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{reply_at, secs, Pair};
-use groupq::{Stats, TurnOutput};
+use groupq::{Stats, TurnReport};
 
 fn assert_empty(p: &Pair, groups: &[&'static str]) {
     for g in groups {
@@ -26,7 +26,7 @@ fn a_group_is_forgotten_when_its_run_exits_with_nothing_pending() {
     p.message("a");
     assert_eq!(p.q.stats().tracked_groups, 1);
     let run = p.spawned_run("a");
-    p.turn(run, TurnOutput::delivered_reply()); // arms an idle deadline
+    p.turn(run, TurnReport::delivered_reply()); // arms an idle deadline
     p.exit(run);
     assert_empty(&p, &["a"]);
 }

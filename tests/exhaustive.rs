@@ -27,10 +27,10 @@ use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{
     Command, Config, ContextStats, Exit, Input, Machine, Output, Policy, Response, RunId, Time,
-    TurnOutput,
+    TurnReport,
 };
 
 use support::gen::{self, In, Seeded, Q};
@@ -70,8 +70,8 @@ impl Paths {
 }
 
 /// A turn output that reaches both thresholds, with a delivered reply.
-fn threshold_output() -> TurnOutput {
-    TurnOutput::delivered_reply().with_context(ContextStats {
+fn threshold_output() -> TurnReport {
+    TurnReport::delivered_reply().with_context(ContextStats {
         percent: Some(80),
         ..ContextStats::default()
     })
@@ -91,13 +91,13 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
     }
     for &run in &node.live {
         inputs.push(Input::Idle { run });
-        inputs.push(Input::TurnOutput {
+        inputs.push(Input::Turn {
             run,
-            output: threshold_output(),
+            report: threshold_output(),
         });
-        inputs.push(Input::TurnOutput {
+        inputs.push(Input::Turn {
             run,
-            output: TurnOutput::error(),
+            report: TurnReport::error(),
         });
         inputs.push(Input::Exited {
             run,
@@ -377,8 +377,8 @@ fn canonical_form_forgets_time_and_run_ids_but_not_state() {
             .0
             .unwrap();
         busy.push(canonical(&q));
-        let reply = TurnOutput::delivered_reply();
-        gen::run_step(&mut q, t, Input::TurnOutput { run, output: reply })
+        let reply = TurnReport::delivered_reply();
+        gen::run_step(&mut q, t, Input::Turn { run, report: reply })
             .0
             .unwrap();
         forms.push(canonical(&q));

@@ -5,7 +5,7 @@ mod common;
 
 use common::{mins, reply_at, secs, Pair};
 use groupq::{
-    ContextStats, Explain, JobInfo, RunInfo, RunState, Stats, Time, TurnOutput, WorkKind,
+    ContextStats, Explain, JobInfo, RunInfo, RunState, Stats, Time, TurnReport, WorkKind,
 };
 
 #[test]
@@ -20,7 +20,7 @@ fn explain_shows_the_live_run_its_state_and_idle_deadline() {
     p.message("a");
     let run = p.spawned_run("a");
     p.advance(secs(7));
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert_eq!(
         p.q.explain(&"a").unwrap().run,
         Some(RunInfo {
@@ -33,7 +33,7 @@ fn explain_shows_the_live_run_its_state_and_idle_deadline() {
 }
 
 #[test]
-fn explain_shows_pending_jobs_message_check_and_place_in_line() {
+fn explain_shows_pending_jobs_unread_messages_and_place_in_line() {
     let mut p = Pair::with_max_active(1);
     p.message("busy");
     p.message("b");
@@ -45,7 +45,7 @@ fn explain_shows_pending_jobs_message_check_and_place_in_line() {
         Explain {
             run: None,
             jobs: vec![JobInfo::Task(4), JobInfo::Task(2)],
-            message_check: true,
+            unread_messages: true,
             waiting_behind: Some(1),
             failures: 0,
             retry_at: None,
@@ -88,7 +88,7 @@ fn explain_shows_compact_pending_and_the_last_context_statistics() {
         })
     );
     // A later output without statistics keeps the last ones known.
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert_eq!(
         p.q.explain(&"a").unwrap().last_context.unwrap().percent,
         Some(80)
@@ -134,7 +134,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
     p.task("d", 1, "t");
     p.task("d", 2, "t");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     assert_eq!(
         p.q.stats(),
         Stats {

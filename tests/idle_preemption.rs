@@ -4,7 +4,7 @@
 mod common;
 
 use common::{mins, task, Pair};
-use groupq::{CloseReason, Command, RunState, TurnOutput};
+use groupq::{CloseReason, Command, RunState, TurnReport};
 
 fn closes(p: &Pair) -> Vec<Command<&'static str, u32, String>> {
     p.all_commands()
@@ -73,7 +73,7 @@ fn a_successful_turn_with_pending_tasks_closes_the_run() {
     p.message("a");
     let run = p.spawned_run("a");
     p.task("a", 1, "t");
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert!(p.commands().contains(&Command::CloseInput {
         run,
         reason: CloseReason::Preempt
@@ -112,12 +112,12 @@ fn a_run_gets_at_most_one_close_input() {
     let mut p = Pair::with_max_active(2);
     p.message("a");
     let run = p.spawned_run("a");
-    p.turn(run, TurnOutput::delivered_reply()); // arms the idle deadline
+    p.turn(run, TurnReport::delivered_reply()); // arms the idle deadline
     p.task("a", 1, "t1"); // preempts the idle run
     assert_eq!(closes(&p).len(), 1);
     p.task("a", 2, "t2");
     p.idle(run);
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     p.idle(run);
     p.advance(mins(60));
     p.timeout(); // the idle deadline, if any, must not close it again

@@ -9,7 +9,7 @@
 
 mod support;
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{Config, Input, JobInfo, Response, RunId, Time};
 use proptest::prelude::*;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
@@ -73,7 +73,7 @@ impl ReferenceStateMachine for Reference {
             30 => (0..groups).prop_map(|group| Input::Pipe { group }),
             30 => run.clone().prop_map(|run| Input::Idle { run }),
             50 => (run.clone(), gen::turn_output())
-                .prop_map(|(run, output)| Input::TurnOutput { run, output }),
+                .prop_map(|(run, output)| Input::Turn { run, report: output }),
             60 => (run, exit).prop_map(|(run, exit)| Input::Exited { run, exit }),
             30 => Just(Input::Timeout),
             1 => Just(Input::Shutdown),
@@ -195,7 +195,7 @@ impl StateMachineTest for MachineAgainstModel {
                 })
                 .collect();
             assert_eq!(e.jobs, model_jobs, "jobs of group {key}");
-            assert_eq!(e.message_check, g.check, "message check of group {key}");
+            assert_eq!(e.unread_messages, g.check, "message check of group {key}");
             assert_eq!(
                 e.waiting_behind,
                 model.line.iter().position(|k| *k == key),

@@ -7,7 +7,7 @@
 
 mod support;
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{Command, Error, Input, Output, PipeRefusal, Response, RunId, Time, Work};
 use proptest::prelude::*;
 
@@ -126,7 +126,7 @@ proptest! {
                     // checker judges them.
                     Input::Pipe { .. } => None,
                     Input::Idle { run }
-                    | Input::TurnOutput { run, .. }
+                    | Input::Turn { run, .. }
                     | Input::Exited { run, .. } => Some(run_error(*run)),
                     Input::Timeout => Some(None),
                 }
@@ -164,7 +164,7 @@ proptest! {
             if let Input::Task { payload, .. } = input {
                 match answer {
                     Ok(Response::Accepted) => accepted.push(*payload),
-                    Ok(Response::Deduplicated) => deduplicated.push(*payload),
+                    Ok(Response::Duplicate) => deduplicated.push(*payload),
                     _ => {}
                 }
             }
@@ -255,7 +255,7 @@ fn generated_sequences_reach_every_kind_of_input_and_output() {
                 (_, Err(Error::TimeWentBackwards { .. })) => count("time backwards"),
                 (Input::Pipe { .. }, Ok(_)) => count("pipe accepted"),
                 (Input::Pipe { .. }, Err(_)) => count("pipe refused"),
-                (Input::Task { .. }, Ok(Response::Deduplicated)) => count("deduplicated"),
+                (Input::Task { .. }, Ok(Response::Duplicate)) => count("deduplicated"),
                 (Input::Shutdown, Ok(_)) => count("shutdown"),
                 (_, Err(Error::ShutDown)) => count("after shutdown"),
                 _ => {}

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{secs, task, Pair};
-use groupq::{Command, Record, TurnOutput, Work};
+use groupq::{Command, Record, TurnReport, Work};
 
 /// Fails the group's live Messages run; returns the retry delay scheduled,
 /// or `None` when no retry was scheduled.
@@ -103,8 +103,8 @@ fn a_failure_after_a_delivered_reply_is_neither_rolled_back_nor_retried() {
     let mut p = Pair::with_max_active(1);
     p.message("a");
     let run = p.spawned_run("a");
-    p.turn(run, TurnOutput::delivered_reply());
-    p.turn(run, TurnOutput::error());
+    p.turn(run, TurnReport::delivered_reply());
+    p.turn(run, TurnReport::error());
     p.fail(run);
     assert!(p.commands().is_empty(), "no rollback: {:?}", p.commands());
     assert_eq!(p.wake_at, None, "no retry");
@@ -118,7 +118,7 @@ fn a_failure_after_delivery_resets_earlier_failures() {
     assert_eq!(fail_and_delay(&mut p, "a"), Some(secs(5)));
     p.advance_to_next_deadline();
     let run = p.spawned_run("a");
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     p.fail(run);
     p.message("a");
     assert_eq!(fail_and_delay(&mut p, "a"), Some(secs(5)));
@@ -129,7 +129,7 @@ fn a_turn_error_with_a_clean_exit_is_rolled_back_and_retried() {
     let mut p = Pair::with_max_active(1);
     p.message("a");
     let run = p.spawned_run("a");
-    p.turn(run, TurnOutput::error());
+    p.turn(run, TurnReport::error());
     p.exit(run);
     assert_eq!(p.commands(), [Command::RollbackCursor { group: "a" }]);
     assert_eq!(p.wake_at, Some(p.now.saturating_add(secs(5))));
@@ -163,7 +163,7 @@ fn a_retry_deadline_acts_as_a_message_for_a_group_with_a_live_run() {
     let task_run = p.spawned_run("a");
     p.advance_to_next_deadline();
     assert!(p.spawns().is_empty(), "the group already has a live run");
-    assert!(p.q.explain(&"a").unwrap().message_check);
+    assert!(p.q.explain(&"a").unwrap().unread_messages);
     p.exit(task_run);
     assert_eq!(p.spawned().2, Work::Messages);
 }
@@ -210,7 +210,7 @@ fn a_messages_run_started_before_the_retry_cancels_it_so_no_empty_run_follows() 
     // behind it, so its exit frees the group.
     p.advance(secs(60));
     p.timeout();
-    assert!(!p.q.explain(&"a").expect("live").message_check);
+    assert!(!p.q.explain(&"a").expect("live").unread_messages);
     p.exit(run);
     assert!(p.spawns().is_empty(), "no second, empty Messages run");
     assert_eq!(p.q.explain(&"a"), None);

@@ -33,11 +33,11 @@ fn messages_during_a_run_coalesce_into_one_follow_up_run() {
     for _ in 0..10 {
         p.message("a");
     }
-    assert!(p.q.explain(&"a").unwrap().message_check);
+    assert!(p.q.explain(&"a").unwrap().unread_messages);
     p.exit(run);
     let (second, _, work) = p.spawned();
     assert_eq!(work, Work::Messages);
-    assert!(!p.q.explain(&"a").unwrap().message_check, "check consumed");
+    assert!(!p.q.explain(&"a").unwrap().unread_messages, "check consumed");
     p.exit(second);
     assert!(p.spawns().is_empty(), "ten messages gave one follow-up run");
     assert_eq!(p.all_spawns().len(), 2);
@@ -50,7 +50,7 @@ fn messages_for_a_waiting_group_coalesce_and_join_the_line_once() {
     let busy = p.spawned_run("busy");
     let queued = Record::Queued {
         group: "a",
-        what: Pending::MessageCheck,
+        what: Pending::Messages,
     };
     p.message("a");
     let waiting = Record::Waiting {

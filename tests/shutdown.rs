@@ -7,7 +7,7 @@ mod common;
 use common::{secs, task, Pair};
 use groupq::{
     Dropped, Error, Exit, Input, LiveRun, PendingGroup, Record, RunState, ShutdownReport,
-    TurnOutput, Work, WorkKind,
+    TurnReport, Work, WorkKind,
 };
 
 #[test]
@@ -62,7 +62,7 @@ fn a_run_failing_after_shutdown_is_rolled_back_but_not_retried() {
 }
 
 #[test]
-fn the_report_lists_pending_payloads_message_checks_retries_and_live_runs() {
+fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
     let mut p = Pair::with_max_active(2);
     // a: live Messages run, two tasks queued behind it, and new messages.
     p.message("a");
@@ -92,21 +92,21 @@ fn the_report_lists_pending_payloads_message_checks_retries_and_live_runs() {
                 PendingGroup {
                     group: "a",
                     jobs: vec![task(1, "a-one"), task(2, "a-two")],
-                    message_check: true,
+                    unread_messages: true,
                     retry: None,
                     compact_pending: false,
                 },
                 PendingGroup {
                     group: "r",
                     jobs: vec![],
-                    message_check: false,
+                    unread_messages: false,
                     retry: Some((1, retry_at)),
                     compact_pending: false,
                 },
                 PendingGroup {
                     group: "w",
                     jobs: vec![task(3, "w-three")],
-                    message_check: true,
+                    unread_messages: true,
                     retry: None,
                     compact_pending: false,
                 },
@@ -147,7 +147,7 @@ fn live_runs_inputs_are_still_accepted_after_shutdown() {
     p.task("b", 1, "t");
     let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
     p.shutdown();
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     p.idle(a);
     p.idle(b);
     p.send(Input::Exited {

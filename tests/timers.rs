@@ -4,7 +4,7 @@
 mod common;
 
 use common::{mins, secs, Pair};
-use groupq::{CloseReason, Command, Config, Time, TurnOutput, Work};
+use groupq::{CloseReason, Command, Config, Time, TurnReport, Work};
 
 fn idle_timeout(minutes: u64) -> Config {
     Config::default()
@@ -17,7 +17,7 @@ fn deadlines_fire_in_deadline_order_not_in_the_order_set() {
     let mut p = Pair::new(idle_timeout(30));
     p.message("a");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply()); // idle deadline at 30 min
+    p.turn(a, TurnReport::delivered_reply()); // idle deadline at 30 min
     p.advance(secs(10));
     p.message("r");
     let r = p.spawned_run("r");
@@ -52,7 +52,7 @@ fn deadlines_due_at_the_same_time_fire_in_the_order_they_were_set() {
     let [a, b, c] = ["a", "b", "c"].map(|g| p.spawned_run(g));
     // Replies at the same instant, in an order unlike the groups' order.
     for run in [b, c, a] {
-        p.turn(run, TurnOutput::delivered_reply());
+        p.turn(run, TurnReport::delivered_reply());
     }
     p.advance_to_next_deadline();
     let closed: Vec<_> = p
@@ -71,7 +71,7 @@ fn an_early_timeout_does_nothing() {
     let mut p = Pair::new(idle_timeout(30));
     p.message("a");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     let deadline = p.wake_at.unwrap();
     let before = p.q.explain(&"a");
     p.advance(mins(30) - secs(1));
@@ -86,7 +86,7 @@ fn an_extra_timeout_does_nothing() {
     let mut p = Pair::new(idle_timeout(30));
     p.message("a");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     p.advance_to_next_deadline();
     assert_eq!(p.commands().len(), 1);
     let state = p.q.clone();
@@ -113,7 +113,7 @@ fn wake_at_reports_the_next_deadline() {
     p.message("a");
     assert_eq!(p.wake_at, None, "a busy run has no deadline");
     let a = p.spawned_run("a");
-    p.turn(a, TurnOutput::delivered_reply());
+    p.turn(a, TurnReport::delivered_reply());
     assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
     p.advance(secs(100));
     p.message("r");
@@ -136,7 +136,7 @@ fn a_timeout_far_beyond_every_deadline_fires_each_once() {
     for g in ["a", "b"] {
         p.message(g);
         let run = p.spawned_run(g);
-        p.turn(run, TurnOutput::delivered_reply());
+        p.turn(run, TurnReport::delivered_reply());
         p.advance(secs(1));
     }
     p.now = Time::MAX;

@@ -8,7 +8,7 @@ mod common;
 use common::{mins, reply_at, secs, Pair};
 use groupq::{
     CloseReason, Command, Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Notice,
-    RunId, RunState, Time, TurnOutput, TurnStatus,
+    RunId, RunState, Time, TurnReport, TurnStatus,
 };
 
 /// A Pair with one live Messages run for "a".
@@ -29,7 +29,7 @@ fn notices(p: &Pair) -> Vec<Notice> {
         .collect()
 }
 
-fn with_stats(output: TurnOutput, tokens: Option<u64>, limit: Option<u64>) -> TurnOutput {
+fn with_stats(output: TurnReport, tokens: Option<u64>, limit: Option<u64>) -> TurnReport {
     output.with_context(ContextStats {
         tokens,
         limit,
@@ -85,7 +85,7 @@ fn no_notice_is_sent_when_notices_are_off() {
 #[test]
 fn notices_come_only_from_a_successful_reply() {
     let (mut p, run) = live(Config::default());
-    let failed = TurnOutput {
+    let failed = TurnReport {
         status: TurnStatus::Error,
         ..reply_at(90)
     };
@@ -98,7 +98,7 @@ fn notices_come_only_from_a_successful_reply() {
     );
     assert!(notices(&p).is_empty(), "a failed turn notifies nothing");
     assert_eq!(p.commands(), [Command::RecordCompaction { group: "a" }]);
-    let no_reply = TurnOutput {
+    let no_reply = TurnReport {
         replied: false,
         delivered: false,
         ..reply_at(90)
@@ -112,7 +112,7 @@ fn an_auto_compaction_is_notified_and_recorded() {
     let (mut p, run) = live(Config::default());
     p.turn(
         run,
-        TurnOutput::delivered_reply().with_compaction(Compaction {
+        TurnReport::delivered_reply().with_compaction(Compaction {
             trigger: CompactionTrigger::Auto,
             tokens_before: Some(180_000),
         }),
@@ -133,7 +133,7 @@ fn a_manual_compaction_is_recorded_without_a_notice() {
     let (mut p, run) = live(Config::default());
     p.turn(
         run,
-        TurnOutput::delivered_reply().with_compaction(Compaction {
+        TurnReport::delivered_reply().with_compaction(Compaction {
             trigger: CompactionTrigger::Manual,
             tokens_before: Some(180_000),
         }),
@@ -167,7 +167,7 @@ fn a_missing_percent_gives_no_warning_no_compact_and_no_panic() {
         let (mut p, run) = live(Config::default());
         p.turn(
             run,
-            with_stats(TurnOutput::delivered_reply(), tokens, limit),
+            with_stats(TurnReport::delivered_reply(), tokens, limit),
         );
         assert!(p.commands().is_empty(), "{tokens:?}/{limit:?}");
         let e = p.q.explain(&"a").unwrap();
@@ -183,12 +183,12 @@ fn the_percent_is_derived_from_tokens_and_limit() {
     let (mut p, run) = live(Config::default());
     p.turn(
         run,
-        with_stats(TurnOutput::delivered_reply(), Some(139_999), Some(200_000)),
+        with_stats(TurnReport::delivered_reply(), Some(139_999), Some(200_000)),
     );
     assert!(notices(&p).is_empty(), "69.9995 % rounds down");
     p.turn(
         run,
-        with_stats(TurnOutput::delivered_reply(), Some(150_000), Some(200_000)),
+        with_stats(TurnReport::delivered_reply(), Some(150_000), Some(200_000)),
     );
     assert_eq!(notices(&p), [Notice::ContextWarning { percent: 75 }]);
     assert!(p.q.explain(&"a").unwrap().compact_pending);
@@ -197,7 +197,7 @@ fn the_percent_is_derived_from_tokens_and_limit() {
 #[test]
 fn a_given_percent_wins_over_tokens_and_limit() {
     let (mut p, run) = live(Config::default());
-    let output = TurnOutput::delivered_reply().with_context(ContextStats {
+    let output = TurnReport::delivered_reply().with_context(ContextStats {
         tokens: Some(199_000),
         limit: Some(200_000),
         percent: Some(10),
@@ -213,13 +213,13 @@ fn absurd_token_counts_do_not_panic() {
     let (mut p, run) = live(Config::default());
     p.turn(
         run,
-        with_stats(TurnOutput::delivered_reply(), Some(u64::MAX), Some(1)),
+        with_stats(TurnReport::delivered_reply(), Some(u64::MAX), Some(1)),
     );
     assert!(p.q.explain(&"a").unwrap().compact_pending);
     p.turn(
         run,
         with_stats(
-            TurnOutput::delivered_reply(),
+            TurnReport::delivered_reply(),
             Some(u64::MAX),
             Some(u64::MAX),
         ),
@@ -230,26 +230,26 @@ fn absurd_token_counts_do_not_panic() {
 
 #[test]
 fn the_cursor_is_rolled_back_only_when_nothing_was_delivered() {
-    let undelivered_reply = TurnOutput {
+    let undelivered_reply = TurnReport {
         delivered: false,
-        ..TurnOutput::delivered_reply()
+        ..TurnReport::delivered_reply()
     };
-    let delivered_error = TurnOutput {
+    let delivered_error = TurnReport {
         delivered: true,
         replied: true,
-        ..TurnOutput::error()
+        ..TurnReport::error()
     };
-    let cases: [(&str, &[TurnOutput], Exit, bool); 8] = [
+    let cases: [(&str, &[TurnReport], Exit, bool); 8] = [
         (
             "clean success",
-            &[TurnOutput::delivered_reply()],
+            &[TurnReport::delivered_reply()],
             Exit::Clean,
             false,
         ),
         ("unclean exit, no output", &[], Exit::Failed, true),
         (
             "turn error, clean exit",
-            &[TurnOutput::error()],
+            &[TurnReport::error()],
             Exit::Clean,
             true,
         ),
@@ -261,19 +261,19 @@ fn the_cursor_is_rolled_back_only_when_nothing_was_delivered() {
         ),
         (
             "delivered, then unclean exit",
-            &[TurnOutput::delivered_reply()],
+            &[TurnReport::delivered_reply()],
             Exit::Failed,
             false,
         ),
         (
             "delivered, then turn error",
-            &[TurnOutput::delivered_reply(), TurnOutput::error()],
+            &[TurnReport::delivered_reply(), TurnReport::error()],
             Exit::Clean,
             false,
         ),
         (
             "turn error, then delivered",
-            &[TurnOutput::error(), TurnOutput::delivered_reply()],
+            &[TurnReport::error(), TurnReport::delivered_reply()],
             Exit::Failed,
             false,
         ),
@@ -307,7 +307,7 @@ fn the_cursor_is_rolled_back_only_when_nothing_was_delivered() {
 #[test]
 fn a_successful_turn_acts_as_idle() {
     let (mut p, run) = live(Config::default());
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert_eq!(state(&p), RunState::IdleWaiting);
     assert_eq!(p.pipe("a"), Ok(run));
     assert_eq!(state(&p), RunState::Busy);
@@ -316,7 +316,7 @@ fn a_successful_turn_acts_as_idle() {
 #[test]
 fn a_failed_turn_does_not_make_the_run_idle() {
     let (mut p, run) = live(Config::default());
-    p.turn(run, TurnOutput::error());
+    p.turn(run, TurnReport::error());
     assert_eq!(state(&p), RunState::Busy);
     p.task("a", 1, "t");
     assert!(p.commands().is_empty(), "a busy run is not preempted");
@@ -326,7 +326,7 @@ fn a_failed_turn_does_not_make_the_run_idle() {
 fn the_idle_timeout_closes_an_idle_run_once() {
     let (mut p, run) = live(Config::default());
     p.advance(secs(5));
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     let deadline = Time::from_secs(5).saturating_add(mins(30));
     assert_eq!(p.wake_at, Some(deadline));
     assert_eq!(p.advance_to_next_deadline(), deadline);
@@ -351,10 +351,10 @@ fn the_idle_timeout_closes_an_idle_run_once() {
 #[test]
 fn a_new_reply_pushes_the_idle_deadline_out() {
     let (mut p, run) = live(Config::default());
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     p.advance(mins(20));
     p.pipe("a").unwrap();
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     let pushed = Time::ZERO.saturating_add(mins(50));
     assert_eq!(p.wake_at, Some(pushed));
     p.advance(mins(10)); // the first deadline, 30 min
@@ -373,14 +373,14 @@ fn a_new_reply_pushes_the_idle_deadline_out() {
 #[test]
 fn an_output_without_a_reply_does_not_arm_the_idle_deadline() {
     let (mut p, run) = live(Config::default());
-    p.turn(run, TurnOutput::error());
+    p.turn(run, TurnReport::error());
     assert_eq!(p.wake_at, None);
     p.turn(
         run,
-        TurnOutput {
+        TurnReport {
             replied: false,
             delivered: false,
-            ..TurnOutput::delivered_reply()
+            ..TurnReport::delivered_reply()
         },
     );
     assert_eq!(p.wake_at, None);
@@ -389,12 +389,12 @@ fn an_output_without_a_reply_does_not_arm_the_idle_deadline() {
 #[test]
 fn a_reply_from_a_closing_run_does_not_rearm_the_idle_deadline() {
     let (mut p, run) = live(Config::default());
-    p.turn(run, TurnOutput::delivered_reply()); // idle deadline at 30 min
+    p.turn(run, TurnReport::delivered_reply()); // idle deadline at 30 min
     assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
     p.task("a", 1, "t"); // the idle run is preempted: Closing
     assert_eq!(p.wake_at, None, "a closing run needs no idle deadline");
     p.advance(mins(10));
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert_eq!(p.wake_at, None, "a late reply does not re-arm it");
     assert_eq!(state(&p), RunState::Closing);
     p.advance(mins(60));
@@ -405,6 +405,6 @@ fn a_reply_from_a_closing_run_does_not_rearm_the_idle_deadline() {
 #[test]
 fn the_idle_timeout_follows_the_configuration() {
     let (mut p, run) = live(Config::default().with_idle_timeout(secs(90)));
-    p.turn(run, TurnOutput::delivered_reply());
+    p.turn(run, TurnReport::delivered_reply());
     assert_eq!(p.wake_at, Some(Time::from_secs(90)));
 }

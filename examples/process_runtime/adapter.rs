@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{
     CloseReason, Command, Config, Exit, Input, Machine, Notice, Output, Pending, PipeRefusal,
     Record, Response, RunId, RunState, ShutdownReport, Time, Work,
@@ -319,7 +319,7 @@ impl Adapter {
             || stats.queued_jobs > 0
             || self.mailboxes.keys().any(|group| {
                 self.queue.explain(group).is_some_and(|e| {
-                    e.message_check
+                    e.unread_messages
                         || e.retry_at.is_some()
                         || e.compact_pending
                         || e.run.is_some_and(|r| r.state != RunState::IdleWaiting)
@@ -421,9 +421,9 @@ impl Adapter {
                     _ => "turn finished".to_string(),
                 };
                 self.note(&group, Some(run), what);
-                Input::TurnOutput {
+                Input::Turn {
                     run,
-                    output: turn.to_output(true),
+                    report: turn.to_output(true),
                 }
             }
             Ok(AgentLine::Idle) => Input::Idle { run },
@@ -582,10 +582,10 @@ impl Adapter {
                 Pending::Compact => (group, "compact queued: starts after this run exits".into()),
                 // A message check is queued for every message; say so only
                 // when a retry deadline queued it.
-                Pending::MessageCheck if self.firing_deadlines => {
+                Pending::Messages if self.firing_deadlines => {
                     (group, "retry due: messages queued".into())
                 }
-                Pending::MessageCheck => return,
+                Pending::Messages => return,
             },
             Record::Deduplicated { group, id } => {
                 self.tally.deduplicated += 1;
@@ -642,7 +642,7 @@ impl Adapter {
                 "  left   {}: jobs [{}], unread messages: {}, retry: {:?}, compact pending: {}",
                 pending.group,
                 jobs.join(", "),
-                pending.message_check,
+                pending.unread_messages,
                 pending.retry.map(|(n, at)| (n, seconds(at))),
                 pending.compact_pending
             );

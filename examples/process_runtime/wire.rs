@@ -6,7 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use groupq::{Compaction, CompactionTrigger, ContextStats, TurnOutput, TurnStatus};
+use groupq::{Compaction, CompactionTrigger, ContextStats, TurnReport, TurnStatus};
 use serde::{Deserialize, Serialize};
 
 /// The file whose presence tells an agent to finish and exit.
@@ -57,8 +57,8 @@ pub struct Turn {
 impl Turn {
     /// The turn as the core's input. `delivered` says whether the adapter got
     /// the reply to the user (here: printed it).
-    pub fn to_output(&self, delivered: bool) -> TurnOutput {
-        TurnOutput {
+    pub fn to_output(&self, delivered: bool) -> TurnReport {
+        TurnReport {
             status: match self.status {
                 Status::Success => TurnStatus::Success,
                 Status::Error => TurnStatus::Error,

@@ -8,7 +8,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use groupq::check::{Checked, StepError};
+use groupq_check::{Checked, StepError};
 use groupq_fuzz::{replay_trace, Driver, Scenario};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use groupq::trace::Trace;
+use groupq_check::trace::Trace;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,10 +6,10 @@ use std::time::Duration;
 use std::fmt;
 
 use arbitrary::Arbitrary;
-use groupq::trace::{replay, ReplayError, Trace};
+use groupq_check::trace::{replay, ReplayError, Trace};
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
-    TurnOutput, TurnStatus,
+    TurnReport, TurnStatus,
 };
 
 /// A fuzzed configuration. Invalid ones (zero slots, zero base, thresholds
@@ -72,8 +72,8 @@ pub struct FuzzTurn {
 }
 
 impl FuzzTurn {
-    fn output(&self) -> TurnOutput {
-        TurnOutput {
+    fn output(&self) -> TurnReport {
+        TurnReport {
             status: if self.error {
                 TurnStatus::Error
             } else {
@@ -192,9 +192,9 @@ impl Driver {
             },
             Op::Pipe(g) => Input::Pipe { group: g % 4 },
             Op::Idle(r) => Input::Idle { run: self.run(r) },
-            Op::Turn(r, t) => Input::TurnOutput {
+            Op::Turn(r, t) => Input::Turn {
                 run: self.run(r),
-                output: t.output(),
+                report: t.output(),
             },
             Op::Exit(r, clean) => Input::Exited {
                 run: self.run(r),

@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use groupq::check::Checker;
+use groupq_check::Checker;
 use groupq::{
     Command, Config, ContextStats, Error, Exit, Input, Machine, Output, Record, Response, RunId,
-    ShutdownReport, Time, TurnOutput, Work,
+    ShutdownReport, Time, TurnReport, Work,
 };
 
 /// Group keys are chat names.
@@ -47,12 +47,12 @@ impl Drop for Pair {
         let Some(dir) = std::env::var_os("GROUPQ_TRACE_DIR") else {
             return;
         };
-        let trace = groupq::trace::Trace {
+        let trace = groupq_check::trace::Trace {
             config: self.q.config().clone(),
             steps: self
                 .history
                 .iter()
-                .map(|s| groupq::trace::Step::from_input(s.now, &s.input))
+                .map(|s| groupq_check::trace::Step::from_input(s.now, &s.input))
                 .collect(),
         };
         let name = std::thread::current()
@@ -86,8 +86,8 @@ pub fn mins(n: u64) -> Duration {
 }
 
 /// A successful, delivered reply reporting `percent` of the context in use.
-pub fn reply_at(percent: u32) -> TurnOutput {
-    TurnOutput::delivered_reply().with_context(ContextStats {
+pub fn reply_at(percent: u32) -> TurnReport {
+    TurnReport::delivered_reply().with_context(ContextStats {
         percent: Some(percent),
         ..ContextStats::default()
     })
@@ -195,7 +195,7 @@ impl Pair {
         let payload = payload.to_string();
         match self.send(Input::Task { group, id, payload }) {
             Response::Accepted => true,
-            Response::Deduplicated => false,
+            Response::Duplicate => false,
             other => panic!("unexpected answer to a task: {other:?}"),
         }
     }
@@ -211,8 +211,8 @@ impl Pair {
         self.send(Input::Idle { run });
     }
 
-    pub fn turn(&mut self, run: RunId, output: TurnOutput) {
-        self.send(Input::TurnOutput { run, output });
+    pub fn turn(&mut self, run: RunId, output: TurnReport) {
+        self.send(Input::Turn { run, report: output });
     }
 
     /// The run exits cleanly.

@@ -15,7 +15,7 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
     Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Machine,
-    Output, Policy, Response, RunId, Time, TurnOutput, TurnStatus,
+    Output, Policy, Response, RunId, Time, TurnReport, TurnStatus,
 };
 
 /// Group key.
@@ -92,7 +92,7 @@ pub enum Act {
     Task(G, Id),
     Pipe(G),
     Idle(Pick),
-    Turn(Pick, TurnOutput),
+    Turn(Pick, TurnReport),
     Exit(Pick, Exit),
     Timeout,
     Shutdown,
@@ -156,7 +156,7 @@ pub fn context() -> impl Strategy<Value = ContextStats> {
 }
 
 /// Turn outputs with and without statistics, compaction events and errors.
-pub fn turn_output() -> impl Strategy<Value = TurnOutput> {
+pub fn turn_output() -> impl Strategy<Value = TurnReport> {
     (
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.8),
@@ -177,7 +177,7 @@ pub fn turn_output() -> impl Strategy<Value = TurnOutput> {
         ),
     )
         .prop_map(
-            |(error, replied, delivered, context, compaction)| TurnOutput {
+            |(error, replied, delivered, context, compaction)| TurnReport {
                 status: if error {
                     TurnStatus::Error
                 } else {
@@ -307,9 +307,9 @@ impl Harness {
             }
             Act::Pipe(group) => Input::Pipe { group: *group },
             Act::Idle(p) => Input::Idle { run: self.run(p) },
-            Act::Turn(p, output) => Input::TurnOutput {
+            Act::Turn(p, output) => Input::Turn {
                 run: self.run(p),
-                output: *output,
+                report: *report: output,
             },
             Act::Exit(p, exit) => Input::Exited {
                 run: self.run(p),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use groupq::{
     CloseReason, Command, CompactionTrigger, Config, Error, Exit, Input, LiveRun, Notice,
-    PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time, TurnOutput,
+    PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time, TurnReport,
     TurnStatus, Work, WorkKind,
 };
 
@@ -187,7 +187,7 @@ where
                 self.idle(i);
                 Ok(Response::Accepted)
             }
-            Input::TurnOutput { run, output } => {
+            Input::Turn { run, report: output } => {
                 let i = self.live(run)?;
                 self.turn_output(now, i, output);
                 Ok(Response::Accepted)
@@ -367,7 +367,7 @@ where
             .iter()
             .any(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
         if live_dup || queued_dup {
-            return Ok(Response::Deduplicated);
+            return Ok(Response::Duplicate);
         }
         self.groups[i]
             .jobs
@@ -415,7 +415,7 @@ where
     }
 
     /// B5.
-    fn turn_output(&mut self, now: Time, i: usize, output: TurnOutput) {
+    fn turn_output(&mut self, now: Time, i: usize, output: TurnReport) {
         let idle_timeout = self.config.idle_timeout();
         let (warn, auto) = (
             u32::from(self.config.warn_percent()),
@@ -609,7 +609,7 @@ where
                             ModelJob::Compact => Work::Compact,
                         })
                         .collect(),
-                    message_check: g.check,
+                    unread_messages: g.check,
                     retry: g.retry,
                     compact_pending: g.compact_pending,
                 });

@@ -1,11 +1,11 @@
-//! Read-only views: the shutdown report (B9), `explain` and `stats` (B11).
+//! Read-only views handed to the host: the shutdown report, `explain` and
+//! `stats`.
 
 use std::fmt;
 
-use crate::group::RunState;
-use crate::input::{ContextStats, RunId};
-use crate::output::{Work, WorkKind};
 use crate::time::Time;
+use crate::turn_report::ContextStats;
+use crate::work::{RunId, RunState, Work, WorkKind};
 
 /// A live run, as listed in reports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -28,8 +28,8 @@ pub struct PendingGroup<K, T, P> {
     /// Jobs that were queued, in the order they would have run, payloads
     /// included.
     pub jobs: Vec<Work<T, P>>,
-    /// The group had unprocessed messages.
-    pub message_check: bool,
+    /// The group had unread messages that no run had picked up.
+    pub unread_messages: bool,
     /// A retry was scheduled: `(attempt, deadline)`.
     pub retry: Option<(u32, Time)>,
     /// The live run reached the auto-compact threshold; its compact turn
@@ -37,7 +37,7 @@ pub struct PendingGroup<K, T, P> {
     pub compact_pending: bool,
 }
 
-/// B9: everything that will not be done because of shutdown. Nothing is
+/// Everything that will not be done because of shutdown. Nothing is
 /// silently dropped: persist this and resubmit it on the next start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShutdownReport<K, T, P> {
@@ -57,6 +57,7 @@ impl<K, T, P> ShutdownReport<K, T, P> {
 
 /// The live run of an explained group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RunInfo {
     /// The run.
     pub run: RunId,
@@ -77,15 +78,17 @@ pub enum JobInfo<T> {
     Compact,
 }
 
-/// B11: why a group is where it is.
+/// Why a group is where it is: the answer of
+/// [`Machine::explain`](crate::Machine::explain).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Explain<T> {
     /// Its live run, if any.
     pub run: Option<RunInfo>,
     /// Queued jobs, front first.
     pub jobs: Vec<JobInfo<T>>,
-    /// It has unprocessed messages that no run has picked up yet.
-    pub message_check: bool,
+    /// It has unread messages that no run has picked up yet.
+    pub unread_messages: bool,
     /// Groups ahead of it in the waiting line, if it is in the line.
     pub waiting_behind: Option<usize>,
     /// Consecutive failed Messages runs.
@@ -110,8 +113,8 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
         if !self.jobs.is_empty() {
             write!(f, "; jobs {:?}", self.jobs)?;
         }
-        if self.message_check {
-            write!(f, "; messages pending")?;
+        if self.unread_messages {
+            write!(f, "; unread messages")?;
         }
         if self.failures > 0 {
             write!(f, "; {} failures", self.failures)?;
@@ -129,11 +132,15 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
     }
 }
 
-/// B11: the machine at a glance.
+/// The machine at a glance: the answer of
+/// [`Machine::stats`](crate::Machine::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Stats {
     /// Live runs (at most `max_active`).
     pub live_runs: usize,
+    /// Slots free: `max_active - live_runs`.
+    pub free_slots: usize,
     /// Groups in the waiting line.
     pub waiting_groups: usize,
     /// Groups the machine holds memory for.

@@ -4,7 +4,7 @@
 //! deadline), addressed by a small integer key. The heap keeps each key's
 //! position, so re-arming or cancelling is O(log n) and leaves no stale
 //! entries behind (a lazily-deleted heap would grow with every reply).
-//! Deadlines fire in `(deadline, order set)` order (B10).
+//! Deadlines fire in `(deadline, order set)` order.
 
 use crate::time::Time;
 
@@ -13,9 +13,9 @@ const NONE: u32 = u32::MAX;
 /// Which of a group's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimerKind {
-    /// B7: retry a failed Messages run.
+    /// Retry a failed Messages run.
     Retry,
-    /// B5: close an idle run's input.
+    /// Close an idle run's input.
     Idle,
 }
 

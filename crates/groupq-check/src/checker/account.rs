@@ -1,0 +1,142 @@
+//! The checker's own account of what the stream has promised so far: per
+//! group, what is queued (with payloads), owed and scheduled; per live run,
+//! what it is and where it is in its lifecycle. Built only from inputs,
+//! answers and commands: never read from the machine.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::Hash;
+
+use groupq::{RunId, RunState, Time, WorkKind};
+
+/// A job the stream queued and no `Spawn` has taken yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum JobAccount<T, P> {
+    Task { id: T, payload: P },
+    Compact,
+}
+
+/// One group's obligations.
+#[derive(Clone, Debug)]
+pub(super) struct GroupAccount<T, P> {
+    /// When the checker first saw the group: its key in `Checker::order`,
+    /// so that every walk over groups is in a deterministic order.
+    pub(super) seen: u64,
+    pub(super) run: Option<RunId>,
+    pub(super) jobs: VecDeque<JobAccount<T, P>>,
+    /// The ids of the queued tasks, for O(1) duplicate checks.
+    pub(super) queued: HashSet<T>,
+    /// A compact job is in `jobs`.
+    pub(super) compact_queued: bool,
+    pub(super) unread: bool,
+    pub(super) failures: u32,
+    /// `(deadline, order set)`: the key in `Checker::retries`.
+    pub(super) retry_at: Option<(Time, u64)>,
+    /// The live run reached the auto-compact threshold.
+    pub(super) compact_owed: bool,
+    /// Waiting for a slot since: `(key in Checker::starved, groups ahead,
+    /// slot releases then)`.
+    pub(super) starved: Option<(u64, usize, u64)>,
+}
+
+impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
+    pub(super) fn new(seen: u64) -> Self {
+        GroupAccount {
+            seen,
+            run: None,
+            jobs: VecDeque::new(),
+            queued: HashSet::new(),
+            compact_queued: false,
+            unread: false,
+            failures: 0,
+            retry_at: None,
+            compact_owed: false,
+            starved: None,
+        }
+    }
+
+    pub(super) fn has_pending(&self) -> bool {
+        self.unread || !self.jobs.is_empty()
+    }
+
+    /// Nothing live, pending, scheduled or owed: the machine must have
+    /// forgotten it, and so does the checker.
+    pub(super) fn is_empty(&self) -> bool {
+        self.run.is_none() && !self.has_pending() && self.retry_at.is_none() && !self.compact_owed
+    }
+
+    pub(super) fn push_task(&mut self, id: T, payload: P) {
+        self.queued.insert(id.clone());
+        self.jobs.push_back(JobAccount::Task { id, payload });
+    }
+
+    pub(super) fn push_compact(&mut self) {
+        if !self.compact_queued {
+            self.compact_queued = true;
+            self.jobs.push_front(JobAccount::Compact);
+        }
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<JobAccount<T, P>> {
+        let job = self.jobs.pop_front()?;
+        match &job {
+            JobAccount::Task { id, .. } => {
+                self.queued.remove(id);
+            }
+            JobAccount::Compact => self.compact_queued = false,
+        }
+        Some(job)
+    }
+
+    pub(super) fn clear_jobs(&mut self) {
+        self.jobs.clear();
+        self.queued.clear();
+        self.compact_queued = false;
+    }
+}
+
+/// One live run.
+#[derive(Clone, Debug)]
+pub(super) struct RunAccount<K, T> {
+    pub(super) group: K,
+    pub(super) kind: WorkKind,
+    pub(super) task: Option<T>,
+    pub(super) state: RunState,
+    pub(super) errored: bool,
+    pub(super) delivered: bool,
+    /// Armed by a reply while the input is open; its key in
+    /// `Checker::idle` is `(deadline, run)`.
+    pub(super) idle_deadline: Option<Time>,
+}
+
+/// What the current input obliges its outputs to contain, on top of what
+/// the account allows.
+pub(super) struct Expect<K> {
+    /// The group the obligations below are about.
+    pub(super) group: Option<K>,
+    pub(super) rollback: bool,
+    pub(super) terminal: bool,
+    pub(super) record_compaction: bool,
+    /// `(percent, tokens, limit)` of the context warning owed.
+    pub(super) warning: Option<(u32, Option<u64>, Option<u64>)>,
+    /// `tokens_before` of the auto-compacted notice owed.
+    pub(super) auto_compacted: Option<Option<u64>>,
+    /// Runs whose idle deadline passed: each must be closed by this step.
+    pub(super) idle_due: Vec<RunId>,
+    /// The input is a timeout: the only input that may close for idleness.
+    pub(super) timeout: bool,
+}
+
+impl<K> Default for Expect<K> {
+    fn default() -> Self {
+        Expect {
+            group: None,
+            rollback: false,
+            terminal: false,
+            record_compaction: false,
+            warning: None,
+            auto_compacted: None,
+            idle_due: Vec::new(),
+            timeout: false,
+        }
+    }
+}

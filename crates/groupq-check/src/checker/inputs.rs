@@ -1,0 +1,347 @@
+//! What each accepted input changes in the account, which answers it may
+//! get, and which rejections are deserved.
+
+use std::fmt;
+use std::hash::Hash;
+
+use groupq::{
+    CompactionTrigger, Error, Exit, Input, Output, PipeRefusal, Response, RunId, RunState, Time,
+    TurnReport, TurnStatus, WorkKind,
+};
+
+use super::account::{Expect, RunAccount};
+use super::{Checker, Property, Verdict};
+
+impl<K, T, P> Checker<K, T, P>
+where
+    K: Clone + Eq + Hash + fmt::Debug,
+    T: Clone + Eq + Hash + fmt::Debug,
+    P: Clone + PartialEq,
+{
+    pub(super) fn apply_input(
+        &mut self,
+        now: Time,
+        input: &Input<K, T, P>,
+        response: &Response<K, T, P>,
+        expect: &mut Expect<K>,
+        touched: &mut Vec<K>,
+    ) -> Verdict<K> {
+        match input {
+            Input::Message { group } => {
+                self.refuse_after_shutdown(group)?;
+                self.answer_is(response, matches!(response, Response::Accepted), "message")?;
+                self.group_mut(group).unread = true;
+                touched.push(group.clone());
+            }
+            Input::Task { group, id, payload } => {
+                self.refuse_after_shutdown(group)?;
+                self.on_task(group, id, payload, response)?;
+                touched.push(group.clone());
+            }
+            Input::Pipe { group } => self.on_pipe(group, response)?,
+            Input::Idle { run } => {
+                self.answer_is(response, matches!(response, Response::Accepted), "idle")?;
+                let r = self.live_run_mut(*run)?;
+                if r.state == RunState::Busy {
+                    r.state = RunState::IdleWaiting;
+                }
+                touched.push(r.group.clone());
+            }
+            Input::Turn { run, report } => {
+                self.answer_is(response, matches!(response, Response::Accepted), "turn")?;
+                self.on_turn(now, *run, report, expect, touched)?;
+            }
+            Input::Exited { run, exit } => {
+                self.answer_is(response, matches!(response, Response::Accepted), "exited")?;
+                self.on_exited(now, *run, *exit, expect, touched)?;
+            }
+            Input::Timeout => {
+                self.answer_is(response, matches!(response, Response::Accepted), "timeout")?;
+                self.on_timeout(now, expect, touched);
+            }
+            Input::Shutdown => {
+                if self.shut_down {
+                    let detail = "second shutdown accepted".to_string();
+                    return self.fail(Property::Rejection, None, None, detail);
+                }
+                let Response::ShutDown(report) = response else {
+                    return self.answer_is(response, false, "shutdown");
+                };
+                self.check_report(report)?;
+            }
+            _ => {
+                let detail = "an input this checker does not know".to_string();
+                return self.fail(Property::Contract, None, input.run(), detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every answer fits its input: a message is never answered with a
+    /// run, a task only with queued or duplicate, and so on.
+    fn answer_is(&self, response: &Response<K, T, P>, fits: bool, input: &str) -> Verdict<K> {
+        if fits {
+            return Ok(());
+        }
+        let detail = format!("{input} answered with `{response}`");
+        self.fail(Property::Rejection, None, None, detail)
+    }
+
+    fn on_task(&mut self, group: &K, id: &T, payload: &P, response: &Response<K, T, P>) -> Verdict<K> {
+        let live = self.groups.get(group).and_then(|g| g.run);
+        let live_dup = live
+            .and_then(|r| self.runs.get(&r))
+            .is_some_and(|r| r.task.as_ref() == Some(id));
+        let queued_dup = self.groups.get(group).is_some_and(|g| g.queued.contains(id));
+        let duplicate = live_dup || queued_dup;
+        match response {
+            Response::Duplicate if !duplicate => self.fail(
+                Property::NothingLostOrTwice,
+                Some(group),
+                None,
+                format!("new task {id:?} reported as a duplicate"),
+            ),
+            Response::Queued if duplicate => self.fail(
+                Property::NothingLostOrTwice,
+                Some(group),
+                None,
+                format!("duplicate task {id:?} accepted"),
+            ),
+            Response::Duplicate => Ok(()),
+            Response::Queued => {
+                self.group_mut(group).push_task(id.clone(), payload.clone());
+                Ok(())
+            }
+            other => self.answer_is(other, false, "task"),
+        }
+    }
+
+    fn on_pipe(&mut self, group: &K, response: &Response<K, T, P>) -> Verdict<K> {
+        let live = self.groups.get(group).and_then(|g| g.run);
+        match response {
+            Response::Piped(run) => {
+                let shut_down = self.shut_down;
+                let Some(r) = self.runs.get_mut(run).filter(|_| live == Some(*run)) else {
+                    let detail = "piped into a run that is not the group's live run".to_string();
+                    return self.fail(Property::Pipe, Some(group), Some(*run), detail);
+                };
+                if shut_down || r.kind != WorkKind::Messages || r.state == RunState::Closing {
+                    let detail = format!("piped into a {:?} run in state {:?}", r.kind, r.state);
+                    return self.fail(Property::Pipe, Some(group), Some(*run), detail);
+                }
+                r.state = RunState::Busy;
+                Ok(())
+            }
+            Response::PipeRefused(reason) => {
+                if self.pipe_refusal_justified(live, *reason) {
+                    return Ok(());
+                }
+                let detail = format!("pipe refused ({reason}) but the run could take it");
+                self.fail(Property::Rejection, Some(group), live, detail)
+            }
+            other => self.answer_is(other, false, "pipe"),
+        }
+    }
+
+    fn pipe_refusal_justified(&self, live: Option<RunId>, reason: PipeRefusal) -> bool {
+        if self.shut_down {
+            return reason == PipeRefusal::ShutDown;
+        }
+        let run = live.and_then(|r| self.runs.get(&r));
+        match (reason, run) {
+            (PipeRefusal::NoRun, None) => true,
+            (PipeRefusal::TaskRun, Some(r)) => r.kind == WorkKind::Task,
+            (PipeRefusal::CompactRun, Some(r)) => r.kind == WorkKind::Compact,
+            (PipeRefusal::Closing, Some(r)) => {
+                r.kind == WorkKind::Messages && r.state == RunState::Closing
+            }
+            _ => false,
+        }
+    }
+
+    fn on_turn(
+        &mut self,
+        now: Time,
+        run: RunId,
+        report: &TurnReport,
+        expect: &mut Expect<K>,
+        touched: &mut Vec<K>,
+    ) -> Verdict<K> {
+        let rules = self.rules.clone();
+        let r = self.live_run_mut(run)?;
+        let success = report.status == TurnStatus::Success;
+        r.errored |= !success;
+        r.delivered |= report.delivered;
+        let rearm = report.replied && r.state != RunState::Closing;
+        if success && r.state == RunState::Busy {
+            r.state = RunState::IdleWaiting;
+        }
+        let (group, kind) = (r.group.clone(), r.kind);
+        if rearm {
+            self.set_idle(run, Some(rules.idle_deadline(now)));
+        }
+        let percent = report.context.as_ref().and_then(Self::percent);
+        let over = percent.is_some_and(|p| p >= rules.auto_compact_percent)
+            || report.context.is_some_and(|c| c.compact_recommended);
+        let messages = kind == WorkKind::Messages;
+        if rules.notices && success && report.replied && messages {
+            expect.warning = percent.filter(|&p| p >= rules.warn_percent).map(|p| {
+                let context = report.context.unwrap_or_default();
+                (p, context.tokens, context.limit)
+            });
+            expect.auto_compacted = report
+                .compaction
+                .filter(|c| c.trigger == CompactionTrigger::Auto)
+                .map(|c| c.tokens_before);
+        }
+        expect.record_compaction = report.compaction.is_some();
+        let g = self.group_mut(&group);
+        if report.compaction.is_some() {
+            g.compact_owed = false;
+        } else if messages && over && !g.compact_queued {
+            g.compact_owed = true;
+        }
+        expect.group = Some(group.clone());
+        touched.push(group);
+        Ok(())
+    }
+
+    fn on_exited(
+        &mut self,
+        now: Time,
+        run: RunId,
+        exit: Exit,
+        expect: &mut Expect<K>,
+        touched: &mut Vec<K>,
+    ) -> Verdict<K> {
+        self.live_run_mut(run)?;
+        self.set_idle(run, None);
+        let r = self.runs.remove(&run).expect("checked live");
+        self.releases += 1;
+        let rules = self.rules.clone();
+        let shut_down = self.shut_down;
+        let failed = exit == Exit::Failed || r.errored;
+        let mut retry = None;
+        let g = self.group_mut(&r.group);
+        g.run = None;
+        if r.kind == WorkKind::Messages {
+            if failed && !r.delivered {
+                expect.rollback = true;
+                g.failures += 1;
+                if shut_down {
+                    g.failures = 0;
+                } else if g.failures > rules.max_retries {
+                    expect.terminal = true;
+                    g.failures = 0;
+                    retry = Some(None);
+                } else {
+                    retry = Some(Some(rules.retry_at(now, g.failures)));
+                }
+            } else {
+                g.failures = 0;
+            }
+        }
+        if std::mem::take(&mut g.compact_owed) && !shut_down {
+            g.push_compact();
+        }
+        if let Some(at) = retry {
+            self.schedule_retry(&r.group, at);
+        }
+        expect.group = Some(r.group.clone());
+        touched.push(r.group);
+        Ok(())
+    }
+
+    /// Replaces the group's retry with one at `at` (or none).
+    fn schedule_retry(&mut self, group: &K, at: Option<Time>) {
+        self.seq += 1;
+        let key = at.map(|at| (at, self.seq));
+        let g = self.group_mut(group);
+        let old = std::mem::replace(&mut g.retry_at, key);
+        if let Some(old) = old {
+            self.retries.remove(&old);
+        }
+        if let Some(key) = key {
+            self.retries.insert(key, group.clone());
+        }
+    }
+
+    fn on_timeout(&mut self, now: Time, expect: &mut Expect<K>, touched: &mut Vec<K>) {
+        expect.timeout = true;
+        while let Some(entry) = self.retries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let group = entry.remove();
+            let g = self.group_mut(&group);
+            g.retry_at = None;
+            g.unread = true;
+            touched.push(group);
+        }
+        let due = self.idle.range(..=(now, RunId::new(u64::MAX)));
+        expect.idle_due = due.map(|&(_, run)| run).collect();
+    }
+
+    fn refuse_after_shutdown(&self, group: &K) -> Verdict<K> {
+        if self.shut_down {
+            let detail = "work accepted after shutdown".to_string();
+            return self.fail(Property::Rejection, Some(group), None, detail);
+        }
+        Ok(())
+    }
+
+    fn live_run_mut(&mut self, run: RunId) -> Result<&mut RunAccount<K, T>, super::Violation<K>> {
+        if !self.runs.contains_key(&run) {
+            let detail = "input for a run that is not live was accepted".to_string();
+            return self.fail(Property::Rejection, None, Some(run), detail);
+        }
+        Ok(self.runs.get_mut(&run).expect("checked"))
+    }
+
+    /// A rejected input produced nothing, and deserved rejection.
+    pub(super) fn check_rejection(
+        &self,
+        now: Time,
+        input: &Input<K, T, P>,
+        e: &Error,
+        outputs: &[Output<K, T, P>],
+    ) -> Verdict<K> {
+        if !outputs.is_empty() {
+            let detail = format!("rejected input ({e}) produced outputs");
+            return self.fail(Property::Rejection, None, None, detail);
+        }
+        if now < self.now {
+            return match e {
+                Error::TimeWentBackwards { .. } => Ok(()),
+                _ => {
+                    let detail = format!("time went backwards but the error was {e}");
+                    self.fail(Property::Rejection, None, None, detail)
+                }
+            };
+        }
+        let justified = match (input, e) {
+            (Input::Message { .. } | Input::Task { .. } | Input::Shutdown, Error::ShutDown) => {
+                self.shut_down
+            }
+            (
+                Input::Idle { run } | Input::Turn { run, .. } | Input::Exited { run, .. },
+                Error::UnknownRun(r) | Error::StaleRun(r),
+            ) => r == run && !self.runs.contains_key(run) && self.right_kind(*run, e),
+            _ => false,
+        };
+        if justified {
+            return Ok(());
+        }
+        let detail = format!("valid input rejected: {e}");
+        self.fail(Property::Rejection, None, input.run(), detail)
+    }
+
+    /// `UnknownRun` for ids never issued, `StaleRun` for ids that exited.
+    fn right_kind(&self, run: RunId, e: &Error) -> bool {
+        let issued = run.get() != 0 && run.get() <= self.last_run;
+        match e {
+            Error::StaleRun(_) => issued,
+            _ => !issued,
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The invariant checker: the promises of the contract, checked on what an
+//! adapter sees (the inputs, the answers, the commands and the next
+//! deadline), never on the machine's fields.
+//!
+//! A [`Checker`] keeps its own account of the obligations the stream
+//! creates (queued tasks with their payloads, unread messages, retries,
+//! compactions owed, live runs and their states, the waiting order) and
+//! reports the first [`Violation`]. It keeps its own arithmetic too (retry
+//! delays, context percentages): it calls nothing of the machine's to
+//! decide what is right. Each step costs O(log n) in the groups, runs and
+//! jobs it tracks, so production-sized recordings can be checked.
+//!
+//! Where the checks live: `inputs.rs` (what each input changes and which
+//! answers it may get), `commands.rs` (what each command must be justified
+//! by), `report.rs` (the shutdown report), `settle.rs` (what must hold after
+//! every step: work conservation, fairness, preemption, the next deadline).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::hash::Hash;
+
+use groupq::{Config, Error, Input, Output, Policy, Response, RunId, Time};
+
+mod account;
+mod commands;
+mod inputs;
+mod report;
+mod settle;
+
+use account::{Expect, GroupAccount, RunAccount};
+
+/// Which promise a [`Violation`] broke. The names are defined in the
+/// crate docs of `groupq` ("Invariants").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Property {
+    /// A group never has two live runs.
+    OneRunPerGroup,
+    /// Live runs never exceed `max_active`.
+    GlobalLimit,
+    /// After an input, a free slot implies no group with pending work is
+    /// without a run (before shutdown).
+    WorkConservation,
+    /// Every accepted task runs exactly once, with its own payload, or is
+    /// handed back at shutdown; duplicates are reported at submission; no
+    /// run starts without work.
+    NothingLostOrTwice,
+    /// Per group, jobs start in FIFO order and before the unread messages.
+    JobOrder,
+    /// Fair policy: a group with `W` groups ahead starts within `W + 1`
+    /// slot releases.
+    Fairness,
+    /// A pipe is never accepted into a task, compact or closing run.
+    Pipe,
+    /// At most one `CloseInput` per run, only for live runs, only with its
+    /// cause.
+    CloseOnce,
+    /// A rejected input produces nothing, only invalid inputs are rejected,
+    /// and every answer fits its input.
+    Rejection,
+    /// No `Spawn` after shutdown.
+    NoSpawnAfterShutdown,
+    /// A compact job starts only after the run that triggered it exited.
+    CompactAfterExit,
+    /// Retry delays double from the base; `TerminalFailure` after
+    /// `max_retries + 1` consecutive failures.
+    Retry,
+    /// Another clause of the contract: a notice without cause, a missing
+    /// idle close, a late wake-up, a wrong report.
+    Contract,
+}
+
+/// The first broken promise, with the context to debug it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation<K> {
+    /// Index of the input (0-based) after which the violation was seen.
+    pub step: u64,
+    /// The promise broken.
+    pub property: Property,
+    /// The group concerned, if one is.
+    pub group: Option<K>,
+    /// The run concerned, if one is.
+    pub run: Option<RunId>,
+    /// What happened.
+    pub detail: String,
+}
+
+impl<K: fmt::Debug> fmt::Display for Violation<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {:?} violated", self.step, self.property)?;
+        if let Some(g) = &self.group {
+            write!(f, " for group {g:?}")?;
+        }
+        if let Some(r) = self.run {
+            write!(f, " ({r})")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+impl<K: fmt::Debug> std::error::Error for Violation<K> {}
+
+type Verdict<K> = Result<(), Violation<K>>;
+
+/// The numbers of the configuration the checks need, copied once.
+#[derive(Clone, Debug)]
+struct Rules {
+    max_active: usize,
+    fair: bool,
+    retry_base_nanos: u128,
+    max_retries: u32,
+    idle_timeout_nanos: u64,
+    warn_percent: u32,
+    auto_compact_percent: u32,
+    notices: bool,
+}
+
+impl Rules {
+    fn of(config: &Config) -> Rules {
+        Rules {
+            max_active: config.max_active(),
+            fair: config.policy() == Policy::Fair,
+            retry_base_nanos: config.retry_base().as_nanos(),
+            max_retries: config.max_retries(),
+            idle_timeout_nanos: u64::try_from(config.idle_timeout().as_nanos()).unwrap_or(u64::MAX),
+            warn_percent: u32::from(config.warn_percent()),
+            auto_compact_percent: u32::from(config.auto_compact_percent()),
+            notices: config.notices(),
+        }
+    }
+
+    /// When retry `attempt` (from 1) is due after a failure at `now`:
+    /// `base · 2^(attempt−1)` later, saturating at the end of time.
+    fn retry_at(&self, now: Time, attempt: u32) -> Time {
+        let shift = attempt.saturating_sub(1);
+        let max = u128::from(u64::MAX);
+        let delay = if shift >= 64 || self.retry_base_nanos > max >> shift {
+            u64::MAX
+        } else {
+            (self.retry_base_nanos << shift) as u64
+        };
+        Time::from_nanos(now.as_nanos().saturating_add(delay))
+    }
+
+    fn idle_deadline(&self, now: Time) -> Time {
+        Time::from_nanos(now.as_nanos().saturating_add(self.idle_timeout_nanos))
+    }
+}
+
+/// Checks the contract over the stream an adapter sees. See the module
+/// docs.
+#[derive(Clone, Debug)]
+pub struct Checker<K, T, P> {
+    rules: Rules,
+    step: u64,
+    now: Time,
+    shut_down: bool,
+    groups: HashMap<K, GroupAccount<T, P>>,
+    /// Tracked groups by first sight: walks over groups use this order.
+    order: BTreeMap<u64, K>,
+    runs: HashMap<RunId, RunAccount<K, T>>,
+    /// Open idle deadlines of runs whose input is not closed.
+    idle: BTreeSet<(Time, RunId)>,
+    last_run: u64,
+    /// Pending retries in firing order: (deadline, order set) → group.
+    retries: BTreeMap<(Time, u64), K>,
+    /// Groups with pending work and no run, in the order they started
+    /// waiting.
+    starved: BTreeMap<u64, K>,
+    /// Slot releases (exits) so far.
+    releases: u64,
+    seq: u64,
+}
+
+impl<K, T, P> Checker<K, T, P>
+where
+    K: Clone + Eq + Hash + fmt::Debug,
+    T: Clone + Eq + Hash + fmt::Debug,
+    P: Clone + PartialEq,
+{
+    /// A checker for a machine built with `config`.
+    pub fn new(config: &Config) -> Self {
+        Checker {
+            rules: Rules::of(config),
+            step: 0,
+            now: Time::ZERO,
+            shut_down: false,
+            groups: HashMap::new(),
+            order: BTreeMap::new(),
+            runs: HashMap::new(),
+            idle: BTreeSet::new(),
+            last_run: 0,
+            retries: BTreeMap::new(),
+            starved: BTreeMap::new(),
+            releases: 0,
+            seq: 0,
+        }
+    }
+
+    /// Inputs checked so far.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Runs live according to the stream.
+    pub fn live_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Checks one input, the machine's answer to it, every output it
+    /// produced, and the next deadline the machine gave after it
+    /// ([`Machine::next_deadline`](groupq::Machine::next_deadline)).
+    /// Returns the first violation; after one, the account is unreliable.
+    pub fn step(
+        &mut self,
+        now: Time,
+        input: &Input<K, T, P>,
+        result: &Result<Response<K, T, P>, Error>,
+        outputs: &[Output<K, T, P>],
+        wake_at: Option<Time>,
+    ) -> Verdict<K> {
+        let verdict = match result {
+            Err(e) => self.check_rejection(now, input, e, outputs),
+            Ok(response) => self.check_accepted(now, input, response, outputs, wake_at),
+        };
+        self.step += 1;
+        verdict
+    }
+
+    fn check_accepted(
+        &mut self,
+        now: Time,
+        input: &Input<K, T, P>,
+        response: &Response<K, T, P>,
+        outputs: &[Output<K, T, P>],
+        wake_at: Option<Time>,
+    ) -> Verdict<K> {
+        if now < self.now {
+            let detail = format!("accepted an input at {now}, before {}", self.now);
+            return self.fail(Property::Rejection, None, None, detail);
+        }
+        self.now = now;
+        let mut touched = Vec::new();
+        let mut expect = Expect::default();
+        self.apply_input(now, input, response, &mut expect, &mut touched)?;
+        self.check_commands(outputs, &mut expect, &mut touched)?;
+        self.check_obligations_met(&expect)?;
+        self.check_preemption(&touched)?;
+        self.check_wake(wake_at)?;
+        self.settle(touched)
+    }
+
+    // ---- plumbing ---------------------------------------------------------
+
+    fn fail<R>(
+        &self,
+        property: Property,
+        group: Option<&K>,
+        run: Option<RunId>,
+        detail: String,
+    ) -> Result<R, Violation<K>> {
+        Err(Violation {
+            step: self.step,
+            property,
+            group: group.cloned(),
+            run,
+            detail,
+        })
+    }
+
+    /// The group's account, opened at first sight.
+    fn group_mut(&mut self, key: &K) -> &mut GroupAccount<T, P> {
+        if !self.groups.contains_key(key) {
+            self.seq += 1;
+            self.order.insert(self.seq, key.clone());
+            self.groups
+                .insert(key.clone(), GroupAccount::new(self.seq));
+        }
+        self.groups.get_mut(key).expect("opened above")
+    }
+
+    /// Sets (or clears) a live run's idle deadline, keeping the index.
+    fn set_idle(&mut self, run: RunId, at: Option<Time>) {
+        let Some(r) = self.runs.get_mut(&run) else {
+            return;
+        };
+        if let Some(old) = std::mem::replace(&mut r.idle_deadline, at) {
+            self.idle.remove(&(old, run));
+        }
+        if let Some(at) = at {
+            self.idle.insert((at, run));
+        }
+    }
+
+    /// The effective context percentage, by the contract's rule: the
+    /// reported percent, else tokens · 100 / limit; at most 100.
+    fn percent(context: &groupq::ContextStats) -> Option<u32> {
+        let raw = match (context.percent, context.tokens, context.limit) {
+            (Some(p), _, _) => u128::from(p),
+            (None, Some(t), Some(l)) if l != 0 => u128::from(t) * 100 / u128::from(l),
+            _ => return None,
+        };
+        Some(if raw > 100 { 100 } else { raw as u32 })
+    }
+}

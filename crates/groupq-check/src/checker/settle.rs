@@ -1,0 +1,97 @@
+//! What must hold after every accepted input: idle runs with jobs waiting
+//! are preempted, the next deadline is no later than the contract's, no
+//! slot is free while a group waits, and the fairness account is kept.
+
+use std::fmt;
+use std::hash::Hash;
+
+use groupq::{RunState, Time};
+
+use super::{Checker, Property, Verdict};
+
+impl<K, T, P> Checker<K, T, P>
+where
+    K: Clone + Eq + Hash + fmt::Debug,
+    T: Clone + Eq + Hash + fmt::Debug,
+    P: Clone + PartialEq,
+{
+    /// An idle run whose group has jobs waiting must be closed. Only the
+    /// groups this step touched can have become so (a job arrived, or the
+    /// run went idle), so only they are looked at.
+    pub(super) fn check_preemption(&self, touched: &[K]) -> Verdict<K> {
+        for key in touched {
+            let Some(g) = self.groups.get(key) else {
+                continue;
+            };
+            let Some(run) = g.run else {
+                continue;
+            };
+            let idle = self.runs.get(&run).is_some_and(|r| r.state == RunState::IdleWaiting);
+            if idle && !g.jobs.is_empty() {
+                let detail = "idle run not preempted although jobs wait".to_string();
+                return self.fail(Property::Contract, Some(key), Some(run), detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// The deadline the adapter sleeps until is no later than the earliest
+    /// one the contract set: a scheduled retry, or the idle deadline of a
+    /// run whose input is open. A later or missing wake-up would leave the
+    /// retry or the close undone.
+    pub(super) fn check_wake(&self, wake_at: Option<Time>) -> Verdict<K> {
+        let retry = self.retries.iter().next().map(|(&(at, _), g)| (at, Some(g), None));
+        let idle = self
+            .idle
+            .iter()
+            .next()
+            .map(|&(at, run)| (at, self.runs.get(&run).map(|r| &r.group), Some(run)));
+        let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0) else {
+            return Ok(());
+        };
+        if wake_at.map_or(true, |w| w > due) {
+            let detail = format!("next deadline {wake_at:?} but one is due at {due}");
+            return self.fail(Property::Contract, group, run, detail);
+        }
+        Ok(())
+    }
+
+    /// Updates the waiting account of the groups this step touched, forgets
+    /// empty groups, then checks work conservation.
+    pub(super) fn settle(&mut self, touched: Vec<K>) -> Verdict<K> {
+        for key in touched {
+            let Some(g) = self.groups.get_mut(&key) else {
+                continue;
+            };
+            let starving = !self.shut_down && g.run.is_none() && g.has_pending();
+            match (starving, g.starved) {
+                (true, None) => {
+                    self.seq += 1;
+                    g.starved = Some((self.seq, self.starved.len(), self.releases));
+                    self.starved.insert(self.seq, key.clone());
+                }
+                (false, Some((order, _, _))) => {
+                    g.starved = None;
+                    self.starved.remove(&order);
+                }
+                _ => {}
+            }
+            if g.is_empty() {
+                let seen = g.seen;
+                self.groups.remove(&key);
+                self.order.remove(&seen);
+            }
+        }
+        if !self.shut_down && self.runs.len() < self.rules.max_active {
+            if let Some((_, key)) = self.starved.first_key_value() {
+                let detail = format!(
+                    "{} of {} slots free while the group waits",
+                    self.rules.max_active - self.runs.len(),
+                    self.rules.max_active
+                );
+                return self.fail(Property::WorkConservation, Some(key), None, detail);
+            }
+        }
+        Ok(())
+    }
+}

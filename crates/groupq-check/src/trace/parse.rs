@@ -1,0 +1,344 @@
+//! The parser: words into config and inputs.
+
+use std::time::Duration;
+
+use groupq::{Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, TurnReport, TurnStatus};
+
+use super::excerpt;
+use super::lex::{Located, Word};
+use super::ParseErrorKind;
+
+
+/// The words of one line after the first, consumed in order.
+pub(super) struct Args<'a> {
+    words: &'a [Word],
+    next: usize,
+    end: usize,
+}
+
+impl<'a> Args<'a> {
+    /// The words of a line, the first (time or `config`) already taken.
+    pub(super) fn new(words: &'a [Word], end: usize) -> Self {
+        Args {
+            words,
+            next: 1,
+            end,
+        }
+    }
+
+    fn next(&mut self, what: &'static str) -> Located<&'a Word> {
+        let word = self
+            .words
+            .get(self.next)
+            .ok_or((self.end, ParseErrorKind::MissingArgument(what)))?;
+        self.next += 1;
+        Ok(word)
+    }
+
+    fn optional(&mut self) -> Option<&'a Word> {
+        let word = self.words.get(self.next)?;
+        self.next += 1;
+        Some(word)
+    }
+
+    fn rest(&mut self) -> &'a [Word] {
+        let rest = self.words.get(self.next..).unwrap_or(&[]);
+        self.next = self.words.len();
+        rest
+    }
+
+    fn finish(&self) -> Located<()> {
+        match self.words.get(self.next) {
+            Some(w) => Err((w.column, ParseErrorKind::UnexpectedArgument(excerpt(&w.text)))),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String>> {
+    const GROUP: &str = "a group";
+    const RUN: &str = "a run id like run#1";
+    let name = args.next("an input")?;
+    let input = match name.text.as_str() {
+        "message" => Input::Message {
+            group: args.next(GROUP)?.text.clone(),
+        },
+        "task" => Input::Task {
+            group: args.next(GROUP)?.text.clone(),
+            id: args.next("a task id")?.text.clone(),
+            payload: args.optional().map(|w| w.text.clone()).unwrap_or_default(),
+        },
+        "pipe" => Input::Pipe {
+            group: args.next(GROUP)?.text.clone(),
+        },
+        "idle" => Input::Idle {
+            run: parse_run(args.next(RUN)?)?,
+        },
+        "turn" => Input::Turn {
+            run: parse_run(args.next(RUN)?)?,
+            report: parse_turn_report(args)?,
+        },
+        "exited" => Input::Exited {
+            run: parse_run(args.next(RUN)?)?,
+            exit: {
+                let w = args.next("how the run exited, clean or failed")?;
+                match w.text.as_str() {
+                    "clean" => Exit::Clean,
+                    "failed" => Exit::Failed,
+                    _ => return Err(invalid(w, "exit", &w.text)),
+                }
+            },
+        },
+        "timeout" => Input::Timeout,
+        "shutdown" => Input::Shutdown,
+        _ => return Err((name.column, ParseErrorKind::UnknownInput(excerpt(&name.text)))),
+    };
+    args.finish()?;
+    Ok(input)
+}
+
+fn invalid(w: &Word, key: &'static str, value: &str) -> (usize, ParseErrorKind) {
+    (
+        w.column,
+        ParseErrorKind::InvalidValue {
+            key,
+            value: excerpt(value),
+        },
+    )
+}
+
+fn parse_run(w: &Word) -> Located<RunId> {
+    w.text
+        .strip_prefix("run#")
+        .and_then(parse_uint::<u64>)
+        .map(RunId::new)
+        .ok_or_else(|| (w.column, ParseErrorKind::InvalidRun(excerpt(&w.text))))
+}
+
+/// A `key` or `key=value` word.
+struct Attr<'a> {
+    word: &'a Word,
+    key: &'a str,
+    value: Option<&'a str>,
+}
+
+impl<'a> Attr<'a> {
+    fn of(word: &'a Word) -> Attr<'a> {
+        match word.text.split_once('=') {
+            Some((key, value)) => Attr {
+                word,
+                key,
+                value: Some(value),
+            },
+            None => Attr {
+                word,
+                key: &word.text,
+                value: None,
+            },
+        }
+    }
+
+    /// Sets `slot` once; a second time is [`ParseErrorKind::DuplicateKey`].
+    fn set<V>(&self, slot: &mut Option<V>, name: &'static str, value: V) -> Located<()> {
+        if slot.is_some() {
+            return Err((self.word.column, ParseErrorKind::DuplicateKey(name)));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// A flag: no value allowed.
+    fn flag(&self, slot: &mut Option<bool>, name: &'static str) -> Located<()> {
+        if let Some(v) = self.value {
+            return Err(invalid(self.word, name, v));
+        }
+        self.set(slot, name, true)
+    }
+
+    /// A `key=value`, the value read by `read`.
+    fn valued<V>(
+        &self,
+        slot: &mut Option<V>,
+        name: &'static str,
+        read: impl FnOnce(&str) -> Option<V>,
+    ) -> Located<()> {
+        let value = self.value.unwrap_or("");
+        let v = self
+            .value
+            .and_then(read)
+            .ok_or_else(|| invalid(self.word, name, value))?;
+        self.set(slot, name, v)
+    }
+}
+
+fn parse_turn_report(args: &mut Args<'_>) -> Located<TurnReport> {
+    let (mut status, mut replied, mut delivered) = (None, None, None);
+    let (mut percent, mut tokens, mut limit) = (None, None, None);
+    let (mut recommended, mut context, mut compaction) = (None, None, None);
+    for word in args.rest() {
+        let a = Attr::of(word);
+        match a.key {
+            "ok" | "error" => {
+                if let Some(v) = a.value {
+                    return Err(invalid(word, "status", v));
+                }
+                let s = if a.key == "ok" {
+                    TurnStatus::Success
+                } else {
+                    TurnStatus::Error
+                };
+                a.set(&mut status, "status", s)?;
+            }
+            "replied" => a.flag(&mut replied, "replied")?,
+            "delivered" => a.flag(&mut delivered, "delivered")?,
+            "compact_recommended" => a.flag(&mut recommended, "compact_recommended")?,
+            "context" => a.flag(&mut context, "context")?,
+            "percent" => a.valued(&mut percent, "percent", parse_uint::<u32>)?,
+            "tokens" => a.valued(&mut tokens, "tokens", parse_uint::<u64>)?,
+            "limit" => a.valued(&mut limit, "limit", parse_uint::<u64>)?,
+            "compaction" => a.valued(&mut compaction, "compaction", parse_compaction)?,
+            key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
+        }
+    }
+    let status = status.ok_or((
+        args.end,
+        ParseErrorKind::MissingArgument("a turn status, ok or error"),
+    ))?;
+    let has_context = context.is_some()
+        || percent.is_some()
+        || tokens.is_some()
+        || limit.is_some()
+        || recommended.is_some();
+    Ok(TurnReport {
+        status,
+        replied: replied.is_some(),
+        delivered: delivered.is_some(),
+        context: has_context.then_some(ContextStats {
+            tokens,
+            limit,
+            percent,
+            compact_recommended: recommended.is_some(),
+        }),
+        compaction,
+    })
+}
+
+fn parse_compaction(s: &str) -> Option<Compaction> {
+    let (trigger, tokens) = match s.split_once(':') {
+        Some((t, n)) => (t, Some(parse_uint::<u64>(n)?)),
+        None => (s, None),
+    };
+    let trigger = match trigger {
+        "auto" => CompactionTrigger::Auto,
+        "manual" => CompactionTrigger::Manual,
+        _ => return None,
+    };
+    Some(Compaction {
+        trigger,
+        tokens_before: tokens,
+    })
+}
+
+pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
+    let (mut max_active, mut policy, mut retry_base, mut max_retries) = (None, None, None, None);
+    let (mut idle_timeout, mut warn, mut auto) = (None, None, None);
+    let (mut notices, mut records) = (None, None);
+    for word in args.rest() {
+        let a = Attr::of(word);
+        match a.key {
+            "max_active" => a.valued(&mut max_active, "max_active", parse_uint::<usize>)?,
+            "policy" => a.valued(&mut policy, "policy", |v| match v {
+                "fair" => Some(Policy::Fair),
+                "legacy" => Some(Policy::Legacy),
+                _ => None,
+            })?,
+            "retry_base" => a.valued(&mut retry_base, "retry_base", parse_duration)?,
+            "max_retries" => a.valued(&mut max_retries, "max_retries", parse_uint::<u32>)?,
+            "idle_timeout" => a.valued(&mut idle_timeout, "idle_timeout", parse_duration)?,
+            "warn_percent" => a.valued(&mut warn, "warn_percent", parse_uint::<u8>)?,
+            "auto_compact_percent" => {
+                a.valued(&mut auto, "auto_compact_percent", parse_uint::<u8>)?
+            }
+            "notices" => a.valued(&mut notices, "notices", parse_on_off)?,
+            "records" => a.valued(&mut records, "records", parse_on_off)?,
+            key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
+        }
+    }
+    let mut c = Config::default();
+    if let Some(v) = max_active {
+        c = c.with_max_active(v);
+    }
+    if let Some(v) = policy {
+        c = c.with_policy(v);
+    }
+    if let Some(v) = retry_base {
+        c = c.with_retry_base(v);
+    }
+    if let Some(v) = max_retries {
+        c = c.with_max_retries(v);
+    }
+    if let Some(v) = idle_timeout {
+        c = c.with_idle_timeout(v);
+    }
+    if let Some(v) = warn {
+        c = c.with_warn_percent(v);
+    }
+    if let Some(v) = auto {
+        c = c.with_auto_compact_percent(v);
+    }
+    if let Some(v) = notices {
+        c = c.with_notices(v);
+    }
+    if let Some(v) = records {
+        c = c.with_records(v);
+    }
+    Ok(c)
+}
+
+fn parse_on_off(s: &str) -> Option<bool> {
+    match s {
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Decimal digits only (no sign, no spaces), within the type's range.
+fn parse_uint<N: std::str::FromStr>(s: &str) -> Option<N> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `15ms`, `15.000250ms`, `2s`, `2.5s` → nanoseconds.
+pub(super) fn time(s: &str) -> Option<u128> {
+    let (number, unit, max_fraction) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1_000_000u128, 6)
+    } else {
+        (s.strip_suffix('s')?, 1_000_000_000u128, 9)
+    };
+    let (whole, fraction) = match number.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (number, None),
+    };
+    let mut nanos = parse_uint::<u128>(whole)?.checked_mul(unit)?;
+    if let Some(fraction) = fraction {
+        if fraction.is_empty() || fraction.len() > max_fraction {
+            return None;
+        }
+        let digits = parse_uint::<u128>(fraction)?;
+        let scale = 10u128.pow(u32::try_from(max_fraction - fraction.len()).ok()?);
+        // 9 fraction digits of seconds or 6 of milliseconds are nanoseconds.
+        nanos = nanos.checked_add(digits * scale)?;
+    }
+    Some(nanos)
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let nanos = time(s)?;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    let sub = u32::try_from(nanos % 1_000_000_000).ok()?;
+    Some(Duration::new(secs, sub))
+}
+

@@ -1,0 +1,162 @@
+//! The printer: a trace's canonical text.
+
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use groupq::{CompactionTrigger, ContextStats, Exit, Input, Policy, TurnReport, TurnStatus};
+
+use super::{Step, Trace};
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        writeln!(
+            f,
+            "config max_active={} policy={} retry_base={} max_retries={} idle_timeout={} \
+             warn_percent={} auto_compact_percent={} notices={} records={}",
+            c.max_active(),
+            match c.policy() {
+                Policy::Fair => "fair",
+                Policy::Legacy => "legacy",
+            },
+            Dur(c.retry_base()),
+            c.max_retries(),
+            Dur(c.idle_timeout()),
+            c.warn_percent(),
+            c.auto_compact_percent(),
+            on_off(c.notices()),
+            on_off(c.records()),
+        )?;
+        for step in &self.steps {
+            writeln!(f, "{step}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Prints the step as its canonical trace line, without a newline.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.now)?;
+        match &self.input {
+            Input::Message { group } => write!(f, "message {}", Str(group)),
+            Input::Task { group, id, payload } => {
+                write!(f, "task {} {} {}", Str(group), Str(id), Str(payload))
+            }
+            Input::Pipe { group } => write!(f, "pipe {}", Str(group)),
+            Input::Idle { run } => write!(f, "idle {run}"),
+            Input::Turn { run, report } => {
+                write!(f, "turn {run}")?;
+                write_turn_report(f, report)
+            }
+            Input::Exited { run, exit } => write!(
+                f,
+                "exited {run} {}",
+                match exit {
+                    Exit::Clean => "clean",
+                    Exit::Failed => "failed",
+                }
+            ),
+            Input::Timeout => write!(f, "timeout"),
+            Input::Shutdown => write!(f, "shutdown"),
+            other => write!(f, "# an input this format does not know: {other:?}"),
+        }
+    }
+}
+
+fn write_turn_report(f: &mut fmt::Formatter<'_>, o: &TurnReport) -> fmt::Result {
+    f.write_str(match o.status {
+        TurnStatus::Success => " ok",
+        TurnStatus::Error => " error",
+    })?;
+    if o.replied {
+        f.write_str(" replied")?;
+    }
+    if o.delivered {
+        f.write_str(" delivered")?;
+    }
+    if let Some(c) = &o.context {
+        if *c == ContextStats::default() {
+            f.write_str(" context")?;
+        }
+        if let Some(p) = c.percent {
+            write!(f, " percent={p}")?;
+        }
+        if let Some(t) = c.tokens {
+            write!(f, " tokens={t}")?;
+        }
+        if let Some(l) = c.limit {
+            write!(f, " limit={l}")?;
+        }
+        if c.compact_recommended {
+            f.write_str(" compact_recommended")?;
+        }
+    }
+    if let Some(c) = &o.compaction {
+        f.write_str(match c.trigger {
+            CompactionTrigger::Auto => " compaction=auto",
+            CompactionTrigger::Manual => " compaction=manual",
+        })?;
+        if let Some(t) = c.tokens_before {
+            write!(f, ":{t}")?;
+        }
+    }
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// A duration printed like [`Time`]: `5000ms`, `0.000001ms`.
+pub(super) struct Dur(pub(super) Duration);
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.as_nanos();
+        let (ms, rest) = (nanos / 1_000_000, nanos % 1_000_000);
+        if rest == 0 {
+            write!(f, "{ms}ms")
+        } else {
+            write!(f, "{ms}.{rest:06}ms")
+        }
+    }
+}
+
+/// A string, bare when it can be, else quoted with escapes.
+pub(crate) struct Str<'a>(pub(crate) &'a str);
+
+impl Str<'_> {
+    pub(super) fn is_bare(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with('#')
+            && s.chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '\\')
+    }
+}
+
+impl fmt::Display for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if Str::is_bare(self.0) {
+            return f.write_str(self.0);
+        }
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+

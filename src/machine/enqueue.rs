@@ -1,0 +1,81 @@
+//! Work arriving for a group: a message, or a task.
+
+use std::hash::Hash;
+
+use crate::error::Error;
+use crate::input::TaskAnswer;
+use crate::machine::Machine;
+use crate::output::{CloseReason, Pending, Record};
+use crate::state::groups::GroupIdx;
+use crate::work::RunState;
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// [`Message`](crate::Message): mark the group as having unread
+    /// messages and wake it (spawn in a free slot, or join the line once).
+    pub(crate) fn on_message(&mut self, group: K) -> Result<(), Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        let g = self.groups.track(group);
+        self.request_messages(g);
+        Ok(())
+    }
+
+    /// A message, or a retry coming due: the group has messages to read.
+    pub(super) fn request_messages(&mut self, g: GroupIdx) {
+        self.groups.get_mut(g).unread = true;
+        self.record(g, |group| Record::Queued {
+            group,
+            what: Pending::Messages,
+        });
+        self.wake(g);
+    }
+
+    /// [`Task`](crate::Task): deduplicate, queue, then preempt an idle run
+    /// or wake the group.
+    pub(crate) fn on_task(&mut self, group: K, id: T, payload: P) -> Result<TaskAnswer, Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        // One probe of the group index; a duplicate can only be found in a
+        // group that already exists, so tracking first is harmless.
+        let g = self.groups.track(group);
+        let group = self.groups.get_mut(g);
+        let live = self.runs.get(group.live);
+        let live_duplicate = live.is_some_and(|r| r.task.as_ref() == Some(&id));
+        let queued = match live_duplicate {
+            true => Err((id, payload)),
+            false => {
+                // Cloned only when records are on, before the id moves in.
+                let shown = self.config.records().then(|| id.clone());
+                self.jobs
+                    .push_task(g, &mut group.jobs, id, payload)
+                    .map(|()| shown)
+            }
+        };
+        let shown = match queued {
+            Ok(shown) => shown,
+            Err((id, _)) => {
+                self.record(g, |group| Record::Deduplicated { group, id });
+                return Ok(TaskAnswer::Duplicate);
+            }
+        };
+        if let Some(id) = shown {
+            self.record(g, |group| Record::Queued {
+                group,
+                what: Pending::Task(id),
+            });
+        }
+        let live = self.groups.get(g).live;
+        match self.runs.get(live).map(|r| r.state) {
+            Some(RunState::IdleWaiting) => self.close(g, CloseReason::Preempt),
+            Some(_) => {}
+            None => self.wake(g),
+        }
+        Ok(TaskAnswer::Queued)
+    }
+}

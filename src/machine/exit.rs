@@ -1,0 +1,100 @@
+//! [`Exited`](crate::Exited): a run ended. Its slot is freed, its outcome
+//! settled (rollback and retry with exponential backoff for a failed
+//! Messages run), a compact it triggered is queued, and the slot handed on.
+
+use std::hash::Hash;
+
+use crate::error::Error;
+use crate::machine::Machine;
+use crate::output::{Command, Dropped, Record};
+use crate::state::groups::{GroupIdx, NIL};
+use crate::state::timers::{self, TimerKind};
+use crate::time::Time;
+use crate::work::{Exit, RunId, WorkKind};
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// Frees the slot, settles the run's outcome, queues a pending compact
+    /// at the front of the group's jobs, then hands the slot on.
+    pub(crate) fn on_exited(&mut self, now: Time, run: RunId, exit: Exit) -> Result<(), Error> {
+        let (g, r) = self.runs.finish(run)?;
+        self.timers.cancel(timers::key(g, TimerKind::Idle));
+        let group = self.groups.get_mut(g);
+        group.live = NIL;
+        let failed = (exit == Exit::Failed) | r.errored;
+        let messages = r.kind == WorkKind::Messages;
+        if messages & failed & !r.delivered {
+            let group = group.key.clone();
+            self.command(Command::RollbackCursor { group });
+            self.schedule_retry(now, g);
+        } else {
+            // Success, or failure after a delivered reply: re-processing
+            // would send duplicates, so it counts as done.
+            if messages {
+                group.failures = 0;
+            }
+            if let Some(id) = r.task.filter(|_| failed) {
+                self.record(g, |group| Record::TaskFailed { group, run, id });
+            }
+        }
+        self.queue_pending_compact(g);
+        self.release_slot(g);
+        self.groups.forget_if_empty(g);
+        Ok(())
+    }
+
+    /// The run that reached the threshold has exited, so its compact turn
+    /// may now be queued: first in line, at most one.
+    fn queue_pending_compact(&mut self, g: GroupIdx) {
+        let group = self.groups.get_mut(g);
+        if !std::mem::take(&mut group.compact_pending) {
+            return;
+        }
+        if self.shut_down {
+            self.record(g, |group| Record::Dropped {
+                group,
+                what: Dropped::Compact,
+            });
+        } else {
+            self.jobs.push_compact(&mut group.jobs);
+        }
+    }
+
+    /// Attempt `n` waits `base · 2^(n−1)`; past `max_retries`,
+    /// `TerminalFailure` and the count starts again.
+    fn schedule_retry(&mut self, now: Time, g: GroupIdx) {
+        let max_retries = self.config.max_retries();
+        let group = self.groups.get_mut(g);
+        group.failures = group.failures.saturating_add(1);
+        let attempt = group.failures;
+        if self.shut_down {
+            // The cursor was rolled back: the messages are read again on the
+            // next start, so nothing is lost.
+            group.failures = 0;
+            self.record(g, |group| Record::Dropped {
+                group,
+                what: Dropped::Retry,
+            });
+            return;
+        }
+        let key = timers::key(g, TimerKind::Retry);
+        if attempt > max_retries {
+            let terminal = Command::TerminalFailure {
+                group: group.key.clone(),
+            };
+            group.failures = 0;
+            group.retry = false;
+            self.timers.cancel(key);
+            self.command(terminal);
+            self.record(g, |group| Record::RetriesExhausted { group });
+            return;
+        }
+        let at = now + self.config.retry_delay(attempt);
+        group.retry = true;
+        self.timers.set(key, at);
+        self.record(g, |group| Record::RetryScheduled { group, attempt, at });
+    }
+}

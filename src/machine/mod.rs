@@ -1,0 +1,338 @@
+//! The [`Machine`]: its state owners, the output buffer, and the scheduler
+//! every route ends in (start a run, close a run, wake a group, hand a freed
+//! slot on).
+//!
+//! One file per route, each starting at the entry point an input reaches:
+//!
+//! | route | file |
+//! |---|---|
+//! | message, task | `enqueue.rs` |
+//! | pipe, idle | `lifecycle.rs` |
+//! | turn report, compaction trigger | `turn.rs` |
+//! | exit, rollback, retry scheduling | `exit.rs` |
+//! | deadlines firing (retry, idle close) | `deadlines.rs` |
+//! | shutdown report | `shutdown.rs` |
+//! | explain, stats | `views.rs` |
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::Hash;
+
+use crate::config::{Config, Policy};
+use crate::error::Error;
+use crate::output::{CloseReason, Command, Output, Record};
+use crate::state::groups::{GroupIdx, Groups, NIL};
+use crate::state::jobs::{Job, Jobs};
+use crate::state::line::Line;
+use crate::state::runs::{Run, Runs};
+use crate::state::timers::{self, TimerKind, Timers};
+use crate::time::Time;
+use crate::work::{RunId, RunState, Work};
+
+mod deadlines;
+mod enqueue;
+mod exit;
+mod lifecycle;
+mod shutdown;
+mod turn;
+mod views;
+
+/// The deterministic, sans-IO group queue.
+///
+/// `K` is the group key, `T` the task id, `P` the task payload. No output
+/// order ever depends on hashing: outputs are the same, byte for byte, for
+/// the same configuration and inputs.
+///
+/// Drive it with [`handle`](Machine::handle) and [`poll`](Machine::poll);
+/// the crate docs state the loop.
+#[derive(Clone)]
+pub struct Machine<K, T, P> {
+    config: Config,
+    /// The latest `now` accepted.
+    now: Time,
+    shut_down: bool,
+    groups: Groups<K>,
+    runs: Runs<T>,
+    jobs: Jobs<T, P>,
+    line: Line,
+    timers: Timers,
+    /// Buffered outputs; reused, so the steady state allocates nothing.
+    out: VecDeque<Output<K, T, P>>,
+}
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// A machine with this configuration. Fails on an invalid [`Config`].
+    pub fn new(config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Machine {
+            runs: Runs::with_capacity(config.max_active()),
+            config,
+            now: Time::ZERO,
+            shut_down: false,
+            groups: Groups::default(),
+            jobs: Jobs::default(),
+            line: Line::default(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+        })
+    }
+
+    /// Applies `f` at time `now`: refuses a `now` before the last one, and
+    /// advances the clock only when `f` succeeds, so a rejected input
+    /// changes nothing.
+    #[inline]
+    pub(crate) fn at<R>(
+        &mut self,
+        now: Time,
+        f: impl FnOnce(&mut Self) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        if now < self.now {
+            return Err(Error::TimeWentBackwards {
+                now,
+                last: self.now,
+            });
+        }
+        let r = f(self)?;
+        self.now = now;
+        Ok(r)
+    }
+
+    // ---- the scheduler: where every route ends -------------------------
+
+    /// New work arrived for group `g`: if it has no run and is not already
+    /// waiting, start it in a free slot or put it in line. A group with a
+    /// run picks the work up when that run exits. Never called after
+    /// shutdown: inputs are refused then.
+    fn wake(&mut self, g: GroupIdx) {
+        debug_assert!(!self.shut_down);
+        if !self.groups.get(g).is_asleep() {
+            return;
+        }
+        if self.has_free_slot() {
+            self.start_next(g);
+        } else {
+            let ahead = self.line.join(&mut self.groups, g);
+            self.record(g, |group| Record::Waiting { group, ahead });
+        }
+    }
+
+    /// Group `g`'s run just exited and freed a slot.
+    ///
+    /// `Fair`: if others wait, `g` goes to the back and the head gets the
+    /// slot, so a group with `W` groups ahead of it starts within `W + 1`
+    /// releases. `Legacy`: `g` drains its own backlog first.
+    fn release_slot(&mut self, g: GroupIdx) {
+        if self.shut_down {
+            return;
+        }
+        if self.groups.get(g).has_pending() {
+            match self.config.policy() {
+                Policy::Fair if self.line.len() > 0 => {
+                    let ahead = self.line.join(&mut self.groups, g);
+                    self.record(g, |group| Record::Waiting { group, ahead });
+                }
+                Policy::Fair | Policy::Legacy => {
+                    self.start_next(g);
+                }
+            }
+        }
+        self.drain_line();
+    }
+
+    /// Gives free slots to the head of the line until they run out. Groups
+    /// with nothing left are skipped (and forgotten if empty). A slot is
+    /// never left free while a group with pending work waits.
+    fn drain_line(&mut self) {
+        while self.has_free_slot() {
+            let Some(h) = self.line.pop(&mut self.groups) else {
+                return;
+            };
+            let group = self.groups.get(h);
+            if group.has_pending() & (group.live == NIL) {
+                let run = self.start_next(h);
+                self.record(h, |group| Record::Drained { group, run });
+            } else {
+                self.groups.forget_if_empty(h);
+            }
+        }
+    }
+
+    fn has_free_slot(&self) -> bool {
+        self.runs.len() < self.config.max_active()
+    }
+
+    /// Starts the group's next work in a free slot: jobs (compact, tasks) in
+    /// FIFO order before the unread messages. The only place a run starts.
+    ///
+    /// Everything that can panic (the user's `Clone` of the key and the task
+    /// id) runs before anything changes, so a panic leaves no half-started
+    /// run behind.
+    fn start_next(&mut self, g: GroupIdx) -> RunId {
+        debug_assert!(!self.shut_down && self.has_free_slot());
+        let group = self.groups.get(g);
+        debug_assert!(group.live == NIL, "one live run per group");
+        let key = group.key.clone();
+        let task = match self.jobs.front(&group.jobs) {
+            Some(Job::Task { id, .. }) => Some(id.clone()),
+            _ => None,
+        };
+        let run = self.runs.next_id();
+        let group = self.groups.get_mut(g);
+        let work = match self.jobs.pop_front(g, &mut group.jobs) {
+            Some(job) => job.into_work(),
+            None => {
+                group.unread = false;
+                // This run reads every unread message, the rolled-back ones
+                // included: a scheduled retry would only start a second,
+                // empty run after it.
+                if std::mem::take(&mut group.retry) {
+                    self.timers.cancel(timers::key(g, TimerKind::Retry));
+                }
+                Work::Messages
+            }
+        };
+        group.live = self.runs.start(
+            g,
+            Run {
+                id: run,
+                kind: work.kind(),
+                task,
+                state: RunState::Busy,
+                errored: false,
+                delivered: false,
+            },
+        );
+        self.command(Command::Spawn {
+            run,
+            group: key,
+            work,
+        });
+        run
+    }
+
+    /// Closes the live run's input, once per run.
+    fn close(&mut self, g: GroupIdx, reason: CloseReason) {
+        let live = self.groups.get(g).live;
+        let Some(run) = self.runs.get_mut(live) else {
+            return;
+        };
+        if run.state == RunState::Closing {
+            return;
+        }
+        run.state = RunState::Closing;
+        let run = run.id;
+        // A closing run only has to exit; its idle deadline would wake the
+        // adapter for nothing.
+        self.timers.cancel(timers::key(g, TimerKind::Idle));
+        self.command(Command::CloseInput { run, reason });
+    }
+
+    fn command(&mut self, command: Command<K, T, P>) {
+        self.out.push_back(Output::Command(command));
+    }
+
+    /// Emits a record about group `g` when records are on; the key is cloned
+    /// only then.
+    fn record(&mut self, g: GroupIdx, make: impl FnOnce(K) -> Record<K, T>) {
+        if self.config.records() {
+            let key = self.groups.get(g).key.clone();
+            self.out.push_back(Output::Record(make(key)));
+        }
+    }
+}
+
+impl<K, T, P> Machine<K, T, P> {
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The latest `now` accepted.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The next output of the inputs handled so far, in the order decided;
+    /// `None` once all are drained. Carry out every [`Command`] in order
+    /// before sleeping until [`next_deadline`](Machine::next_deadline).
+    pub fn poll(&mut self) -> Option<Output<K, T, P>> {
+        self.out.pop_front()
+    }
+
+    /// Drains the outputs as an iterator (the same as calling
+    /// [`poll`](Machine::poll) until `None`).
+    pub fn drain(&mut self) -> impl Iterator<Item = Output<K, T, P>> + '_ {
+        self.out.drain(..)
+    }
+
+    /// The earliest armed deadline, if any: sleep until then, then hand in
+    /// [`Timeout`](crate::Timeout). `None`: no deadline, sleep until the next
+    /// event.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.timers.next()
+    }
+
+    /// Whether shutdown was accepted.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down
+    }
+
+    /// Slots free: `max_active` minus the live runs.
+    pub fn free_slots(&self) -> usize {
+        self.config.max_active() - self.runs.len()
+    }
+
+    /// Nothing live, nothing pending, nothing scheduled: the machine holds
+    /// no group at all. A host waiting for the work to finish before it
+    /// shuts down waits for this.
+    pub fn is_quiescent(&self) -> bool {
+        self.groups.len() == 0
+    }
+}
+
+impl<K, T, P> fmt::Debug for Machine<K, T, P>
+where
+    K: fmt::Debug,
+    T: fmt::Debug,
+    P: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Groups in table order, never in hash order.
+        f.debug_struct("Machine")
+            .field("config", &self.config)
+            .field("now", &self.now)
+            .field("shut_down", &self.shut_down)
+            .field("groups", &self.groups)
+            .field("runs", &self.runs)
+            .field("jobs", &self.jobs)
+            .field("line", &self.line)
+            .field("timers", &self.timers)
+            .field("out", &self.out)
+            .finish()
+    }
+}
+
+/// Two machines are equal when their state is: used to prove that a
+/// rejected input changes nothing.
+impl<K, T, P> PartialEq for Machine<K, T, P>
+where
+    K: Eq + Hash,
+    T: Eq + Hash,
+    P: PartialEq,
+{
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config
+            && self.now == other.now
+            && self.shut_down == other.shut_down
+            && self.groups == other.groups
+            && self.runs == other.runs
+            && self.jobs == other.jobs
+            && self.line == other.line
+            && self.timers == other.timers
+            && self.out == other.out
+    }
+}

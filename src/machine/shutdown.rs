@@ -1,0 +1,73 @@
+//! [`Shutdown`](crate::Shutdown): no `Spawn` after it, ever; everything not
+//! done is handed back in the [`ShutdownReport`].
+
+use std::hash::Hash;
+
+use crate::error::Error;
+use crate::machine::Machine;
+use crate::state::timers::{self, TimerKind};
+use crate::view::{LiveRun, PendingGroup, ShutdownReport};
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// Moves every queued job (with its payload), unread-messages mark,
+    /// scheduled retry and pending compact into the report, and forgets
+    /// them. Live runs keep running; their inputs are still accepted.
+    pub(crate) fn on_shutdown(&mut self) -> Result<ShutdownReport<K, T, P>, Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        // Keys are cloned into the report first: a panicking `Clone` then
+        // leaves the machine as it was.
+        let indices: Vec<_> = self.groups.indices().collect();
+        let mut report = ShutdownReport {
+            groups: Vec::new(),
+            live_runs: Vec::new(),
+        };
+        let mut keys = Vec::with_capacity(indices.len());
+        for &g in &indices {
+            let group = self.groups.get(g);
+            keys.push(group.key.clone());
+            if let Some(run) = self.runs.get(group.live) {
+                report.live_runs.push(LiveRun {
+                    run: run.id,
+                    group: group.key.clone(),
+                    kind: run.kind,
+                    state: run.state,
+                });
+            }
+        }
+        self.shut_down = true;
+        while self.line.pop(&mut self.groups).is_some() {}
+        // Table order: deterministic, independent of hashing.
+        for (g, key) in indices.into_iter().zip(keys) {
+            let group = self.groups.get_mut(g);
+            let mut jobs = Vec::with_capacity(group.jobs.len());
+            while let Some(job) = self.jobs.pop_front(g, &mut group.jobs) {
+                jobs.push(job.into_work());
+            }
+            let timer = timers::key(g, TimerKind::Retry);
+            let retry = std::mem::take(&mut group.retry)
+                .then(|| self.timers.get(timer).map(|at| (group.failures, at)))
+                .flatten();
+            self.timers.cancel(timer);
+            let unread_messages = std::mem::take(&mut group.unread);
+            let compact_pending = std::mem::take(&mut group.compact_pending);
+            if !jobs.is_empty() || unread_messages || retry.is_some() || compact_pending {
+                report.groups.push(PendingGroup {
+                    group: key,
+                    jobs,
+                    unread_messages,
+                    retry,
+                    compact_pending,
+                });
+            }
+            self.groups.forget_if_empty(g);
+        }
+        report.live_runs.sort_by_key(|r| r.run);
+        Ok(report)
+    }
+}

@@ -1,0 +1,60 @@
+//! Read-only answers for the host: `explain` and `stats`.
+
+use std::hash::Hash;
+
+use crate::machine::Machine;
+use crate::state::jobs::Job;
+use crate::state::timers::{self, TimerKind};
+use crate::view::{Explain, JobInfo, RunInfo, Stats};
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// Why `group` is where it is, or `None` when the machine holds nothing
+    /// for it (a group with nothing live, pending or scheduled is
+    /// forgotten).
+    pub fn explain(&self, group: &K) -> Option<Explain<T>> {
+        let g = self.groups.find(group)?;
+        let group = self.groups.get(g);
+        Some(Explain {
+            run: self.runs.get(group.live).map(|r| RunInfo {
+                run: r.id,
+                kind: r.kind,
+                state: r.state,
+                idle_deadline: self.timers.get(timers::key(g, TimerKind::Idle)),
+            }),
+            jobs: self
+                .jobs
+                .iter(&group.jobs)
+                .map(|j| match j {
+                    Job::Task { id, .. } => JobInfo::Task(id.clone()),
+                    Job::Compact => JobInfo::Compact,
+                })
+                .collect(),
+            unread_messages: group.unread,
+            waiting_behind: self.line.position(&self.groups, g),
+            failures: group.failures,
+            retry_at: group
+                .retry
+                .then(|| self.timers.get(timers::key(g, TimerKind::Retry)))
+                .flatten(),
+            compact_pending: group.compact_pending,
+            last_context: self.groups.context(g),
+        })
+    }
+
+    /// The machine at a glance.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            live_runs: self.runs.len(),
+            free_slots: self.free_slots(),
+            waiting_groups: self.line.len(),
+            tracked_groups: self.groups.len(),
+            queued_jobs: self.jobs.len(),
+            deadlines: self.timers.len(),
+            shut_down: self.shut_down,
+        }
+    }
+}

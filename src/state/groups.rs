@@ -1,0 +1,249 @@
+//! The group table: every group the machine holds memory for, by key.
+//!
+//! Invariant (memory): a group is in the table only while it has a live
+//! run, pending work, a scheduled retry or a compact owed
+//! ([`Group::is_empty`] is false); callers hand every group they touched to
+//! [`Groups::forget_if_empty`]. Entries are addressed by a [`GroupIdx`],
+//! stable while the group is tracked and reused afterwards.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use crate::state::jobs::Queue;
+use crate::state::line::LineLink;
+use crate::turn_report::ContextStats;
+
+/// Index of a group in the table. Not a key: reused after the group is
+/// forgotten.
+pub(crate) type GroupIdx = u32;
+
+/// "No entry" for every `u32` index in the state owners.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Everything the core knows about one group.
+///
+/// Kept small (40 bytes for `u32` keys) because every message touches it
+/// and a backlog of waiting groups can exceed the caches: the live run is an
+/// index into the run table, the retry deadline lives only in the timer
+/// table and the last context statistics in a cold side table, none of
+/// which a waiting group needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Group<K> {
+    pub(crate) key: K,
+    /// The group's live run in the run table, or `NIL`. One index, so "a
+    /// group never has two live runs" holds by construction.
+    pub(crate) live: u32,
+    /// Compact and task jobs, FIFO (a compact may be put at the front).
+    pub(crate) jobs: Queue,
+    /// The group has unread messages that no run has picked up.
+    pub(crate) unread: bool,
+    /// In the waiting line (then `line` links it).
+    pub(crate) in_line: bool,
+    pub(crate) line: LineLink,
+    /// Consecutive failed Messages runs.
+    pub(crate) failures: u32,
+    /// A retry is scheduled; its deadline is the group's retry timer.
+    pub(crate) retry: bool,
+    /// The live run reached the auto-compact threshold; becomes a compact
+    /// job when that run exits.
+    pub(crate) compact_pending: bool,
+}
+
+impl<K> Group<K> {
+    fn new(key: K) -> Self {
+        Group {
+            key,
+            live: NIL,
+            jobs: Queue::default(),
+            unread: false,
+            in_line: false,
+            line: LineLink::default(),
+            failures: 0,
+            retry: false,
+            compact_pending: false,
+        }
+    }
+
+    /// Work that needs a slot: jobs or unread messages.
+    ///
+    /// These predicates use `|` and `&` rather than `||` and `&&`: every
+    /// operand is a plain field read, and one well-predicted branch on the
+    /// result is cheaper than a chain of data-dependent ones on hot paths.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.jobs.is_empty() | self.unread
+    }
+
+    /// Has no run and is not in the waiting line: new work must wake it.
+    pub(crate) fn is_asleep(&self) -> bool {
+        (self.live == NIL) & !self.in_line
+    }
+
+    /// Nothing live, pending or scheduled: the group can be forgotten.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.is_asleep() & !self.has_pending() & !self.retry & !self.compact_pending
+    }
+}
+
+/// The group table. See the module docs for its invariant.
+#[derive(Clone)]
+pub(crate) struct Groups<K> {
+    /// Key → index into `table`.
+    index: HashMap<K, GroupIdx>,
+    /// `None` entries are free and listed in `free`.
+    table: Vec<Option<Group<K>>>,
+    free: Vec<GroupIdx>,
+    /// The last context statistics a turn reported, per index. Cold, so
+    /// kept out of [`Group`]; grown only when a turn reports them.
+    contexts: Vec<Option<ContextStats>>,
+}
+
+impl<K> Default for Groups<K> {
+    fn default() -> Self {
+        Groups {
+            index: HashMap::new(),
+            table: Vec::new(),
+            free: Vec::new(),
+            contexts: Vec::new(),
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash> Groups<K> {
+    /// The index of `key`, if tracked.
+    pub(crate) fn find(&self, key: &K) -> Option<GroupIdx> {
+        self.index.get(key).copied()
+    }
+
+    /// The index of `key`, tracking the group if it is new. The key is
+    /// cloned before anything changes, so a panicking `Clone` leaves the
+    /// table as it was.
+    pub(crate) fn track(&mut self, key: K) -> GroupIdx {
+        match self.index.entry(key) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                let group = Some(Group::new(v.key().clone()));
+                let g = match self.free.pop() {
+                    Some(g) => {
+                        self.table[g as usize] = group;
+                        g
+                    }
+                    None => {
+                        self.table.push(group);
+                        (self.table.len() - 1) as GroupIdx
+                    }
+                };
+                *v.insert(g)
+            }
+        }
+    }
+
+    /// Forgets group `g` if it holds nothing (the table's invariant).
+    pub(crate) fn forget_if_empty(&mut self, g: GroupIdx) {
+        if !self.get(g).is_empty() {
+            return;
+        }
+        if let Some(group) = self.table[g as usize].take() {
+            self.index.remove(&group.key);
+        }
+        if let Some(context) = self.contexts.get_mut(g as usize) {
+            *context = None;
+        }
+        self.free.push(g);
+    }
+}
+
+impl<K> Groups<K> {
+    /// The tracked group at `g`. Every index the machine holds (in the
+    /// index, the waiting line, the run and timer tables) names a tracked
+    /// group; this is the one place that relies on it.
+    pub(crate) fn get(&self, g: GroupIdx) -> &Group<K> {
+        self.table[g as usize]
+            .as_ref()
+            .expect("indices held by the machine name tracked groups")
+    }
+
+    /// See [`Groups::get`].
+    pub(crate) fn get_mut(&mut self, g: GroupIdx) -> &mut Group<K> {
+        self.table[g as usize]
+            .as_mut()
+            .expect("indices held by the machine name tracked groups")
+    }
+
+    /// Groups tracked.
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The indices of tracked groups, in table order: deterministic,
+    /// independent of hashing.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = GroupIdx> + '_ {
+        self.table
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.is_some())
+            .map(|(i, _)| i as GroupIdx)
+    }
+
+    pub(crate) fn context(&self, g: GroupIdx) -> Option<ContextStats> {
+        self.contexts.get(g as usize).copied().flatten()
+    }
+
+    pub(crate) fn set_context(&mut self, g: GroupIdx, context: ContextStats) {
+        let i = g as usize;
+        if self.contexts.len() <= i {
+            self.contexts.resize(i + 1, None);
+        }
+        self.contexts[i] = Some(context);
+    }
+}
+
+/// The table in index order; the hash index is left out, so the output
+/// never depends on hashing.
+impl<K: std::fmt::Debug> std::fmt::Debug for Groups<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Groups")
+            .field("table", &self.table)
+            .field("free", &self.free)
+            .field("contexts", &self.contexts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal when the same keys map to equal groups at the same indices: the
+/// context table's length (how far it once grew) is not state.
+impl<K: Eq + Hash> PartialEq for Groups<K> {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.contexts, &other.contexts);
+        let same_contexts = (0..a.len().max(b.len()))
+            .all(|i| a.get(i).copied().flatten() == b.get(i).copied().flatten());
+        self.index == other.index
+            && self.table == other.table
+            && self.free == other.free
+            && same_contexts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_takes_40_bytes_with_small_keys() {
+        assert!(std::mem::size_of::<Option<Group<u32>>>() <= 40);
+    }
+
+    #[test]
+    fn an_empty_group_is_forgotten_and_its_index_reused() {
+        let mut groups = Groups::default();
+        let a = groups.track("a");
+        assert_eq!(groups.track("a"), a);
+        groups.set_context(a, ContextStats::from_percent(5));
+        groups.forget_if_empty(a);
+        assert_eq!(groups.len(), 0);
+        assert_eq!(groups.find(&"a"), None);
+        let b = groups.track("b");
+        assert_eq!(b, a, "index reused");
+        assert_eq!(groups.context(b), None, "no context carried over");
+    }
+}

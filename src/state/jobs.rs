@@ -1,0 +1,329 @@
+//! Per-group job FIFOs (compact and tasks), linked through one shared node
+//! arena, and the task-id deduplication of every group.
+//!
+//! A `VecDeque` per group would allocate when a group gets its first job and
+//! free when it is evicted: an allocation per event at scale. Here every
+//! group's queue is a linked list of indices into one arena whose freed
+//! nodes are reused, so the steady state allocates nothing.
+//!
+//! Invariants: a queue holds at most one compact job; a queue's task ids
+//! are distinct; when a queue's ids are hashed (`Queue::ids_hashed`), the
+//! id set holds exactly `(group, id)` for each of its tasks.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use crate::state::groups::{GroupIdx, NIL};
+use crate::work::Work;
+
+/// Jobs a group's queue may hold while its task ids are deduplicated by
+/// scanning it: short queues cost less to scan than to hash `(group, id)`
+/// twice per task; a queue that grows past this moves its ids to the set
+/// (once, amortised over the jobs that made it grow) and stays there until
+/// it empties.
+const SCAN_MAX: usize = 8;
+
+/// A queued job: what a run will do, minus the unread messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Job<T, P> {
+    Task { id: T, payload: P },
+    Compact,
+}
+
+impl<T, P> Job<T, P> {
+    pub(crate) fn into_work(self) -> Work<T, P> {
+        match self {
+            Job::Task { id, payload } => Work::Task { id, payload },
+            Job::Compact => Work::Compact,
+        }
+    }
+}
+
+/// One group's queue: ends, length and how its ids are deduplicated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Queue {
+    head: u32,
+    tail: u32,
+    len: u32,
+    /// A compact job is queued (at most one).
+    compact_queued: bool,
+    /// Its task ids are in the id set rather than found by scanning.
+    ids_hashed: bool,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            compact_queued: false,
+            ids_hashed: false,
+        }
+    }
+}
+
+impl Queue {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+    pub(crate) fn has_compact(&self) -> bool {
+        self.compact_queued
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Node<T, P> {
+    job: Option<Job<T, P>>,
+    next: u32,
+}
+
+/// The arena holding every group's jobs, and the id set of long queues.
+#[derive(Clone)]
+pub(crate) struct Jobs<T, P> {
+    nodes: Vec<Node<T, P>>,
+    free: u32,
+    len: usize,
+    /// Task ids queued per group, for queues too long to scan.
+    ids: HashSet<(GroupIdx, T)>,
+}
+
+impl<T, P> Default for Jobs<T, P> {
+    fn default() -> Self {
+        Jobs {
+            nodes: Vec::new(),
+            free: NIL,
+            len: 0,
+            ids: HashSet::new(),
+        }
+    }
+}
+
+/// The arena only: the id set mirrors it, and its order is the hasher's.
+impl<T: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Jobs<T, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("nodes", &self.nodes)
+            .field("free", &self.free)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Eq + Hash, P: PartialEq> PartialEq for Jobs<T, P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.nodes == other.nodes
+            && self.free == other.free
+            && self.len == other.len
+            && self.ids == other.ids
+    }
+}
+
+impl<T, P> Jobs<T, P> {
+    /// Jobs queued across all groups.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn alloc(&mut self, job: Job<T, P>, next: u32) -> u32 {
+        self.len += 1;
+        if self.free != NIL {
+            let i = self.free;
+            let node = &mut self.nodes[i as usize];
+            self.free = node.next;
+            *node = Node {
+                job: Some(job),
+                next,
+            };
+            i
+        } else {
+            self.nodes.push(Node {
+                job: Some(job),
+                next,
+            });
+            (self.nodes.len() - 1) as u32
+        }
+    }
+
+    fn push_back(&mut self, q: &mut Queue, job: Job<T, P>) {
+        let i = self.alloc(job, NIL);
+        if q.tail == NIL {
+            q.head = i;
+        } else {
+            self.nodes[q.tail as usize].next = i;
+        }
+        q.tail = i;
+        q.len += 1;
+    }
+
+    /// Queues a compact job at the front, unless one is queued already.
+    pub(crate) fn push_compact(&mut self, q: &mut Queue) {
+        if q.compact_queued {
+            return;
+        }
+        q.compact_queued = true;
+        let i = self.alloc(Job::Compact, q.head);
+        q.head = i;
+        if q.tail == NIL {
+            q.tail = i;
+        }
+        q.len += 1;
+    }
+
+    fn pop_node(&mut self, q: &mut Queue) -> Option<Job<T, P>> {
+        if q.head == NIL {
+            return None;
+        }
+        let i = q.head;
+        let node = &mut self.nodes[i as usize];
+        let job = node.job.take();
+        q.head = node.next;
+        node.next = self.free;
+        self.free = i;
+        if q.head == NIL {
+            q.tail = NIL;
+        }
+        q.len -= 1;
+        self.len -= 1;
+        job
+    }
+
+    /// The front job of `q`.
+    pub(crate) fn front(&self, q: &Queue) -> Option<&Job<T, P>> {
+        self.nodes.get(q.head as usize)?.job.as_ref()
+    }
+
+    /// The jobs of `q`, front first.
+    pub(crate) fn iter<'a>(&'a self, q: &Queue) -> impl Iterator<Item = &'a Job<T, P>> + 'a {
+        let mut i = q.head;
+        std::iter::from_fn(move || {
+            let node = self.nodes.get(i as usize)?;
+            i = node.next;
+            node.job.as_ref()
+        })
+    }
+}
+
+impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
+    /// Appends a task to group `g`'s queue unless `id` is queued there
+    /// already; hands the task back if it is. O(1): a scan of at most
+    /// `SCAN_MAX` jobs, or one probe of the id set.
+    pub(crate) fn push_task(
+        &mut self,
+        g: GroupIdx,
+        q: &mut Queue,
+        id: T,
+        payload: P,
+    ) -> Result<(), (T, P)> {
+        if q.ids_hashed {
+            // Clone first: a panicking `Clone` must leave the set as it was.
+            let key = (g, id.clone());
+            if self.ids.contains(&key) {
+                return Err((id, payload));
+            }
+            self.ids.insert(key);
+        } else if self.has_task(q, &id) {
+            return Err((id, payload));
+        } else if q.len() >= SCAN_MAX {
+            // Too long to scan from now on: its ids move to the set.
+            let mut moved: Vec<(GroupIdx, T)> = Vec::with_capacity(q.len() + 1);
+            for job in self.iter(q) {
+                if let Job::Task { id, .. } = job {
+                    moved.push((g, id.clone()));
+                }
+            }
+            moved.push((g, id.clone()));
+            self.ids.extend(moved);
+            q.ids_hashed = true;
+        }
+        self.push_back(q, Job::Task { id, payload });
+        Ok(())
+    }
+
+    /// Removes the front job of group `g`'s queue.
+    pub(crate) fn pop_front(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {
+        let job = self.pop_node(q)?;
+        match job {
+            Job::Compact => {
+                q.compact_queued = false;
+                Some(Job::Compact)
+            }
+            Job::Task { id, payload } if q.ids_hashed => {
+                let key = (g, id);
+                self.ids.remove(&key);
+                q.ids_hashed = !q.is_empty();
+                Some(Job::Task { id: key.1, payload })
+            }
+            task => Some(task),
+        }
+    }
+
+    /// Whether `q` holds a task with this id: a scan, for short queues.
+    fn has_task(&self, q: &Queue, id: &T) -> bool {
+        self.iter(q)
+            .any(|j| matches!(j, Job::Task { id: queued, .. } if queued == id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(jobs: &Jobs<u32, ()>, q: &Queue) -> Vec<Option<u32>> {
+        jobs.iter(q)
+            .map(|j| match j {
+                Job::Task { id, .. } => Some(*id),
+                Job::Compact => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fifo_with_front_insert_and_node_reuse() {
+        let mut jobs = Jobs::default();
+        let (mut a, mut b) = (Queue::default(), Queue::default());
+        for id in 0..3 {
+            jobs.push_task(0, &mut a, id, ()).unwrap();
+            jobs.push_task(1, &mut b, 10 + id, ()).unwrap();
+        }
+        jobs.push_compact(&mut a);
+        jobs.push_compact(&mut a);
+        assert_eq!(ids(&jobs, &a), [None, Some(0), Some(1), Some(2)]);
+        assert_eq!(ids(&jobs, &b), [Some(10), Some(11), Some(12)]);
+        assert_eq!(jobs.pop_front(0, &mut a), Some(Job::Compact));
+        assert!(!a.has_compact());
+        assert_eq!(jobs.len(), 6);
+        let before = jobs.nodes.len();
+        jobs.push_task(1, &mut b, 13, ()).unwrap();
+        assert_eq!(jobs.nodes.len(), before, "freed node reused");
+        while jobs.pop_front(0, &mut a).is_some() {}
+        assert!(a.is_empty());
+        assert_eq!(ids(&jobs, &b), [Some(10), Some(11), Some(12), Some(13)]);
+        jobs.push_compact(&mut a);
+        assert_eq!(ids(&jobs, &a), [None]);
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn dedup_is_exact_below_and_above_the_scan_limit_and_the_id_set_empties() {
+        let mut jobs: Jobs<u32, ()> = Jobs::default();
+        let mut q = Queue::default();
+        for round in 0..2u32 {
+            let base = round * 20;
+            for id in base..base + 20 {
+                assert!(jobs.push_task(7, &mut q, id, ()).is_ok(), "{id} is new");
+                for dup in base..=id {
+                    assert!(jobs.push_task(7, &mut q, dup, ()).is_err(), "{dup} is queued");
+                }
+            }
+            assert!(q.ids_hashed);
+            for next in base..base + 20 {
+                assert_eq!(jobs.pop_front(7, &mut q), Some(Job::Task { id: next, payload: () }));
+                assert!(jobs.push_task(8, &mut Queue::default(), next, ()).is_ok(), "other group");
+            }
+            assert!(jobs.ids.is_empty() && !q.ids_hashed, "no id left behind");
+        }
+    }
+}

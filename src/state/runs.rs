@@ -1,0 +1,150 @@
+//! The run table: the live runs, by run id and by index.
+//!
+//! Invariants: at most `max_active` runs are live (the machine checks for a
+//! free slot before [`Runs::start`]); run ids increase from 1 and are never
+//! reused, so an id that is not live is either unknown (never issued) or
+//! stale (exited), and inputs naming it are rejected (fencing). Table
+//! entries are reused, so the table holds at most `max_active` runs' worth
+//! of memory once warm.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::error::Error;
+use crate::state::groups::GroupIdx;
+use crate::work::{RunId, RunState, WorkKind};
+
+/// A live run, referred to by its group (`Group::live`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Run<T> {
+    pub(crate) id: RunId,
+    pub(crate) kind: WorkKind,
+    /// The task id of a task run: a new task with this id is a duplicate.
+    pub(crate) task: Option<T>,
+    pub(crate) state: RunState,
+    /// A turn reported an error.
+    pub(crate) errored: bool,
+    /// A reply reached the user: then a failure is neither rolled back nor
+    /// retried.
+    pub(crate) delivered: bool,
+}
+
+/// Run ids are issued by the machine itself, so a multiplicative hash is
+/// enough for the live-run map and far cheaper than SipHash.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunIdHasher(u64);
+
+impl Hasher for RunIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The run table. See the module docs for its invariants.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Runs<T> {
+    table: Vec<Option<Run<T>>>,
+    free: Vec<u32>,
+    /// Live run → its group, and its index in `table`.
+    live: HashMap<RunId, (GroupIdx, u32), BuildHasherDefault<RunIdHasher>>,
+    next_id: u64,
+}
+
+/// The table only: the id map mirrors it, and its order is the hasher's.
+impl<T: std::fmt::Debug> std::fmt::Debug for Runs<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runs")
+            .field("table", &self.table)
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Runs<T> {
+    pub(crate) fn with_capacity(max_active: usize) -> Self {
+        Runs {
+            table: Vec::new(),
+            free: Vec::new(),
+            live: HashMap::with_capacity_and_hasher(max_active.min(1 << 16), Default::default()),
+            next_id: 1,
+        }
+    }
+
+    /// Live runs.
+    pub(crate) fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The id the next run will get.
+    pub(crate) fn next_id(&self) -> RunId {
+        RunId::new(self.next_id)
+    }
+
+    /// Records a new live run of group `g` with the id [`Runs::next_id`];
+    /// returns its index for `Group::live`.
+    pub(crate) fn start(&mut self, g: GroupIdx, run: Run<T>) -> u32 {
+        debug_assert_eq!(run.id, self.next_id());
+        self.next_id += 1;
+        let id = run.id;
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.table[i as usize] = Some(run);
+                i
+            }
+            None => {
+                self.table.push(Some(run));
+                (self.table.len() - 1) as u32
+            }
+        };
+        self.live.insert(id, (g, i));
+        i
+    }
+
+    /// The group of live run `run`: the fencing check of every input that
+    /// names a run.
+    pub(crate) fn group_of(&self, run: RunId) -> Result<GroupIdx, Error> {
+        match self.live.get(&run) {
+            Some(&(g, _)) => Ok(g),
+            None => Err(self.not_live(run)),
+        }
+    }
+
+    /// Why `run` is not live: never issued, or already exited.
+    fn not_live(&self, run: RunId) -> Error {
+        if run.get() == 0 || run.get() >= self.next_id {
+            Error::UnknownRun(run)
+        } else {
+            Error::StaleRun(run)
+        }
+    }
+
+    /// The run at index `i`, if `i` is not `NIL`.
+    pub(crate) fn get(&self, i: u32) -> Option<&Run<T>> {
+        self.table.get(i as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut Run<T>> {
+        self.table.get_mut(i as usize)?.as_mut()
+    }
+
+    /// Ends live run `run`; its group must set `Group::live` to `NIL`.
+    /// Fails, changing nothing, if `run` is not live.
+    pub(crate) fn finish(&mut self, run: RunId) -> Result<(GroupIdx, Run<T>), Error> {
+        let Some((g, i)) = self.live.remove(&run) else {
+            return Err(self.not_live(run));
+        };
+        let finished = self.table[i as usize]
+            .take()
+            .expect("the live map names occupied entries");
+        self.free.push(i);
+        Ok((g, finished))
+    }
+}
