@@ -25,17 +25,20 @@ use std::time::{Duration, Instant};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use groupq::{Command, Config, Exit, Machine, Output, Policy, RunId, Time};
-use w::{Driver, Event, Floor, NoCheck};
+use groupq::{
+    Command, Config, Drive, Event, Exit, Exited, Machine, Message, Output, Policy, RunId, Task,
+    TaskAnswer, Time,
+};
+use w::{Driver, Floor, WEvent};
 
 /// Times `iters` passes of W over a warm driver, draining (untimed) before
 /// each pass.
-fn w_passes(d: &mut Driver, events: &[Event], iters: u64) -> Duration {
+fn w_passes(d: &mut Driver, events: &[WEvent], iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        d.drain(&mut NoCheck);
+        d.drain();
         let t = Instant::now();
-        d.run(events, &mut NoCheck);
+        d.run(events);
         total += t.elapsed();
     }
     total
@@ -67,7 +70,7 @@ fn workload_w(c: &mut Criterion) {
         for (name, policy) in [("fair", Policy::Fair), ("legacy", Policy::Legacy)] {
             g.bench_function(name, |b| {
                 let mut d = Driver::new(w::config(policy), groups);
-                d.run(&events, &mut NoCheck);
+                d.run(&events);
                 b.iter_custom(|iters| w_passes(&mut d, &events, iters))
             });
         }
@@ -75,15 +78,29 @@ fn workload_w(c: &mut Criterion) {
     }
 }
 
-/// Drains the machine's outputs, returning the last run spawned.
-fn spawned(q: &mut Machine<u32, u32, ()>) -> Option<RunId> {
+/// One input through the shared loop; returns its answer and the last run
+/// it spawned.
+fn step<E: Event<u32, u32, ()> + Clone>(
+    q: &mut Machine<u32, u32, ()>,
+    now: Time,
+    event: E,
+) -> (E::Answer, Option<RunId>) {
     let mut last = None;
-    loop {
-        match q.poll() {
-            Output::WakeAt(_) => return last,
-            Output::Command(Command::Spawn { run, .. }) => last = Some(run),
-            _ => {}
-        }
+    let stepped = q
+        .step(now, event, |o| {
+            if let Output::Command(Command::Spawn { run, .. }) = o {
+                last = Some(run);
+            }
+        })
+        .expect("accepted");
+    (stepped.answer, last)
+}
+
+fn task(id: u32) -> Task<u32, u32, ()> {
+    Task {
+        group: 0,
+        id,
+        payload: (),
     }
 }
 
@@ -98,22 +115,25 @@ fn pending_tasks(c: &mut Criterion) {
             let mut q: Machine<u32, u32, ()> = Machine::new(config).expect("valid config");
             let mut now = Time::ZERO;
             // Task 0 runs; tasks 1..=depth wait behind it.
-            q.task(now, 0, 0, ()).expect("accepted");
-            let mut live = spawned(&mut q).expect("task 0 started");
+            let mut live = step(&mut q, now, task(0)).1.expect("task 0 started");
             for id in 1..=depth {
-                q.task(now, 0, id, ()).expect("accepted");
+                step(&mut q, now, task(id));
             }
             let mut next = depth + 1;
             b.iter(|| {
                 now = Time::from_nanos(now.as_nanos() + 1);
                 // A new task joins the back of the group's queue...
-                assert!(q.task(now, 0, next, ()).expect("accepted"));
+                assert_eq!(step(&mut q, now, task(next)).0, TaskAnswer::Queued);
                 // ...a duplicate of a pending one is refused...
-                assert!(!q.task(now, 0, next - depth / 2, ()).expect("deduplicated"));
+                let duplicate = task(next - depth / 2);
+                assert_eq!(step(&mut q, now, duplicate).0, TaskAnswer::Duplicate);
                 next += 1;
                 // ...and the live task exits, starting the next one.
-                q.exited(now, live, Exit::Clean).expect("live run");
-                live = spawned(&mut q).expect("next task started");
+                let exited = Exited {
+                    run: live,
+                    exit: Exit::Clean,
+                };
+                live = step(&mut q, now, exited).1.expect("next task started");
             });
             assert_eq!(q.stats().queued_jobs, depth as usize);
         });
@@ -136,8 +156,7 @@ fn waiting_line(c: &mut Criterion) {
                 let mut now = Time::ZERO;
                 let mut live = None;
                 for group in 0..groups {
-                    q.message(now, group).expect("accepted");
-                    live = spawned(&mut q).or(live);
+                    live = step(&mut q, now, Message { group }).1.or(live);
                 }
                 let mut live = live.expect("group 0 started");
                 let mut running = 0;
@@ -145,10 +164,14 @@ fn waiting_line(c: &mut Criterion) {
                     now = Time::from_nanos(now.as_nanos() + 1);
                     // The head of the line gets the slot; the group that ran is
                     // forgotten, then sends a message and goes to the back.
-                    q.exited(now, live, Exit::Clean).expect("live run");
-                    live = spawned(&mut q).expect("head of the line started");
-                    q.message(now, running).expect("accepted");
-                    spawned(&mut q);
+                    let exited = Exited {
+                        run: live,
+                        exit: Exit::Clean,
+                    };
+                    live = step(&mut q, now, exited)
+                        .1
+                        .expect("head of the line started");
+                    step(&mut q, now, Message { group: running });
                     running = (running + 1) % groups;
                 });
                 assert_eq!(q.stats().waiting_groups, groups as usize - 1);
@@ -170,7 +193,7 @@ fn retry_storm(c: &mut Criterion) {
     g.bench_function("G=1000", |b| {
         let mut d = Driver::new(w::config(Policy::Fair), 1_000);
         d.exit = Exit::Failed;
-        d.run(&events, &mut NoCheck);
+        d.run(&events);
         b.iter_custom(|iters| w_passes(&mut d, &events, iters))
     });
     g.finish();

@@ -11,12 +11,13 @@
 //!
 //! Exit status: 0 when every step satisfies the checker, 1 on an invariant
 //! violation, 2 when the file cannot be read or parsed or its config is
-//! invalid. The format is described in the `groupq::trace` module docs and
+//! invalid. The format is described in the `groupq_check::trace` module docs and
 //! the README.
 
 use std::process::ExitCode;
 
-use groupq_check::trace::{replay, ReplayError, Trace};
+use groupq_check::trace::Trace;
+use groupq_check::{replay, ReplayError};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

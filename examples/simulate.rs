@@ -36,9 +36,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use groupq_check::Checker;
-use groupq::{Command, Config, Exit, Input, Machine, Output, Policy, Time};
-use w::{Driver, Event, Floor, NoCheck, Observer, WInput, WOutput, WResult};
+use groupq::{Command, Config, Drive, Exit, Exited, Machine, Message, Output, Policy, RunId, Time};
+use groupq_check::Checked;
+use w::{Driver, Floor, WEvent};
 
 /// Counts allocations and live bytes, then defers to the system allocator.
 struct Counting;
@@ -81,20 +81,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// The invariant checker, one `step` per input; the first violation ends
-/// the program.
-struct Check(Checker<u32, u32>);
-
-impl Observer for Check {
-    const ACTIVE: bool = true;
-    fn step(&mut self, now: Time, input: &WInput, result: &WResult, outputs: &[WOutput]) {
-        if let Err(v) = self.0.step(now, input, result, outputs) {
-            eprintln!("invariant violated at {now}: {v}");
-            std::process::exit(2);
-        }
-    }
-}
 
 struct Args {
     groups: Vec<u32>,
@@ -178,16 +164,15 @@ struct Measured {
 /// passes of each, interleaved so that both see the same load from the
 /// rest of the system. The machine is drained (every group forgotten,
 /// buffers kept) before each pass, the floor's map cleared.
-fn drive<O: Observer>(
-    d: &mut Driver,
+fn drive<D: Drive<u32, u32, ()>>(
+    d: &mut Driver<D>,
     floor: &mut Floor,
-    events: &[Event],
+    events: &[WEvent],
     groups: u32,
-    obs: &mut O,
 ) -> Result<Measured, String> {
-    d.run(events, obs);
+    d.run(events);
     let spawns = d.spawns;
-    d.drain(obs);
+    d.drain();
     floor.run(events, groups);
     let mut m = Measured {
         ns: f64::INFINITY,
@@ -202,21 +187,22 @@ fn drive<O: Observer>(
         }));
         d.spawns = 0;
         let before = ALLOCS.load(Relaxed);
-        m.ns = m.ns.min(timed(|| d.run(events, obs)));
+        m.ns = m.ns.min(timed(|| d.run(events)));
         m.allocs += ALLOCS.load(Relaxed) - before;
         if d.spawns != spawns {
             return Err(format!("pass spawned {} runs, warm-up {spawns}", d.spawns));
         }
-        d.drain(obs);
+        d.drain();
     }
     if d.rejected != 0 {
-        return Err(format!("{} inputs rejected", d.rejected));
-    }
-    if d.machine.stats().tracked_groups != 0 {
         return Err(format!(
-            "drained machine still tracks {:?}",
-            d.machine.stats()
+            "{} inputs rejected or broke an invariant (run with the checker to see which)",
+            d.rejected
         ));
+    }
+    let stats = d.machine.machine().stats();
+    if stats.tracked_groups != 0 {
+        return Err(format!("drained machine still tracks {stats:?}"));
     }
     Ok(m)
 }
@@ -227,17 +213,17 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
     let config = w::config(policy).with_max_active(1);
     let mut q: Machine<u32, u32, ()> = Machine::new(config).map_err(|e| e.to_string())?;
     let mut live = None;
-    let drain = |q: &mut Machine<u32, u32, ()>, live: &mut Option<_>| loop {
-        match q.poll() {
-            Output::WakeAt(_) => break,
-            Output::Command(Command::Spawn { run, .. }) => *live = Some(run),
-            _ => {}
+    fn spawned(live: &mut Option<RunId>) -> impl FnMut(Output<u32, u32, ()>) + '_ {
+        move |o| {
+            if let Output::Command(Command::Spawn { run, .. }) = o {
+                *live = Some(run);
+            }
         }
-    };
+    }
     let base = LIVE.load(Relaxed);
-    for g in 0..groups {
-        q.message(Time::ZERO, g).map_err(|e| e.to_string())?;
-        drain(&mut q, &mut live);
+    for group in 0..groups {
+        q.step(Time::ZERO, Message { group }, spawned(&mut live))
+            .map_err(|e| e.to_string())?;
     }
     let held = LIVE.load(Relaxed).saturating_sub(base);
     let stats = q.stats();
@@ -249,15 +235,9 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
     let mut now = Time::ZERO;
     while let Some(run) = live.take() {
         now = now.saturating_add(std::time::Duration::from_millis(1));
-        q.handle(
-            now,
-            Input::Exited {
-                run,
-                exit: Exit::Clean,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        drain(&mut q, &mut live);
+        let exit = Exit::Clean;
+        q.step(now, Exited { run, exit }, spawned(&mut live))
+            .map_err(|e| e.to_string())?;
     }
     if q.stats().tracked_groups != 0 || (0..groups).any(|g| q.explain(&g).is_some()) {
         return Err(format!(
@@ -268,18 +248,24 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
     Ok(held as f64 / f64::from(groups))
 }
 
-fn measure(args: &Args, events: &[Event], groups: u32, policy: Policy) -> Result<String, String> {
+fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Result<String, String> {
     let n = events.len() as f64;
     let config: Config = w::config(policy);
-    let mut d = Driver::new(config.clone(), groups);
     let mut floor = Floor::default();
+    // The same driver and loop either way: only the machine differs.
     let m = if args.check {
-        let mut check = Check(Checker::new(&config));
-        drive(&mut d, &mut floor, events, groups, &mut check)?
+        let checked = Checked::new(config).map_err(|e| e.to_string())?;
+        let mut d = Driver::over(checked, groups);
+        let m = drive(&mut d, &mut floor, events, groups);
+        if let Err(e) = &m {
+            // Replay with a reporting loop to name the violation.
+            return Err(format!("{e}: {}", first_violation(events, groups, policy)));
+        }
+        m?
     } else {
-        drive(&mut d, &mut floor, events, groups, &mut NoCheck)?
+        drive(&mut Driver::new(config, groups), &mut floor, events, groups)?
     };
-    drop((d, floor));
+    drop(floor);
     let bytes = waiting_bytes(policy, groups)?;
     let name = match policy {
         Policy::Fair => "fair",
@@ -295,6 +281,22 @@ fn measure(args: &Args, events: &[Event], groups: u32, policy: Policy) -> Result
         m.spawns,
         m.allocs as f64 / (PASSES as f64 * n),
     ))
+}
+
+/// The first violation (or rejection) the checker reports on W, for the
+/// error message.
+fn first_violation(events: &[WEvent], groups: u32, policy: Policy) -> String {
+    let Ok(checked) = Checked::<u32, u32, ()>::new(w::config(policy)) else {
+        return "invalid configuration".into();
+    };
+    let mut d = Driver::over(checked, groups);
+    for chunk in events.chunks(1) {
+        d.run(chunk);
+        if d.rejected > 0 {
+            return format!("first failing input at {}", d.now());
+        }
+    }
+    "not reproduced".into()
 }
 
 fn main() -> ExitCode {

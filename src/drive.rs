@@ -71,7 +71,11 @@ where
     type Error = Error;
 
     #[inline]
-    fn handle<E: Event<K, T, P> + Clone>(&mut self, now: Time, event: E) -> Result<E::Answer, Error> {
+    fn handle<E: Event<K, T, P> + Clone>(
+        &mut self,
+        now: Time,
+        event: E,
+    ) -> Result<E::Answer, Error> {
         Machine::handle(self, now, event)
     }
 

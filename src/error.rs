@@ -4,8 +4,8 @@
 use thiserror::Error;
 
 use crate::config::ConfigError;
-use crate::work::RunId;
 use crate::time::Time;
+use crate::work::RunId;
 
 /// An input the machine rejected, or a configuration it refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]

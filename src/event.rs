@@ -5,8 +5,8 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Exited, Idle, Input, Message, Pipe, PipeAnswer, Response, Shutdown, Task, TaskAnswer,
-    Timeout, Turn,
+    Exited, Idle, Input, Message, Pipe, PipeAnswer, Response, Shutdown, Task, TaskAnswer, Timeout,
+    Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;

@@ -57,7 +57,6 @@ impl<K, T, P> ShutdownReport<K, T, P> {
 
 /// The live run of an explained group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub struct RunInfo {
     /// The run.
     pub run: RunId,
@@ -81,7 +80,6 @@ pub enum JobInfo<T> {
 /// Why a group is where it is: the answer of
 /// [`Machine::explain`](crate::Machine::explain).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Explain<T> {
     /// Its live run, if any.
     pub run: Option<RunInfo>,
@@ -135,7 +133,6 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
 /// The machine at a glance: the answer of
 /// [`Machine::stats`](crate::Machine::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub struct Stats {
     /// Live runs (at most `max_active`).
     pub live_runs: usize,

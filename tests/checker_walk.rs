@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use groupq_check::{Checked, StepError};
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Output, Policy, RunId, Time,
-    TurnReport, TurnStatus,
+    Compaction, CompactionTrigger, Config, ContextStats, Drive, Exit, Input, Output, Policy, RunId,
+    Time, TurnReport, TurnStatus,
 };
+use groupq_check::{CheckError, Checked};
 
 struct Rng(u64);
 impl Rng {
@@ -106,10 +106,11 @@ fn walk(seed: u64, config: Config, steps: usize) -> (usize, usize) {
             Input::Exited { run, .. } => Some(*run),
             _ => None,
         };
-        match q.step(at, input) {
-            Ok((_, outputs)) => {
+        let mut outputs = Vec::new();
+        match q.step(at, input, |o| outputs.push(o)) {
+            Ok(_) => {
                 accepted += 1;
-                for o in outputs {
+                for o in &outputs {
                     if let Output::Command(groupq::Command::Spawn { run, .. }) = o {
                         live.push(*run);
                         spawns += 1;
@@ -120,8 +121,8 @@ fn walk(seed: u64, config: Config, steps: usize) -> (usize, usize) {
                     live.retain(|r| *r != run);
                 }
             }
-            Err(StepError::Rejected(_)) => {}
-            Err(StepError::Violation(v)) => panic!("seed {seed}: {v}"),
+            Err(CheckError::Rejected(_)) => {}
+            Err(CheckError::Violation(v)) => panic!("seed {seed}: {v}"),
         }
     }
     (accepted, spawns)
@@ -150,40 +151,29 @@ fn random_walks_satisfy_every_invariant() {
     }
 }
 
-/// The checker holds the `WakeAt` an adapter sleeps until to the deadlines
+/// The checker holds the deadline an adapter sleeps until to the deadlines
 /// it knows: waking after an open run's idle deadline is a violation, and so
 /// is a scheduled retry that no wake-up is asked for.
 #[test]
 fn checker_rejects_a_wake_up_later_than_a_known_deadline() {
-    use groupq_check::{Checker, Property, Violation};
     use groupq::Machine;
+    use groupq_check::{Checker, Property, Violation};
 
-    /// Feeds `inputs` at time zero; the last one's `WakeAt` is replaced.
-    fn run(
-        inputs: &[Input<u8, u8, u32>],
-        last_wake: Option<Time>,
-    ) -> Result<(), Violation<u8, u8>> {
+    /// Feeds `inputs` at time zero; the last one's next deadline is forged.
+    fn run(inputs: &[Input<u8, u8, u32>], last_wake: Option<Time>) -> Result<(), Violation<u8>> {
         let config = Config::default().with_idle_timeout(Duration::from_secs(60));
         let mut q: Machine<u8, u8, u32> = Machine::new(config.clone()).unwrap();
         let mut checker = Checker::new(&config);
         for (i, input) in inputs.iter().enumerate() {
-            let result = q.handle(Time::ZERO, input.clone());
             let mut outputs = Vec::new();
-            loop {
-                match q.poll() {
-                    Output::WakeAt(at) if i + 1 == inputs.len() => {
-                        outputs.push(Output::WakeAt(last_wake));
-                        assert_ne!(at, last_wake, "the replaced WakeAt must differ");
-                        break;
-                    }
-                    o @ Output::WakeAt(_) => {
-                        outputs.push(o);
-                        break;
-                    }
-                    o => outputs.push(o),
-                }
+            let result = q.step(Time::ZERO, input.clone(), |o| outputs.push(o));
+            let result = result.map(|s| s.answer);
+            let mut wake = q.next_deadline();
+            if i + 1 == inputs.len() {
+                assert_ne!(wake, last_wake, "the forged deadline must differ");
+                wake = last_wake;
             }
-            checker.step(Time::ZERO, input, &result, &outputs)?;
+            checker.step(Time::ZERO, input, &result, &outputs, wake)?;
         }
         Ok(())
     }
@@ -196,12 +186,12 @@ fn checker_rejects_a_wake_up_later_than_a_known_deadline() {
     // The idle deadline is at 60 s; waking at 61 s misses it.
     let late = run(&[message.clone(), reply], Some(Time::from_secs(61))).unwrap_err();
     assert_eq!(late.property, Property::Contract);
-    // A failed run schedules a retry at 5 s; WakeAt(None) never retries.
+    // A failed run schedules a retry at 5 s; no deadline never retries.
     let failed = Input::Exited {
         run: run1,
         exit: Exit::Failed,
     };
     let missing = run(&[message, failed], None).unwrap_err();
     assert_eq!(missing.property, Property::Contract);
-    assert!(missing.detail.contains("WakeAt(None)"), "{missing}");
+    assert!(missing.detail.contains("next deadline None"), "{missing}");
 }

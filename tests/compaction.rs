@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use common::{reply_at, secs, task, Group, Pair};
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Dropped, Exit, Input, Record,
-    Response, RunId, TurnReport, Work,
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Dropped, Exit, Input, PipeAnswer,
+    Record, Response, RunId, TurnReport, Work,
 };
 
 fn compact_spawns(p: &Pair) -> Vec<(RunId, Group)> {
@@ -49,7 +49,11 @@ fn regression_threshold_then_more_output_then_exit_never_gives_two_live_runs() {
     let trigger_step = p.history.len() - 1;
     assert!(p.q.explain(&"chat").unwrap().compact_pending);
     p.advance(secs(1));
-    assert_eq!(p.pipe("chat"), Ok(run), "the run still takes follow-ups");
+    assert_eq!(
+        p.pipe("chat"),
+        PipeAnswer::Piped(run),
+        "the run still takes follow-ups"
+    );
     p.message("chat");
     p.turn(run, reply_at(88)); // more output, still over the threshold
     p.advance(secs(1));
@@ -158,7 +162,7 @@ fn two_triggers_in_one_run_give_one_compact() {
     p.message("a");
     let run = p.spawned_run("a");
     p.turn(run, reply_at(80));
-    p.pipe("a").unwrap();
+    p.pipe("a").run().unwrap();
     p.turn(run, reply_at(85));
     assert!(
         !p.records()

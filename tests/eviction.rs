@@ -14,6 +14,7 @@ fn assert_empty(p: &Pair, groups: &[&'static str]) {
     assert_eq!(
         s,
         Stats {
+            free_slots: p.q.config().max_active(),
             shut_down: s.shut_down,
             ..Stats::default()
         }
@@ -82,7 +83,7 @@ fn a_duplicate_task_for_a_forgotten_group_holds_nothing() {
 #[test]
 fn a_refused_pipe_for_an_unknown_group_holds_nothing() {
     let mut p = Pair::with_max_active(1);
-    assert!(p.pipe("ghost").is_err());
+    assert!(p.pipe("ghost").run().is_none());
     assert_empty(&p, &["ghost"]);
 }
 

@@ -121,7 +121,9 @@ fn explain_displays_as_one_readable_line() {
     let line = p.q.explain(&"a").unwrap().to_string();
     assert_eq!(
         line,
-        format!("{run} Messages Closing; jobs [Task(3)]; messages pending; compact pending; context 80%")
+        format!(
+            "{run} Messages Closing; jobs [Task(3)]; unread messages; compact pending; context 80%"
+        )
     );
 }
 
@@ -139,6 +141,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
         p.q.stats(),
         Stats {
             live_runs: 2,
+            free_slots: 0,
             waiting_groups: 2,
             tracked_groups: 4,
             queued_jobs: 3,
@@ -151,6 +154,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
         p.q.stats(),
         Stats {
             live_runs: 2,
+            free_slots: 0,
             waiting_groups: 0,
             tracked_groups: 2,
             queued_jobs: 0,

@@ -9,8 +9,8 @@
 
 mod support;
 
-use groupq_check::Checker;
 use groupq::{Config, Input, JobInfo, Response, RunId, Time};
+use groupq_check::Checker;
 use proptest::prelude::*;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 
@@ -101,7 +101,7 @@ impl ReferenceStateMachine for Reference {
 
 struct Sut {
     q: Q,
-    checker: Checker<u8, u8>,
+    checker: Checker<u8, u8, u32>,
 }
 
 /// The shutdown report's group order is the machine's own (the contract
@@ -133,7 +133,8 @@ impl StateMachineTest for MachineAgainstModel {
     fn apply(mut sut: Sut, reference: &Reference, t: Transition) -> Sut {
         let at = reference.at;
         let (answer, outputs) = gen::run_step(&mut sut.q, at, t.input.clone());
-        if let Err(v) = sut.checker.step(at, &t.input, &answer, &outputs) {
+        let wake = sut.q.next_deadline();
+        if let Err(v) = sut.checker.step(at, &t.input, &answer, &outputs, wake) {
             panic!("checker: {v}");
         }
         let (want_answer, want_commands) = reference.last.clone().expect("applied");

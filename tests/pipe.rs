@@ -5,14 +5,21 @@
 mod common;
 
 use common::{reply_at, Pair};
-use groupq::{Error, Input, PipeRefusal, RunState, Work};
+use groupq::{Input, PipeAnswer, PipeRefusal, Response, RunState, Work};
 
+/// Pipes into `group`, expects a refusal, and proves it changed nothing but
+/// the clock: a refusal is an ordinary answer, not an error.
 fn refused(p: &mut Pair, group: &'static str) -> PipeRefusal {
-    p.advance(common::secs(1)); // a refusal must not move the clock
-    match p.reject(Input::Pipe { group }) {
-        Error::PipeRefused(reason) => reason,
+    p.advance(common::secs(1));
+    let (explained, stats) = (p.q.explain(&group), p.q.stats());
+    let reason = match p.pipe(group) {
+        PipeAnswer::Refused(reason) => reason,
         other => panic!("expected a pipe refusal, got {other:?}"),
-    }
+    };
+    assert!(p.outputs().is_empty(), "a refusal gives no output");
+    assert_eq!(p.q.explain(&group), explained);
+    assert_eq!(p.q.stats(), stats);
+    reason
 }
 
 fn state(p: &Pair, group: &'static str) -> RunState {
@@ -75,7 +82,7 @@ fn pipe_is_accepted_into_a_busy_messages_run() {
     let mut p = Pair::with_max_active(1);
     p.message("a");
     let run = p.spawned_run("a");
-    assert_eq!(p.pipe("a"), Ok(run));
+    assert_eq!(p.pipe("a"), PipeAnswer::Piped(run));
     assert!(p.outputs().is_empty());
     assert_eq!(state(&p, "a"), RunState::Busy);
 }
@@ -86,7 +93,7 @@ fn pipe_into_an_idle_messages_run_makes_it_busy() {
     p.message("a");
     let run = p.spawned_run("a");
     p.idle(run);
-    assert_eq!(p.pipe("a"), Ok(run));
+    assert_eq!(p.pipe("a"), PipeAnswer::Piped(run));
     assert_eq!(state(&p, "a"), RunState::Busy);
     // Busy again: a task arriving now waits instead of preempting it.
     p.task("a", 1, "t");
@@ -94,30 +101,28 @@ fn pipe_into_an_idle_messages_run_makes_it_busy() {
 }
 
 #[test]
-fn the_machine_pipe_method_refuses_like_the_pipe_input_and_changes_nothing() {
+fn the_pipe_event_refuses_like_the_pipe_input() {
     let mut p = Pair::with_max_active(1);
     p.task("a", 1, "t");
-    let later = p.now.saturating_add(common::secs(1));
-    let before = p.q.clone();
-    assert_eq!(
-        p.q.pipe(later, &"a"),
-        Err(Error::PipeRefused(PipeRefusal::TaskRun))
-    );
-    assert_eq!(
-        p.q.pipe(later, &"b"),
-        Err(Error::PipeRefused(PipeRefusal::NoRun))
-    );
-    assert!(p.q == before, "not even the clock moved");
+    let refusal = PipeAnswer::Refused(PipeRefusal::TaskRun);
+    assert_eq!(p.pipe("a"), refusal);
+    assert_eq!(p.send(Input::Pipe { group: "a" }), Response::from(refusal));
+    let none = PipeAnswer::Refused(PipeRefusal::NoRun);
+    assert_eq!(p.pipe("b"), none);
+    assert_eq!(p.send(Input::Pipe { group: "b" }), Response::from(none));
 }
 
 #[test]
-fn the_machine_pipe_method_accepts_like_the_pipe_input() {
+fn the_pipe_event_accepts_like_the_pipe_input_and_moves_the_clock() {
     let mut p = Pair::with_max_active(1);
     p.message("a");
     let run = p.spawned_run("a");
     p.idle(run);
-    let later = p.now.saturating_add(common::secs(1));
-    assert_eq!(p.q.pipe(later, &"a"), Ok(run));
-    assert_eq!(p.q.now(), later);
+    p.advance(common::secs(1));
+    assert_eq!(p.pipe("a"), PipeAnswer::Piped(run));
+    assert_eq!(p.q.now(), p.now);
+    assert_eq!(state(&p, "a"), RunState::Busy);
+    p.idle(run);
+    assert_eq!(p.send(Input::Pipe { group: "a" }), Response::Piped(run));
     assert_eq!(state(&p, "a"), RunState::Busy);
 }

@@ -37,7 +37,10 @@ fn messages_during_a_run_coalesce_into_one_follow_up_run() {
     p.exit(run);
     let (second, _, work) = p.spawned();
     assert_eq!(work, Work::Messages);
-    assert!(!p.q.explain(&"a").unwrap().unread_messages, "check consumed");
+    assert!(
+        !p.q.explain(&"a").unwrap().unread_messages,
+        "check consumed"
+    );
     p.exit(second);
     assert!(p.spawns().is_empty(), "ten messages gave one follow-up run");
     assert_eq!(p.all_spawns().len(), 2);

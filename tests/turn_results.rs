@@ -8,7 +8,7 @@ mod common;
 use common::{mins, reply_at, secs, Pair};
 use groupq::{
     CloseReason, Command, Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Notice,
-    RunId, RunState, Time, TurnReport, TurnStatus,
+    PipeAnswer, RunId, RunState, Time, TurnReport, TurnStatus,
 };
 
 /// A Pair with one live Messages run for "a".
@@ -50,7 +50,11 @@ fn a_context_warning_is_notified_at_the_warn_threshold_when_notices_are_on() {
         let (mut p, run) = live(Config::default());
         p.turn(run, reply_at(percent));
         let expected: &[Notice] = if warned {
-            &[Notice::ContextWarning { percent }]
+            &[Notice::ContextWarning {
+                percent,
+                tokens: None,
+                limit: None,
+            }]
         } else {
             &[]
         };
@@ -190,7 +194,14 @@ fn the_percent_is_derived_from_tokens_and_limit() {
         run,
         with_stats(TurnReport::delivered_reply(), Some(150_000), Some(200_000)),
     );
-    assert_eq!(notices(&p), [Notice::ContextWarning { percent: 75 }]);
+    assert_eq!(
+        notices(&p),
+        [Notice::ContextWarning {
+            percent: 75,
+            tokens: Some(150_000),
+            limit: Some(200_000)
+        }]
+    );
     assert!(p.q.explain(&"a").unwrap().compact_pending);
 }
 
@@ -309,7 +320,7 @@ fn a_successful_turn_acts_as_idle() {
     let (mut p, run) = live(Config::default());
     p.turn(run, TurnReport::delivered_reply());
     assert_eq!(state(&p), RunState::IdleWaiting);
-    assert_eq!(p.pipe("a"), Ok(run));
+    assert_eq!(p.pipe("a"), PipeAnswer::Piped(run));
     assert_eq!(state(&p), RunState::Busy);
 }
 
@@ -353,7 +364,7 @@ fn a_new_reply_pushes_the_idle_deadline_out() {
     let (mut p, run) = live(Config::default());
     p.turn(run, TurnReport::delivered_reply());
     p.advance(mins(20));
-    p.pipe("a").unwrap();
+    p.pipe("a").run().unwrap();
     p.turn(run, TurnReport::delivered_reply());
     let pushed = Time::ZERO.saturating_add(mins(50));
     assert_eq!(p.wake_at, Some(pushed));

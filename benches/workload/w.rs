@@ -20,16 +20,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
-use groupq::{Command, Config, Error, Exit, Input, Machine, Output, Policy, Response, RunId, Time};
+use groupq::{
+    Command, Config, Drive, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId,
+    Task, Time, Timeout,
+};
 
 /// The machine W drives: `u32` group keys, `u32` task ids, no payload.
 pub type Q = Machine<u32, u32, ()>;
-/// One input of W.
-pub type WInput = Input<u32, u32, ()>;
-/// One output of W.
-pub type WOutput = Output<u32, u32, ()>;
-/// The machine's answer to one input of W.
-pub type WResult = Result<Response<u32, u32, ()>, Error>;
 
 /// The group counts BENCH.md asks for.
 pub const GROUPS: [u32; 4] = [10, 1_000, 100_000, 1_000_000];
@@ -59,7 +56,7 @@ impl SplitMix64 {
 
 /// One event's random numbers.
 #[derive(Clone, Copy, Debug)]
-pub struct Event {
+pub struct WEvent {
     /// `a % 100`: which kind of event.
     pub r: u32,
     /// `b`: group, task id, or which live run.
@@ -67,13 +64,13 @@ pub struct Event {
 }
 
 /// The `n` events of W for `seed`, drawn before any timing starts.
-pub fn events(n: usize, seed: u64) -> Vec<Event> {
+pub fn events(n: usize, seed: u64) -> Vec<WEvent> {
     let mut rng = SplitMix64::new(seed);
     (0..n)
         .map(|_| {
             let a = rng.next_u64() as u32;
             let b = rng.next_u64() as u32;
-            Event { r: a % 100, x: b }
+            WEvent { r: a % 100, x: b }
         })
         .collect()
 }
@@ -84,35 +81,17 @@ pub fn config(policy: Policy) -> Config {
     Config::default().with_max_active(5).with_policy(policy)
 }
 
-/// Sees every input, the machine's answer and the outputs it produced: the
-/// place where the invariant checker plugs in (one `step` per input).
-pub trait Observer {
-    /// When false the driver never collects outputs for the observer.
-    const ACTIVE: bool;
-    /// One input, its answer, and all its outputs (without `WakeAt`).
-    fn step(&mut self, now: Time, input: &WInput, result: &WResult, outputs: &[WOutput]);
-}
-
-/// Observes nothing: the timed path.
-pub struct NoCheck;
-
-impl Observer for NoCheck {
-    const ACTIVE: bool = false;
-    fn step(&mut self, _: Time, _: &WInput, _: &WResult, _: &[WOutput]) {}
-}
-
-/// Adapter-side state: the machine and what a real adapter would know (its
-/// live runs), with every buffer reused so that the driver allocates
+/// Adapter-side state: what W drives (a [`Machine`], or a checked one:
+/// anything that implements [`Drive`]) and what a real adapter would know
+/// (its live runs), with every buffer reused so that the driver allocates
 /// nothing per event once warm.
-pub struct Driver {
+pub struct Driver<D = Q> {
     /// The machine under test.
-    pub machine: Q,
+    pub machine: D,
     groups: u32,
     /// Live runs in spawn order, with their group. At most `max_active`
     /// (5 in W), so finding a group's run is a scan of a few entries.
     live: Vec<(RunId, u32)>,
-    /// Outputs of the current input, collected only for an active observer.
-    outputs: Vec<WOutput>,
     /// Milliseconds since the start.
     now_ms: u64,
     /// `Spawn` commands seen.
@@ -123,14 +102,20 @@ pub struct Driver {
     pub rejected: u64,
 }
 
-impl Driver {
-    /// A driver for W with `groups` groups.
+impl Driver<Q> {
+    /// A driver for W with `groups` groups over a plain machine.
     pub fn new(config: Config, groups: u32) -> Self {
+        Driver::over(Machine::new(config).expect("valid config"), groups)
+    }
+}
+
+impl<D: Drive<u32, u32, ()>> Driver<D> {
+    /// A driver for W with `groups` groups over `machine`.
+    pub fn over(machine: D, groups: u32) -> Self {
         Driver {
-            machine: Machine::new(config).expect("valid config"),
+            machine,
             groups,
             live: Vec::new(),
-            outputs: Vec::new(),
             now_ms: 0,
             spawns: 0,
             exit: Exit::Clean,
@@ -149,18 +134,22 @@ impl Driver {
     }
 
     /// Drives the events through the machine, one millisecond apart.
-    pub fn run<O: Observer>(&mut self, events: &[Event], obs: &mut O) {
+    pub fn run(&mut self, events: &[WEvent]) {
         let g = self.groups;
         for e in events {
             self.now_ms += 1;
-            self.fire_due(obs);
+            self.fire_due();
             let group = e.x % g;
             match e.r {
-                0..=49 => self.message(group, obs),
-                50..=64 => self.task(group, (e.x >> 16) % 8, obs),
+                0..=49 => self.input(Message { group }),
+                50..=64 => self.input(Task {
+                    group,
+                    id: (e.x >> 16) % 8,
+                    payload: (),
+                }),
                 65..=69 => {
                     if let Some(&(run, _)) = self.live.iter().find(|&&(_, g)| g == group) {
-                        self.idle(run, obs);
+                        self.input(Idle { run });
                     }
                 }
                 _ => {
@@ -168,8 +157,7 @@ impl Driver {
                         // x is 32 bits and at most max_active runs are
                         // live: a 32-bit division is enough.
                         let i = (e.x % self.live.len() as u32) as usize;
-                        let exit = self.exit;
-                        self.exit_at(i, exit, obs);
+                        self.exit_at(i, self.exit);
                     }
                 }
             }
@@ -179,13 +167,13 @@ impl Driver {
     /// Exits live runs cleanly (and lets due deadlines fire) until the
     /// machine holds nothing: every group is forgotten, every buffer keeps
     /// its capacity. Time advances 1 ms per step.
-    pub fn drain<O: Observer>(&mut self, obs: &mut O) {
+    pub fn drain(&mut self) {
         loop {
             self.now_ms += 1;
-            self.fire_due(obs);
+            self.fire_due();
             if !self.live.is_empty() {
-                self.exit_at(self.live.len() - 1, Exit::Clean, obs);
-            } else if let Some(at) = self.machine.next_deadline() {
+                self.exit_at(self.live.len() - 1, Exit::Clean);
+            } else if let Some(at) = self.machine.machine().next_deadline() {
                 self.now_ms = self.now_ms.max(at.as_millis() + 1);
             } else {
                 break;
@@ -193,107 +181,38 @@ impl Driver {
         }
     }
 
-    // Each input goes through the typed method when nothing observes it
-    // (what an adapter that knows what happened calls), and through
-    // `Machine::handle` with an `Input` value when the checker must see it.
-
     #[inline]
-    fn fire_due<O: Observer>(&mut self, obs: &mut O) {
+    fn fire_due(&mut self) {
         let now = self.now();
-        if self.machine.next_deadline().is_some_and(|at| at <= now) {
-            if O::ACTIVE {
-                self.input(Input::Timeout, obs);
-            } else {
-                let accepted = self.machine.timeout(now).is_ok();
-                self.ok(accepted);
-            }
+        if self
+            .machine
+            .machine()
+            .next_deadline()
+            .is_some_and(|at| at <= now)
+        {
+            self.input(Timeout);
         }
     }
 
     #[inline]
-    fn message<O: Observer>(&mut self, group: u32, obs: &mut O) {
-        if O::ACTIVE {
-            self.input(Input::Message { group }, obs);
-        } else {
-            let now = self.now();
-            let accepted = self.machine.message(now, group).is_ok();
-            self.ok(accepted);
-        }
-    }
-
-    #[inline]
-    fn task<O: Observer>(&mut self, group: u32, id: u32, obs: &mut O) {
-        if O::ACTIVE {
-            let payload = ();
-            self.input(Input::Task { group, id, payload }, obs);
-        } else {
-            let now = self.now();
-            let accepted = self.machine.task(now, group, id, ()).is_ok();
-            self.ok(accepted);
-        }
-    }
-
-    #[inline]
-    fn idle<O: Observer>(&mut self, run: RunId, obs: &mut O) {
-        if O::ACTIVE {
-            self.input(Input::Idle { run }, obs);
-        } else {
-            let now = self.now();
-            let accepted = self.machine.idle(now, run).is_ok();
-            self.ok(accepted);
-        }
-    }
-
-    #[inline]
-    fn exit_at<O: Observer>(&mut self, i: usize, exit: Exit, obs: &mut O) {
+    fn exit_at(&mut self, i: usize, exit: Exit) {
         let (run, _) = self.live.swap_remove(i);
-        if O::ACTIVE {
-            self.input(Input::Exited { run, exit }, obs);
-        } else {
-            let now = self.now();
-            let accepted = self.machine.exited(now, run, exit).is_ok();
-            self.ok(accepted);
-        }
+        self.input(Exited { run, exit });
     }
 
-    /// Counts a rejection, then drains every output.
+    /// One input through the shared run loop ([`Drive::step`]); every
+    /// `Spawn` appends a live run.
     #[inline]
-    fn ok(&mut self, accepted: bool) {
-        self.rejected += u64::from(!accepted);
-        loop {
-            match self.machine.poll() {
-                Output::WakeAt(_) => break,
-                Output::Command(Command::Spawn { run, group, .. }) => self.spawned(run, group),
-                _ => {}
-            }
-        }
-    }
-
-    /// Hands one input to the machine, drains every output and shows all of
-    /// it to the observer.
-    pub fn input<O: Observer>(&mut self, input: WInput, obs: &mut O) {
+    fn input<E: Event<u32, u32, ()> + Clone>(&mut self, event: E) {
         let now = self.now();
-        let result = self.machine.handle(now, input.clone());
-        self.rejected += u64::from(result.is_err());
-        self.outputs.clear();
-        loop {
-            match self.machine.poll() {
-                Output::WakeAt(_) => break,
-                o => {
-                    if let Output::Command(Command::Spawn { run, group, .. }) = &o {
-                        self.spawned(*run, *group);
-                    }
-                    self.outputs.push(o);
-                }
+        let (live, spawns) = (&mut self.live, &mut self.spawns);
+        let stepped = self.machine.step(now, event, |o| {
+            if let Output::Command(Command::Spawn { run, group, .. }) = o {
+                *spawns += 1;
+                live.push((run, group));
             }
-        }
-        obs.step(now, &input, &result, &self.outputs);
-    }
-
-    #[inline]
-    fn spawned(&mut self, run: RunId, group: u32) {
-        self.spawns += 1;
-        self.live.push((run, group));
+        });
+        self.rejected += u64::from(stepped.is_err());
     }
 }
 
@@ -310,7 +229,7 @@ impl Floor {
     /// std `HashMap` on `x % G` (entry, inserting when absent) and one queue
     /// push (messages) or pop (everything else). No orchestrator can do
     /// less. Returns a checksum so that nothing is optimised away.
-    pub fn run(&mut self, events: &[Event], groups: u32) -> u64 {
+    pub fn run(&mut self, events: &[WEvent], groups: u32) -> u64 {
         let mut sum = 0u64;
         for e in events {
             let v = self.map.entry(e.x % groups).or_insert(0);

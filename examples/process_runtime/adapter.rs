@@ -1,9 +1,9 @@
 //! The adapter: owns the groupq [`Machine`], carries out its commands with
 //! processes and files, and turns what the processes do into inputs.
 //!
-//! Everything goes through [`Adapter::step`]: hand one input to the machine,
-//! drain its outputs, check the step with the invariant checker, then carry
-//! the outputs out. The run loop waits for the next event or the machine's
+//! Everything goes through [`Adapter::step`]: one `Drive::step` of a
+//! checked machine (the input handled, its outputs drained, the step checked
+//! by the invariant checker), then the outputs carried out. The run loop waits for the next event or the machine's
 //! next deadline, whichever comes first.
 
 use std::collections::BTreeMap;
@@ -14,11 +14,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use groupq_check::Checker;
 use groupq::{
-    CloseReason, Command, Config, Exit, Input, Machine, Notice, Output, Pending, PipeRefusal,
-    Record, Response, RunId, RunState, ShutdownReport, Time, Work,
+    CloseReason, Command, Config, Drive, Exit, Input, Notice, Output, Pending, PipeRefusal, Record,
+    Response, RunId, RunState, ShutdownReport, Time, Work,
 };
+use groupq_check::{CheckError, Checked};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -35,7 +35,7 @@ pub type Fatal = Box<dyn std::error::Error>;
 type Group = String;
 type TaskId = String;
 type Prompt = String;
-type Queue = Machine<Group, TaskId, Prompt>;
+type Queue = Checked<Group, TaskId, Prompt>;
 type QueueInput = Input<Group, TaskId, Prompt>;
 type Answer = Result<Response<Group, TaskId, Prompt>, groupq::Error>;
 
@@ -150,7 +150,6 @@ struct LiveProcess {
 /// The adapter's state.
 struct Adapter {
     queue: Queue,
-    checker: Checker<Group, TaskId>,
     /// `Time::ZERO`: the adapter's start.
     epoch: Instant,
     wake_at: Option<Time>,
@@ -196,8 +195,7 @@ pub async fn run(options: &Options) -> Result<(), Fatal> {
     let (events, mut inbox) = mpsc::unbounded_channel();
     let epoch = Instant::now();
     let mut adapter = Adapter {
-        queue: Machine::new(config.clone())?,
-        checker: Checker::new(&config),
+        queue: Checked::new(config.clone())?,
         epoch,
         wake_at: None,
         scratch,
@@ -239,7 +237,12 @@ pub async fn run(options: &Options) -> Result<(), Fatal> {
     }
 
     let evidence = Evidence::read(&adapter.log_dir)?;
-    report::print_summary(&adapter.tally, &evidence, &config, adapter.checker.steps());
+    report::print_summary(
+        &adapter.tally,
+        &evidence,
+        &config,
+        adapter.queue.checker().steps(),
+    );
     evidence.verify(config.max_active())?;
     Ok(())
 }
@@ -272,25 +275,18 @@ impl Adapter {
         Time::from_duration(self.epoch.elapsed())
     }
 
-    /// One input: handle it, drain the outputs, check the step, carry the
-    /// outputs out. Returns the machine's answer; a violation is fatal.
+    /// One input through the shared loop of the checked machine, then its
+    /// outputs carried out. Returns the machine's answer; a violation is
+    /// fatal.
     fn step(&mut self, input: QueueInput) -> Result<Answer, Fatal> {
         let now = self.now();
-        let seen = input.clone();
-        let answer = self.queue.handle(now, input);
         let mut outputs = Vec::new();
-        loop {
-            let output = self.queue.poll();
-            if let Output::WakeAt(at) = output {
-                self.wake_at = at;
-                outputs.push(output);
-                break;
-            }
-            outputs.push(output);
-        }
-        self.checker
-            .step(now, &seen, &answer, &outputs)
-            .map_err(|v| format!("invariant violated: {v}"))?;
+        let answer = match self.queue.step(now, input, |o| outputs.push(o)) {
+            Ok(stepped) => Ok(stepped.answer),
+            Err(CheckError::Rejected(e)) => Err(e),
+            Err(CheckError::Violation(v)) => return Err(format!("invariant violated: {v}").into()),
+        };
+        self.wake_at = self.queue.next_deadline();
         for output in outputs {
             self.carry_out(output)?;
         }
@@ -389,7 +385,7 @@ impl Adapter {
                 self.tally.piped += 1;
                 self.note(&group, Some(run), "piped into the live run");
             }
-            Err(groupq::Error::PipeRefused(why)) => {
+            Ok(Response::PipeRefused(why)) => {
                 if why != PipeRefusal::NoRun {
                     self.note(&group, None, format!("not piped: {why}"));
                 }
@@ -423,7 +419,7 @@ impl Adapter {
                 self.note(&group, Some(run), what);
                 Input::Turn {
                     run,
-                    report: turn.to_output(true),
+                    report: turn.to_report(true),
                 }
             }
             Ok(AgentLine::Idle) => Input::Idle { run },
@@ -449,16 +445,18 @@ impl Adapter {
                         let why = match reason {
                             CloseReason::Preempt => "a task is waiting",
                             CloseReason::IdleTimeout => "idle timeout",
+                            _ => "another reason",
                         };
                         self.note(&group, Some(run), format!("close input: {why}"));
                     }
                 }
                 Command::Notify { group, notice } => {
                     let what = match notice {
-                        Notice::ContextWarning { percent } => {
+                        Notice::ContextWarning { percent, .. } => {
                             format!("notice to user: context at {percent}%")
                         }
                         Notice::AutoCompacted { .. } => "notice to user: auto-compacted".into(),
+                        other => format!("notice to user: {other:?}"),
                     };
                     self.note(&group, None, what);
                 }
@@ -479,9 +477,14 @@ impl Adapter {
                     self.tally.terminal_failures += 1;
                     self.note(&group, None, "retries exhausted: giving up");
                 }
+                other => {
+                    return Err(
+                        format!("a command this adapter cannot carry out: {other:?}").into(),
+                    )
+                }
             },
             Output::Record(record) => self.print_record(record),
-            Output::WakeAt(_) => {}
+            _ => {}
         }
         Ok(())
     }
@@ -586,6 +589,7 @@ impl Adapter {
                     (group, "retry due: messages queued".into())
                 }
                 Pending::Messages => return,
+                other => (group, format!("{other:?} queued")),
             },
             Record::Deduplicated { group, id } => {
                 self.tally.deduplicated += 1;
@@ -612,6 +616,7 @@ impl Adapter {
             Record::Dropped { group, what } => (group, format!("dropped after shutdown: {what:?}")),
             // The spawn line already says it.
             Record::Drained { .. } => return,
+            other => (String::from("-"), format!("{other:?}")),
         };
         self.note(&group, None, what);
     }

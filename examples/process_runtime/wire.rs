@@ -57,7 +57,7 @@ pub struct Turn {
 impl Turn {
     /// The turn as the core's input. `delivered` says whether the adapter got
     /// the reply to the user (here: printed it).
-    pub fn to_output(&self, delivered: bool) -> TurnReport {
+    pub fn to_report(&self, delivered: bool) -> TurnReport {
         TurnReport {
             status: match self.status {
                 Status::Success => TurnStatus::Success,

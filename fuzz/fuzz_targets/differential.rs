@@ -8,8 +8,8 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use arbitrary::{Arbitrary, Unstructured};
+use groupq::{Command, Config, Drive, Error, Input, Machine, Output, Response, Time};
 use groupq_check::trace::Trace;
-use groupq::{Command, Config, Error, Input, Machine, Output, Response, Time};
 use groupq_fuzz::{Driver, Scenario};
 use libfuzzer_sys::fuzz_target;
 
@@ -54,18 +54,19 @@ where
     /// machine's outputs when it accepted the input.
     fn step(&mut self, now: Time, input: Input<K, T, P>) -> Option<&[Output<K, T, P>]> {
         let seen = format!("{input:?} at {now}");
-        let result = self.machine.handle(now, input.clone());
         self.outputs.clear();
-        let commands: Vec<Command<K, T, P>> = std::iter::from_fn(|| match self.machine.poll() {
-            Output::WakeAt(_) => None,
-            o => Some(o),
-        })
-        .inspect(|o| self.outputs.push(o.clone()))
-        .filter_map(|o| match o {
-            Output::Command(c) => Some(c),
-            _ => None, // records are observability; the model has none
-        })
-        .collect();
+        let outputs = &mut self.outputs;
+        let result = self
+            .machine
+            .step(now, input.clone(), |o| outputs.push(o))
+            .map(|s| s.answer);
+        // Records are observability; the model has none.
+        let commands: Vec<Command<K, T, P>> = self
+            .outputs
+            .iter()
+            .filter_map(Output::command)
+            .cloned()
+            .collect();
         let (expected, expected_commands) = self.model.handle(now, input);
         let accepted = result.is_ok();
         assert_eq!(

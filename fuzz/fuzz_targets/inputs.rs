@@ -8,7 +8,8 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use groupq_check::{Checked, StepError};
+use groupq::Drive;
+use groupq_check::{CheckError, Checked};
 use groupq_fuzz::{replay_trace, Driver, Scenario};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,10 +27,11 @@ fuzz_target!(|data: &[u8]| {
     for &(clock, op) in &scenario.steps {
         let (now, input) = driver.input(clock, op, q.machine().next_deadline());
         let seen = input.clone();
-        match q.handle(now, input) {
-            Ok(outputs) => driver.observe(now, &seen, outputs),
-            Err(StepError::Rejected(_)) => {}
-            Err(StepError::Violation(v)) => panic!("{v}"),
+        let mut outputs = Vec::new();
+        match q.step(now, input, |o| outputs.push(o)) {
+            Ok(_) => driver.observe(now, &seen, &outputs),
+            Err(CheckError::Rejected(_)) => {}
+            Err(CheckError::Violation(v)) => panic!("{v}"),
         }
     }
 });

@@ -6,11 +6,12 @@ use std::time::Duration;
 use std::fmt;
 
 use arbitrary::Arbitrary;
-use groupq_check::trace::{replay, ReplayError, Trace};
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
     TurnReport, TurnStatus,
 };
+use groupq_check::trace::Trace;
+use groupq_check::{replay, ReplayError};
 
 /// A fuzzed configuration. Invalid ones (zero slots, zero base, thresholds
 /// above 100) are generated too: `Machine::new` must refuse them cleanly.

@@ -25,7 +25,12 @@ where
     /// Accepted for any live run. The notices and the auto-compact trigger
     /// apply to Messages runs only: a compact run reaching the threshold
     /// must not queue another compact (that could loop forever).
-    pub(crate) fn on_turn(&mut self, now: Time, run: RunId, report: TurnReport) -> Result<(), Error> {
+    pub(crate) fn on_turn(
+        &mut self,
+        now: Time,
+        run: RunId,
+        report: TurnReport,
+    ) -> Result<(), Error> {
         let g = self.runs.group_of(run)?;
         let config = &self.config;
         let group = self.groups.get(g);

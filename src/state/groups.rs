@@ -204,7 +204,6 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Groups<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Groups")
             .field("table", &self.table)
-            .field("free", &self.free)
             .field("contexts", &self.contexts)
             .finish_non_exhaustive()
     }

@@ -315,13 +315,25 @@ mod tests {
             for id in base..base + 20 {
                 assert!(jobs.push_task(7, &mut q, id, ()).is_ok(), "{id} is new");
                 for dup in base..=id {
-                    assert!(jobs.push_task(7, &mut q, dup, ()).is_err(), "{dup} is queued");
+                    assert!(
+                        jobs.push_task(7, &mut q, dup, ()).is_err(),
+                        "{dup} is queued"
+                    );
                 }
             }
             assert!(q.ids_hashed);
             for next in base..base + 20 {
-                assert_eq!(jobs.pop_front(7, &mut q), Some(Job::Task { id: next, payload: () }));
-                assert!(jobs.push_task(8, &mut Queue::default(), next, ()).is_ok(), "other group");
+                assert_eq!(
+                    jobs.pop_front(7, &mut q),
+                    Some(Job::Task {
+                        id: next,
+                        payload: ()
+                    })
+                );
+                assert!(
+                    jobs.push_task(8, &mut Queue::default(), next, ()).is_ok(),
+                    "other group"
+                );
             }
             assert!(jobs.ids.is_empty() && !q.ids_hashed, "no id left behind");
         }

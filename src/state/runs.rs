@@ -63,6 +63,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Runs<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runs")
             .field("table", &self.table)
+            .field("free", &self.free)
             .field("next_id", &self.next_id)
             .finish_non_exhaustive()
     }

@@ -10,11 +10,12 @@
 
 use std::time::Duration;
 
-use groupq_check::Checker;
 use groupq::{
-    Command, Config, ContextStats, Error, Exit, Input, Machine, Output, Record, Response, RunId,
-    ShutdownReport, Time, TurnReport, Work,
+    Command, Config, ContextStats, Drive, Error, Event, Exit, Exited, Idle, Input, Machine,
+    Message, Output, Pipe, PipeAnswer, Record, Response, RunId, Shutdown, ShutdownReport, Task,
+    TaskAnswer, Time, Timeout, Turn, TurnReport, Work,
 };
+use groupq_check::{CheckError, Checked};
 
 /// Group keys are chat names.
 pub type Group = &'static str;
@@ -25,7 +26,7 @@ pub type Out = Output<Group, u32, String>;
 /// One command of [`Q`].
 pub type Cmd = Command<Group, u32, String>;
 
-/// One input, its answer, and every output it produced (without `WakeAt`).
+/// One input, its answer, and every output it produced.
 #[derive(Debug)]
 pub struct Step {
     /// When it was sent.
@@ -64,14 +65,16 @@ impl Drop for Pair {
     }
 }
 
-/// A machine, a clock, and the history of everything sent and seen.
+/// A checked machine, a clock, and the history of everything sent and
+/// seen. Every step goes through `Drive::step` (the shared run loop) on a
+/// `Checked` machine, so each scenario is checked against the invariants on
+/// top of its own assertions.
 pub struct Pair {
     /// The machine (read it with `explain`, `stats`, `next_deadline`).
-    pub q: Q,
-    checker: Checker<Group, u32>,
+    pub q: Checked<Group, u32, String>,
     /// The current time; inputs are sent at it.
     pub now: Time,
-    /// The `WakeAt` that ended the last drain.
+    /// The next deadline after the last input.
     pub wake_at: Option<Time>,
     /// Every step so far.
     pub history: Vec<Step>,
@@ -87,10 +90,7 @@ pub fn mins(n: u64) -> Duration {
 
 /// A successful, delivered reply reporting `percent` of the context in use.
 pub fn reply_at(percent: u32) -> TurnReport {
-    TurnReport::delivered_reply().with_context(ContextStats {
-        percent: Some(percent),
-        ..ContextStats::default()
-    })
+    TurnReport::delivered_reply().with_context(ContextStats::from_percent(percent))
 }
 
 impl Pair {
@@ -98,8 +98,7 @@ impl Pair {
     pub fn new(config: Config) -> Pair {
         let config = config.with_records(true);
         Pair {
-            checker: Checker::new(&config),
-            q: Machine::new(config).expect("valid config"),
+            q: Checked::new(config).expect("valid config"),
             now: Time::ZERO,
             wake_at: None,
             history: Vec::new(),
@@ -111,56 +110,70 @@ impl Pair {
         Pair::new(Config::default().with_max_active(max_active))
     }
 
-    /// Sends `input` at the current time, drains every output, checks the
-    /// step against the invariants, and returns the machine's answer.
-    pub fn try_send(
-        &mut self,
-        input: Input<Group, u32, String>,
-    ) -> Result<Response<Group, u32, String>, Error> {
-        let result = self.q.handle(self.now, input.clone());
+    /// Sends `event` at the current time through the shared loop, keeps the
+    /// step in the history, and returns the machine's typed answer. Panics
+    /// on an invariant violation.
+    pub fn try_event<E>(&mut self, event: E) -> Result<E::Answer, Error>
+    where
+        E: Event<Group, u32, String> + Clone,
+    {
+        let input: Input<Group, u32, String> = event.clone().into();
         let mut outputs = Vec::new();
-        self.wake_at = loop {
-            match self.q.poll() {
-                Output::WakeAt(at) => break at,
-                o => outputs.push(o),
+        let result = match self.q.step(self.now, event, |o| outputs.push(o)) {
+            Ok(stepped) => {
+                assert_eq!(stepped.wake_at, self.q.next_deadline());
+                Ok(stepped.answer)
+            }
+            Err(CheckError::Rejected(e)) => Err(e),
+            Err(CheckError::Violation(v)) => {
+                panic!("invariant violated: {v}\nhistory: {:#?}", self.history)
             }
         };
-        assert_eq!(
-            self.wake_at,
-            self.q.next_deadline(),
-            "WakeAt is the next deadline"
-        );
-        if let Err(v) = self.checker.step(self.now, &input, &result, &outputs) {
-            panic!("invariant violated: {v}\nhistory: {:#?}", self.history);
-        }
+        self.wake_at = self.q.next_deadline();
         self.history.push(Step {
             now: self.now,
             input,
-            result: result.clone(),
+            result: result.as_ref().map(E::response).map_err(|e| *e),
             outputs,
         });
         result
     }
 
-    /// Sends an input that must be accepted.
-    pub fn send(&mut self, input: Input<Group, u32, String>) -> Response<Group, u32, String> {
-        let shown = format!("{input:?}");
-        self.try_send(input)
+    /// Sends an input value (the dynamic path) and returns the answer.
+    pub fn try_send(
+        &mut self,
+        input: Input<Group, u32, String>,
+    ) -> Result<Response<Group, u32, String>, Error> {
+        self.try_event(input)
+    }
+
+    /// Sends an event that must be accepted.
+    pub fn accept<E>(&mut self, event: E) -> E::Answer
+    where
+        E: Event<Group, u32, String> + Clone + std::fmt::Debug,
+    {
+        let shown = format!("{event:?}");
+        self.try_event(event)
             .unwrap_or_else(|e| panic!("{shown} at {} rejected: {e}", self.now))
     }
 
+    /// Sends an input that must be accepted.
+    pub fn send(&mut self, input: Input<Group, u32, String>) -> Response<Group, u32, String> {
+        self.accept(input)
+    }
+
     /// Sends an input that must be rejected, and proves that it changed
-    /// nothing (P9): the machine equals a clone taken before, and it
-    /// produced no output.
+    /// nothing: the machine equals a clone taken before, and it produced no
+    /// output.
     pub fn reject(&mut self, input: Input<Group, u32, String>) -> Error {
-        let before = self.q.clone();
+        let before: Q = (*self.q).clone();
         let shown = format!("{input:?}");
         let err = match self.try_send(input) {
             Err(e) => e,
             Ok(r) => panic!("{shown} was accepted: {r:?}"),
         };
         assert!(self.outputs().is_empty(), "a rejected input gave outputs");
-        assert!(self.q == before, "a rejected input changed the machine");
+        assert!(*self.q == before, "a rejected input changed the machine");
         err
     }
 
@@ -175,49 +188,43 @@ impl Pair {
     pub fn advance_to_next_deadline(&mut self) -> Time {
         let at = self.q.next_deadline().expect("a deadline is armed");
         self.now = self.now.max(at);
-        self.send(Input::Timeout);
+        self.timeout();
         at
     }
 
     /// Sends `Timeout` at the current time.
     pub fn timeout(&mut self) {
-        self.send(Input::Timeout);
+        self.accept(Timeout);
     }
 
-    // ---- inputs ----------------------------------------------------------
+    // ---- inputs, each through its typed event ------------------------------
 
     pub fn message(&mut self, group: Group) {
-        self.send(Input::Message { group });
+        self.accept(Message { group });
     }
 
     /// Queues a task; `false` when it was deduplicated.
     pub fn task(&mut self, group: Group, id: u32, payload: &str) -> bool {
         let payload = payload.to_string();
-        match self.send(Input::Task { group, id, payload }) {
-            Response::Accepted => true,
-            Response::Duplicate => false,
-            other => panic!("unexpected answer to a task: {other:?}"),
-        }
+        self.accept(Task { group, id, payload }) == TaskAnswer::Queued
     }
 
-    pub fn pipe(&mut self, group: Group) -> Result<RunId, Error> {
-        self.try_send(Input::Pipe { group }).map(|r| match r {
-            Response::Piped(run) => run,
-            other => panic!("unexpected answer to a pipe: {other:?}"),
-        })
+    /// Pipes into the group's live run: the run, or why it was refused.
+    pub fn pipe(&mut self, group: Group) -> PipeAnswer {
+        self.accept(Pipe { group })
     }
 
     pub fn idle(&mut self, run: RunId) {
-        self.send(Input::Idle { run });
+        self.accept(Idle { run });
     }
 
-    pub fn turn(&mut self, run: RunId, output: TurnReport) {
-        self.send(Input::Turn { run, report: output });
+    pub fn turn(&mut self, run: RunId, report: TurnReport) {
+        self.accept(Turn { run, report });
     }
 
     /// The run exits cleanly.
     pub fn exit(&mut self, run: RunId) {
-        self.send(Input::Exited {
+        self.accept(Exited {
             run,
             exit: Exit::Clean,
         });
@@ -225,17 +232,14 @@ impl Pair {
 
     /// The run exits uncleanly.
     pub fn fail(&mut self, run: RunId) {
-        self.send(Input::Exited {
+        self.accept(Exited {
             run,
             exit: Exit::Failed,
         });
     }
 
     pub fn shutdown(&mut self) -> ShutdownReport<Group, u32, String> {
-        match self.send(Input::Shutdown) {
-            Response::ShutDown(report) => report,
-            other => panic!("unexpected answer to shutdown: {other:?}"),
-        }
+        self.accept(Shutdown)
     }
 
     // ---- what the last input produced --------------------------------------

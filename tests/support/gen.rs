@@ -6,7 +6,6 @@
 //! already exited, or an id never issued. Sequences therefore keep working
 //! while proptest shrinks them.
 
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use proptest::option;
@@ -14,8 +13,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Machine,
-    Output, Policy, Response, RunId, Time, TurnReport, TurnStatus,
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Drive, Error, Exit, Input,
+    Machine, Output, Policy, Response, RunId, Time, TurnReport, TurnStatus,
 };
 
 /// Group key.
@@ -309,7 +308,7 @@ impl Harness {
             Act::Idle(p) => Input::Idle { run: self.run(p) },
             Act::Turn(p, output) => Input::Turn {
                 run: self.run(p),
-                report: *report: output,
+                report: *output,
             },
             Act::Exit(p, exit) => Input::Exited {
                 run: self.run(p),
@@ -344,21 +343,12 @@ impl Harness {
     }
 }
 
-/// Handles `input` and drains every output, the final `WakeAt` included.
-pub fn run_step<S>(q: &mut Machine<G, Id, Payload, S>, at: Time, input: In) -> (Answer, Vec<Out>)
-where
-    S: BuildHasher + Clone,
-{
-    let answer = q.handle(at, input);
+/// Handles `input` and drains every output through the shared run loop
+/// ([`Drive::step`]); the next deadline is `q.next_deadline()`.
+pub fn run_step(q: &mut Q, at: Time, input: In) -> (Answer, Vec<Out>) {
     let mut outputs = Vec::new();
-    loop {
-        let o = q.poll();
-        let last = matches!(o, Output::WakeAt(_));
-        outputs.push(o);
-        if last {
-            return (answer, outputs);
-        }
-    }
+    let answer = q.step(at, input, |o| outputs.push(o)).map(|s| s.answer);
+    (answer, outputs)
 }
 
 /// The commands among `outputs`.
@@ -368,30 +358,4 @@ pub fn commands(outputs: &[Out]) -> Vec<Command<G, Id, Payload>> {
         .filter_map(Output::command)
         .cloned()
         .collect()
-}
-
-/// FNV-1a with a seed: a hasher that orders keys nothing like SipHash, for
-/// the determinism twins (P13).
-#[derive(Clone)]
-pub struct Seeded(pub u64);
-
-/// The hasher of [`Seeded`].
-pub struct SeededHasher(u64);
-
-impl std::hash::Hasher for SeededHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-        }
-    }
-}
-
-impl std::hash::BuildHasher for Seeded {
-    type Hasher = SeededHasher;
-    fn build_hasher(&self) -> SeededHasher {
-        SeededHasher(self.0 ^ 0xcbf2_9ce4_8422_2325)
-    }
 }

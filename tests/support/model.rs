@@ -18,9 +18,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use groupq::{
-    CloseReason, Command, CompactionTrigger, Config, Error, Exit, Input, LiveRun, Notice,
-    PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time, TurnReport,
-    TurnStatus, Work, WorkKind,
+    CloseReason, Command, CompactionTrigger, Config, ContextStats, Error, Exit, Input, LiveRun,
+    Notice, PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time,
+    TurnReport, TurnStatus, Work, WorkKind,
 };
 
 /// A queued job of a group.
@@ -187,7 +187,10 @@ where
                 self.idle(i);
                 Ok(Response::Accepted)
             }
-            Input::Turn { run, report: output } => {
+            Input::Turn {
+                run,
+                report: output,
+            } => {
                 let i = self.live(run)?;
                 self.turn_output(now, i, output);
                 Ok(Response::Accepted)
@@ -202,6 +205,7 @@ where
                 Ok(Response::Accepted)
             }
             Input::Shutdown => self.shutdown(),
+            other => panic!("the model does not know {other:?}"),
         }
     }
 
@@ -378,24 +382,25 @@ where
             None if self.free_slot() => self.start(i),
             None => self.join_line(i),
         }
-        Ok(Response::Accepted)
+        Ok(Response::Queued)
     }
 
-    /// B3.
+    /// B3: always answered; a refusal is an answer, not an error.
     fn pipe(&mut self, key: K) -> Result<Response<K, T, P>, Error> {
+        let refused = |why| Ok(Response::PipeRefused(why));
         if self.shut_down {
-            return Err(PipeRefusal::ShutDown.into());
+            return refused(PipeRefusal::ShutDown);
         }
         let Some(i) = self.groups.iter().position(|g| g.key == key) else {
-            return Err(PipeRefusal::NoRun.into());
+            return refused(PipeRefusal::NoRun);
         };
         let Some(run) = self.groups[i].run.as_mut() else {
-            return Err(PipeRefusal::NoRun.into());
+            return refused(PipeRefusal::NoRun);
         };
         match (run.kind, run.state) {
-            (WorkKind::Task, _) => Err(PipeRefusal::TaskRun.into()),
-            (WorkKind::Compact, _) => Err(PipeRefusal::CompactRun.into()),
-            (WorkKind::Messages, RunState::Closing) => Err(PipeRefusal::Closing.into()),
+            (WorkKind::Task, _) => refused(PipeRefusal::TaskRun),
+            (WorkKind::Compact, _) => refused(PipeRefusal::CompactRun),
+            (WorkKind::Messages, RunState::Closing) => refused(PipeRefusal::Closing),
             (WorkKind::Messages, _) => {
                 run.state = RunState::Busy;
                 Ok(Response::Piped(run.id))
@@ -437,12 +442,17 @@ where
             self.set_timer(now.saturating_add(idle_timeout), ModelTimer::Idle(id));
         }
         let key = self.groups[i].key.clone();
-        let percent = output.context.and_then(|c| c.effective_percent());
+        let percent = output.context.and_then(|c| model_percent(&c));
         if self.config.notices() && is_messages && success && output.replied {
             if let Some(p) = percent.filter(|&p| p >= warn) {
+                let c = output.context.unwrap_or_default();
                 self.out.push(Command::Notify {
                     group: key.clone(),
-                    notice: Notice::ContextWarning { percent: p },
+                    notice: Notice::ContextWarning {
+                        percent: p,
+                        tokens: c.tokens,
+                        limit: c.limit,
+                    },
                 });
             }
             if let Some(c) = output.compaction {
@@ -637,4 +647,15 @@ pub fn retry_delay_nanos(base: Duration, attempt: u32) -> u64 {
     }
     let delay = base.saturating_mul(1u128 << shift);
     u64::try_from(delay).unwrap_or(u64::MAX)
+}
+
+/// The contract's percentage, computed the model's own way: the reported
+/// percent, else tokens · 100 / limit (limit not zero), capped at 100.
+fn model_percent(c: &ContextStats) -> Option<u32> {
+    let p = match (c.percent, c.tokens, c.limit) {
+        (Some(p), _, _) => f64::from(p),
+        (None, Some(t), Some(l)) if l > 0 => ((t as u128 * 100) / l as u128) as f64,
+        _ => return None,
+    };
+    Some(p.min(100.0) as u32)
 }

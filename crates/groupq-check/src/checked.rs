@@ -92,6 +92,16 @@ where
     }
 }
 
+/// Read access to the machine (`explain`, `stats`, `next_deadline`, a
+/// clone to compare with). There is no mutable access: every input goes
+/// through the checker.
+impl<K, T, P> std::ops::Deref for Checked<K, T, P> {
+    type Target = Machine<K, T, P>;
+    fn deref(&self) -> &Machine<K, T, P> {
+        &self.machine
+    }
+}
+
 impl<K, T, P> Drive<K, T, P> for Checked<K, T, P>
 where
     K: Clone + Eq + Hash + fmt::Debug,
@@ -114,7 +124,9 @@ where
         self.step.clear();
         self.step.extend(self.machine.drain());
         let wake_at = self.machine.next_deadline();
-        let verdict = self.checker.step(now, &input, &response, &self.step, wake_at);
+        let verdict = self
+            .checker
+            .step(now, &input, &response, &self.step, wake_at);
         // Kept even after a violation, to show what the step produced.
         self.outputs.extend(self.step.drain(..));
         verdict.map_err(|v| CheckError::Violation(Box::new(v)))?;

@@ -5,7 +5,7 @@ use std::fmt;
 use thiserror::Error;
 
 use groupq::{
-    CloseReason, Command, Dropped, Drive, Error, Machine, Notice, Output, Pending, Record,
+    CloseReason, Command, Drive, Dropped, Error, Machine, Notice, Output, Pending, Record,
     Response, RunState, ShutdownReport, Time, Work, WorkKind,
 };
 
@@ -251,4 +251,3 @@ impl fmt::Display for ShowOutput<'_> {
         }
     }
 }
-

@@ -64,7 +64,14 @@ where
     }
 
     /// A command the input owed, for the input's group.
-    fn owed(&self, owed: bool, expect: &Expect<K>, group: &K, property: Property, what: &str) -> Verdict<K> {
+    fn owed(
+        &self,
+        owed: bool,
+        expect: &Expect<K>,
+        group: &K,
+        property: Property,
+        what: &str,
+    ) -> Verdict<K> {
         if owed && expect.group.as_ref() == Some(group) {
             return Ok(());
         }
@@ -76,9 +83,21 @@ where
         let missing = [
             (expect.rollback, Property::Retry, "RollbackCursor"),
             (expect.terminal, Property::Retry, "TerminalFailure"),
-            (expect.record_compaction, Property::Contract, "RecordCompaction"),
-            (expect.warning.is_some(), Property::Contract, "context warning"),
-            (expect.auto_compacted.is_some(), Property::Contract, "auto-compacted notice"),
+            (
+                expect.record_compaction,
+                Property::Contract,
+                "RecordCompaction",
+            ),
+            (
+                expect.warning.is_some(),
+                Property::Contract,
+                "context warning",
+            ),
+            (
+                expect.auto_compacted.is_some(),
+                Property::Contract,
+                "auto-compacted notice",
+            ),
         ];
         if let Some((_, property, what)) = missing.into_iter().find(|m| m.0) {
             let detail = format!("expected {what} was not emitted");
@@ -102,18 +121,29 @@ where
             return self.fail(Property::CloseOnce, None, Some(run), detail);
         };
         if r.state == RunState::Closing {
-            return self.fail(Property::CloseOnce, Some(&r.group), Some(run), "second CloseInput".into());
+            return self.fail(
+                Property::CloseOnce,
+                Some(&r.group),
+                Some(run),
+                "second CloseInput".into(),
+            );
         }
         let justified = match reason {
             CloseReason::Preempt => {
                 r.state == RunState::IdleWaiting
-                    && self.groups.get(&r.group).is_some_and(|g| !g.jobs.is_empty())
+                    && self
+                        .groups
+                        .get(&r.group)
+                        .is_some_and(|g| !g.jobs.is_empty())
             }
             CloseReason::IdleTimeout => expect.timeout && expect.idle_due.contains(&run),
             _ => false,
         };
         if !justified {
-            let detail = format!("CloseInput({reason:?}) of a {:?} run without cause", r.state);
+            let detail = format!(
+                "CloseInput({reason:?}) of a {:?} run without cause",
+                r.state
+            );
             return self.fail(Property::CloseOnce, Some(&r.group), Some(run), detail);
         }
         self.set_idle(run, None);
@@ -126,7 +156,12 @@ where
     fn check_spawn(&mut self, run: RunId, group: &K, work: &Work<T, P>) -> Verdict<K> {
         if self.shut_down {
             let detail = "Spawn after shutdown".to_string();
-            return self.fail(Property::NoSpawnAfterShutdown, Some(group), Some(run), detail);
+            return self.fail(
+                Property::NoSpawnAfterShutdown,
+                Some(group),
+                Some(run),
+                detail,
+            );
         }
         if run.get() <= self.last_run {
             let detail = "run id reused or not increasing".to_string();
@@ -166,25 +201,43 @@ where
 
     /// The work of a spawn is the group's front job, with its own payload,
     /// or its unread messages when no job is queued. Returns the task id.
-    fn take_work(&mut self, run: RunId, group: &K, work: &Work<T, P>) -> Result<Option<T>, super::Violation<K>> {
-        let fail = |c: &Self, property, detail: String| c.fail(property, Some(group), Some(run), detail);
+    fn take_work(
+        &mut self,
+        run: RunId,
+        group: &K,
+        work: &Work<T, P>,
+    ) -> Result<Option<T>, super::Violation<K>> {
+        let fail =
+            |c: &Self, property, detail: String| c.fail(property, Some(group), Some(run), detail);
         let g = self.group_mut(group);
         match (work, g.jobs.front()) {
-            (Work::Task { id, payload }, Some(JobAccount::Task { id: front, payload: queued }))
-                if front == id =>
-            {
+            (
+                Work::Task { id, payload },
+                Some(JobAccount::Task {
+                    id: front,
+                    payload: queued,
+                }),
+            ) if front == id => {
                 if payload != queued {
-                    return fail(self, Property::NothingLostOrTwice, format!("task {id:?} started with another payload"));
+                    return fail(
+                        self,
+                        Property::NothingLostOrTwice,
+                        format!("task {id:?} started with another payload"),
+                    );
                 }
                 g.pop_front();
                 Ok(Some(id.clone()))
             }
-            (Work::Task { id, .. }, _) if g.queued.contains(id) => {
-                fail(self, Property::JobOrder, format!("task {id:?} started out of FIFO order"))
-            }
-            (Work::Task { id, .. }, _) => {
-                fail(self, Property::NothingLostOrTwice, format!("task {id:?} started but not queued"))
-            }
+            (Work::Task { id, .. }, _) if g.queued.contains(id) => fail(
+                self,
+                Property::JobOrder,
+                format!("task {id:?} started out of FIFO order"),
+            ),
+            (Work::Task { id, .. }, _) => fail(
+                self,
+                Property::NothingLostOrTwice,
+                format!("task {id:?} started but not queued"),
+            ),
             (Work::Compact, Some(JobAccount::Compact)) => {
                 g.pop_front();
                 Ok(None)
@@ -194,7 +247,11 @@ where
                 Property::CompactAfterExit,
                 "compact started without a compact owed by an exited run, or out of order".into(),
             ),
-            (Work::Messages, Some(_)) => fail(self, Property::JobOrder, "messages started before queued jobs".into()),
+            (Work::Messages, Some(_)) => fail(
+                self,
+                Property::JobOrder,
+                "messages started before queued jobs".into(),
+            ),
             (Work::Messages, None) if !g.unread => fail(
                 self,
                 Property::NothingLostOrTwice,
@@ -220,7 +277,10 @@ where
         };
         self.starved.remove(&order);
         if fair && releases - since > ahead as u64 + 1 {
-            let detail = format!("waited {} releases with {ahead} groups ahead", releases - since);
+            let detail = format!(
+                "waited {} releases with {ahead} groups ahead",
+                releases - since
+            );
             return self.fail(Property::Fairness, Some(group), Some(run), detail);
         }
         Ok(())

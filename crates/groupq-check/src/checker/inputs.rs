@@ -87,12 +87,21 @@ where
         self.fail(Property::Rejection, None, None, detail)
     }
 
-    fn on_task(&mut self, group: &K, id: &T, payload: &P, response: &Response<K, T, P>) -> Verdict<K> {
+    fn on_task(
+        &mut self,
+        group: &K,
+        id: &T,
+        payload: &P,
+        response: &Response<K, T, P>,
+    ) -> Verdict<K> {
         let live = self.groups.get(group).and_then(|g| g.run);
         let live_dup = live
             .and_then(|r| self.runs.get(&r))
             .is_some_and(|r| r.task.as_ref() == Some(id));
-        let queued_dup = self.groups.get(group).is_some_and(|g| g.queued.contains(id));
+        let queued_dup = self
+            .groups
+            .get(group)
+            .is_some_and(|g| g.queued.contains(id));
         let duplicate = live_dup || queued_dup;
         match response {
             Response::Duplicate if !duplicate => self.fail(

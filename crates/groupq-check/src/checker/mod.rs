@@ -273,8 +273,7 @@ where
         if !self.groups.contains_key(key) {
             self.seq += 1;
             self.order.insert(self.seq, key.clone());
-            self.groups
-                .insert(key.clone(), GroupAccount::new(self.seq));
+            self.groups.insert(key.clone(), GroupAccount::new(self.seq));
         }
         self.groups.get_mut(key).expect("opened above")
     }

@@ -46,7 +46,8 @@ where
                 None => (Vec::new(), false, None, false),
             };
             if got.0 != expected.0 {
-                let detail = "the shutdown report's jobs (or their payloads) are not the queued ones";
+                let detail =
+                    "the shutdown report's jobs (or their payloads) are not the queued ones";
                 return self.fail(Property::NothingLostOrTwice, Some(key), None, detail.into());
             }
             if (got.1, got.2, got.3) != (expected.1, expected.2, expected.3) {

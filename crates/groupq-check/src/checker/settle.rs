@@ -26,7 +26,10 @@ where
             let Some(run) = g.run else {
                 continue;
             };
-            let idle = self.runs.get(&run).is_some_and(|r| r.state == RunState::IdleWaiting);
+            let idle = self
+                .runs
+                .get(&run)
+                .is_some_and(|r| r.state == RunState::IdleWaiting);
             if idle && !g.jobs.is_empty() {
                 let detail = "idle run not preempted although jobs wait".to_string();
                 return self.fail(Property::Contract, Some(key), Some(run), detail);
@@ -40,13 +43,18 @@ where
     /// run whose input is open. A later or missing wake-up would leave the
     /// retry or the close undone.
     pub(super) fn check_wake(&self, wake_at: Option<Time>) -> Verdict<K> {
-        let retry = self.retries.iter().next().map(|(&(at, _), g)| (at, Some(g), None));
+        let retry = self
+            .retries
+            .iter()
+            .next()
+            .map(|(&(at, _), g)| (at, Some(g), None));
         let idle = self
             .idle
             .iter()
             .next()
             .map(|&(at, run)| (at, self.runs.get(&run).map(|r| &r.group), Some(run)));
-        let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0) else {
+        let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0)
+        else {
             return Ok(());
         };
         if wake_at.map_or(true, |w| w > due) {

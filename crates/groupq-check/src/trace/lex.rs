@@ -2,7 +2,6 @@
 
 use super::{excerpt, ParseErrorKind};
 
-
 /// A word of a line, unquoted and unescaped.
 pub(super) struct Word {
     pub(super) text: String,
@@ -127,4 +126,3 @@ fn unescape(
         .map(|c| (c, seen.chars().count()))
         .ok_or_else(|| bad(&seen))
 }
-

@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use groupq::{Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, TurnReport, TurnStatus};
+use groupq::{
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, TurnReport,
+    TurnStatus,
+};
 
 use super::excerpt;
 use super::lex::{Located, Word};
 use super::ParseErrorKind;
-
 
 /// The words of one line after the first, consumed in order.
 pub(super) struct Args<'a> {
@@ -49,7 +51,10 @@ impl<'a> Args<'a> {
 
     fn finish(&self) -> Located<()> {
         match self.words.get(self.next) {
-            Some(w) => Err((w.column, ParseErrorKind::UnexpectedArgument(excerpt(&w.text)))),
+            Some(w) => Err((
+                w.column,
+                ParseErrorKind::UnexpectedArgument(excerpt(&w.text)),
+            )),
             None => Ok(()),
         }
     }
@@ -91,7 +96,12 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
         },
         "timeout" => Input::Timeout,
         "shutdown" => Input::Shutdown,
-        _ => return Err((name.column, ParseErrorKind::UnknownInput(excerpt(&name.text)))),
+        _ => {
+            return Err((
+                name.column,
+                ParseErrorKind::UnknownInput(excerpt(&name.text)),
+            ))
+        }
     };
     args.finish()?;
     Ok(input)
@@ -341,4 +351,3 @@ fn parse_duration(s: &str) -> Option<Duration> {
     let sub = u32::try_from(nanos % 1_000_000_000).ok()?;
     Some(Duration::new(secs, sub))
 }
-

@@ -159,4 +159,3 @@ impl fmt::Display for Str<'_> {
         f.write_char('"')
     }
 }
-

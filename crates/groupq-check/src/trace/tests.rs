@@ -373,12 +373,7 @@ fn every_parse_error_kind_reports_its_line_and_column() {
             10,
             K::InvalidRun(s("run#18446744073709551616")),
         ),
-        (
-            "0ms turn run#1 ok happy",
-            1,
-            19,
-            K::UnknownKey(s("happy")),
-        ),
+        ("0ms turn run#1 ok happy", 1, 19, K::UnknownKey(s("happy"))),
         ("config speed=3", 1, 8, K::UnknownKey(s("speed"))),
         (
             "config max_active=2 max_active=3",
@@ -386,12 +381,7 @@ fn every_parse_error_kind_reports_its_line_and_column() {
             21,
             K::DuplicateKey("max_active"),
         ),
-        (
-            "0ms turn run#1 ok error",
-            1,
-            19,
-            K::DuplicateKey("status"),
-        ),
+        ("0ms turn run#1 ok error", 1, 19, K::DuplicateKey("status")),
         (
             "0ms turn run#1 ok replied replied",
             1,
@@ -630,25 +620,23 @@ fn turn_output() -> impl Strategy<Value = TurnReport> {
             proptest::option::of(any::<u32>()),
             any::<bool>(),
         )
-            .prop_map(|(tokens, limit, percent, compact_recommended)| {
-                ContextStats {
+            .prop_map(
+                |(tokens, limit, percent, compact_recommended)| ContextStats {
                     tokens,
                     limit,
                     percent,
                     compact_recommended,
-                }
-            }),
+                },
+            ),
     );
     let compaction = proptest::option::of(
-        (any::<bool>(), proptest::option::of(any::<u64>())).prop_map(|(auto, tokens)| {
-            Compaction {
-                trigger: if auto {
-                    CompactionTrigger::Auto
-                } else {
-                    CompactionTrigger::Manual
-                },
-                tokens_before: tokens,
-            }
+        (any::<bool>(), proptest::option::of(any::<u64>())).prop_map(|(auto, tokens)| Compaction {
+            trigger: if auto {
+                CompactionTrigger::Auto
+            } else {
+                CompactionTrigger::Manual
+            },
+            tokens_before: tokens,
         }),
     );
     (
@@ -681,7 +669,10 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
         }),
         text().prop_map(|group| Input::Pipe { group }),
         run().prop_map(|run| Input::Idle { run }),
-        (run(), turn_output()).prop_map(|(run, output)| Input::Turn { run, report: output }),
+        (run(), turn_output()).prop_map(|(run, output)| Input::Turn {
+            run,
+            report: output
+        }),
         (run(), any::<bool>()).prop_map(|(run, clean)| Input::Exited {
             run,
             exit: if clean { Exit::Clean } else { Exit::Failed },
