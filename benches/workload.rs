@@ -1,4 +1,5 @@
-//! Criterion benches for workload W (see `BENCH.md`) and three stress cases.
+//! Criterion benches for workload W (defined in `benches/workload/w.rs`) and
+//! three stress cases.
 //!
 //! - `W/G=<G>`: W at G = 10, 1,000, 100,000 and 1,000,000 with N =
 //!   1,000,000 events, both policies, and the floor loop over the same

@@ -1,4 +1,4 @@
-//! Workload W (see `BENCH.md`) driven end to end, with the invariant
+//! Workload W (defined in `benches/workload/w.rs`) driven end to end, with the invariant
 //! checker on by default.
 //!
 //! ```text
@@ -15,7 +15,7 @@
 //! - `ns_per_event`: the W loop over a machine that already ran W once and
 //!   was drained (so its buffers have grown): the steady state. The fastest
 //!   of three timed passes.
-//! - `floor_ns_per_event`: the floor loop of BENCH.md over the same events,
+//! - `floor_ns_per_event`: the floor loop (`w::Floor`) over the same events,
 //!   same warm-up, its three passes interleaved with the machine's so that
 //!   both see the same load; `ratio` is the first over the second.
 //! - `spawns`: `Spawn` commands in one pass.

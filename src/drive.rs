@@ -46,6 +46,7 @@ pub trait Drive<K, T, P> {
     /// Handles `event`, hands every output to `carry_out` in order, and
     /// returns the answer with the next deadline: the whole of steps 1 and
     /// 2 of the run loop. A rejected input produces no output.
+    #[inline]
     fn step<E: Event<K, T, P> + Clone>(
         &mut self,
         now: Time,

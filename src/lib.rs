@@ -1,112 +1,268 @@
 //! # groupq
 //!
-//! The deterministic, sans-IO core of an agent-container orchestrator. It
+//! The deterministic, sans-IO core of an agent-container orchestrator: chat
+//! assistants that start one container per conversation ("group"). It
 //! decides; it never does. A runtime adapter (tokio, plain threads, a
 //! simulator, a test) feeds it inputs stamped with the current time and
-//! carries out the commands it emits. The core never reads a clock, sleeps,
-//! spawns or touches a file.
+//! carries out the commands it emits. The core reads no clock, never
+//! sleeps, spawns nothing and touches no file. It depends on `thiserror` and
+//! std only.
 //!
 //! It keeps three promises under any interleaving of inputs:
-//! a group never has two live containers, at most `max_active` containers
-//! are live, and no queued work is lost or run twice.
 //!
-//! ## The run loop (the contract)
+//! 1. a group never has two live containers;
+//! 2. at most `max_active` containers are live at once;
+//! 3. no queued work is lost or run twice.
+//!
+//! # Concepts
+//!
+//! - **Group**: a conversation, keyed by a type `K` of your choosing.
+//! - **Run**: one container lifetime for a group, named by a [`RunId`]
+//!   (issued from 1, never reused). Every input about a run names it, and an
+//!   input naming a run that is not live is rejected: run ids are fencing
+//!   tokens, so a late event of an old container never touches its
+//!   successor.
+//! - **Work** of a run ([`Work`]): `Messages` (read the group's unread
+//!   messages; may receive piped follow-ups), `Task { id, payload }` (one
+//!   queued task; never receives follow-ups) or `Compact` (the context
+//!   compaction turn).
+//! - **Slot**: global capacity. At most [`Config::max_active`] runs are live.
+//! - **Unread messages**: one bit per group, "this group has messages no run
+//!   has picked up". The messages themselves live in the host's store.
+//! - **Task**: an id `T` (deduplicated within its group) and an opaque
+//!   payload `P`, handed back in `Spawn` or in the shutdown report.
+//! - **Turn report** ([`TurnReport`]): what one agent turn reported: status,
+//!   whether a reply was produced and delivered, context statistics, a
+//!   compaction event.
+//! - **Run state** ([`RunState`]): `Busy` → `IdleWaiting` (finished its
+//!   turn) → `Busy` again when a follow-up is piped in, or `Closing` once the
+//!   core asked for its input to be closed. A run leaves the machine only
+//!   when its exit is reported.
+//!
+//! # The run loop
+//!
+//! This is the whole contract between an adapter and the core:
 //!
 //! 1. When something happens, call [`Machine::handle`] with the current
-//!    [`Time`] and an [`Input`]. `now` must never go backwards.
-//! 2. Then call [`Machine::poll`] until it returns [`Output::WakeAt`],
-//!    carrying out every [`Command`] in order. [`Record`]s are observability
-//!    only (see [`Config::with_records`]).
-//! 3. Sleep until the `WakeAt` deadline or the next event, whichever comes
-//!    first. At the deadline send [`Input::Timeout`]; an early or extra
+//!    [`Time`] and the event ([`Message`], [`Task`], [`Pipe`], [`Idle`],
+//!    [`Turn`], [`Exited`], [`Timeout`], [`Shutdown`], or an [`Input`]
+//!    value). `now` must never go backwards. The answer is typed by the
+//!    event; a rejected input returns an [`Error`] and changes nothing.
+//! 2. Call [`Machine::poll`] until it returns `None`, carrying out every
+//!    [`Command`] in the order given. [`Record`]s are observability only.
+//! 3. Sleep until [`Machine::next_deadline`] or the next event, whichever
+//!    comes first. At the deadline hand in [`Timeout`]; an early or extra
 //!    timeout is harmless.
 //!
-//! A rejected input returns a typed [`Error`] and changes nothing.
+//! [`Drive::step`] does 1 and 2 in one call and returns the answer with the
+//! deadline of 3. It works the same on a [`Machine`] and on the checked
+//! machine of the companion crate `groupq-check`, so the invariant checker
+//! is switched on by changing one constructor.
 //!
 //! ```
-//! use groupq::{Command, Config, Exit, Input, Machine, Output, Time, Work};
+//! use groupq::{Command, Config, Drive, Exit, Exited, Machine, Message, Output, Task, Time};
 //!
 //! let mut q: Machine<&str, u32, String> = Machine::new(Config::default().with_max_active(1))?;
 //! let mut now = Time::ZERO;
-//! q.handle(now, Input::Message { group: "chat-a" })?;
-//! q.handle(now, Input::Task { group: "chat-b", id: 7, payload: "report".to_string() })?;
-//!
 //! let mut live = Vec::new();
-//! loop {
-//!     // Drain every output, then sleep until `wake_at` or the next input.
-//!     let wake_at = loop {
-//!         match q.poll() {
-//!             Output::Command(Command::Spawn { run, group, work }) => {
-//!                 // Start a container here; this sketch "runs" it at once.
-//!                 println!("{now}: spawn {run} for {group}: {work:?}");
-//!                 live.push(run);
-//!             }
-//!             Output::Command(other) => println!("{now}: {other:?}"),
-//!             Output::Record(_) => {}
-//!             Output::WakeAt(at) => break at,
-//!         }
-//!     };
-//!     now = wake_at.unwrap_or(now).max(now.saturating_add(std::time::Duration::from_secs(1)));
-//!     match live.pop() {
-//!         Some(run) => q.handle(now, Input::Exited { run, exit: Exit::Clean })?,
-//!         None => break,
-//!     };
+//! let mut carry_out = |output: Output<&str, u32, String>, live: &mut Vec<_>| {
+//!     if let Output::Command(Command::Spawn { run, group, work }) = output {
+//!         println!("start a container for {group}: {work:?}"); // `docker run ...`
+//!         live.push(run);
+//!     }
+//! };
+//! q.step(now, Message { group: "chat-a" }, |o| carry_out(o, &mut live))?;
+//! let task = Task { group: "chat-b", id: 7, payload: "weekly report".to_string() };
+//! q.step(now, task, |o| carry_out(o, &mut live))?; // waits: one slot
+//! while let Some(run) = live.pop() {
+//!     now += std::time::Duration::from_secs(1);
+//!     let exited = Exited { run, exit: Exit::Clean };
+//!     q.step(now, exited, |o| carry_out(o, &mut live))?;
 //! }
-//! assert_eq!(q.stats().tracked_groups, 0); // nothing left, nothing held
+//! assert!(q.is_quiescent()); // nothing live, nothing pending, nothing held
 //! # Ok::<(), groupq::Error>(())
 //! ```
 //!
-//! ## Where the contract lives
+//! For real time, [`Epoch`] maps `std::time::Instant` to [`Time`] and back.
 //!
-//! | item | what | file |
-//! |---|---|---|
-//! | B1 | message | `src/enqueue.rs` (`on_message`) |
-//! | B2 | task, dedup, preempt | `src/enqueue.rs` (`on_task`) |
-//! | B3 | pipe | `src/lifecycle.rs` (`on_pipe`) |
-//! | B4 | idle | `src/lifecycle.rs` (`on_idle`) |
-//! | B5 | turn output, compaction trigger | `src/turn.rs` |
-//! | B6 | exited, rollback, compact job | `src/exit.rs` (`on_exited`) |
-//! | B7 | retry and backoff | `src/exit.rs` (`schedule_retry`) |
-//! | B8 | drain and fairness | `src/policy.rs` |
-//! | B9 | shutdown report | `src/shutdown.rs` |
-//! | B10 | timers | `src/timers.rs`, `Machine::on_timeout` |
-//! | B11 | explain, stats | `src/report.rs` |
-//! | B12 | eviction, data structures | `src/group.rs`, `src/jobs.rs` |
-//! | P1–P12 | the invariant checker | `src/check.rs` ([`check`]) |
-//! | traces | text format, replay | `src/trace.rs` ([`trace`]) |
+//! # What each input does
 //!
-//! The integration tests mirror the contract: one file per area under
-//! `tests/` (`serialization`, `global_limit`, `dedup`, `drain_order`,
-//! `idle_preemption`, `pipe`, `turn_results`, `compaction`, `retry`,
-//! `fairness`, `shutdown`, `timers`, `errors`, `explain`, `eviction`), then
-//! the proof layers (`properties`, `model`, `exhaustive`, `determinism`).
+//! The behaviours have stable names (B1–B12) that the tests and the checker
+//! use.
 //!
-//! ## Decisions beyond the written contract
+//! - **B1 [`Message`]**. After shutdown: rejected. The group has a live run:
+//!   it is marked as having unread messages, which the next run reads. No
+//!   live run and a free slot: `Spawn Messages`. No free slot: marked, and
+//!   the group joins the back of the waiting line (once).
+//! - **B2 [`Task`]**. After shutdown: rejected. An id equal to the live
+//!   run's task or to a task queued in the group is a duplicate
+//!   ([`TaskAnswer::Duplicate`]): nothing is queued. Otherwise the task is
+//!   appended to the group's jobs; a live run that is `IdleWaiting` gets
+//!   `CloseInput(Preempt)` so the task can start; no live run and a free
+//!   slot: `Spawn Task`; else the group waits in line.
+//! - **B3 [`Pipe`]**: may a follow-up be written into the live run? Answered
+//!   [`PipeAnswer::Piped`] only for a live Messages run that is `Busy` or
+//!   `IdleWaiting` (it becomes `Busy`); otherwise [`PipeAnswer::Refused`]
+//!   with the reason (no run, task run, compact run, closing, shut down),
+//!   and the adapter sends a [`Message`] instead. A refusal is an answer,
+//!   not an error.
+//! - **B4 [`Idle`]**: `Busy` → `IdleWaiting`; if tasks wait for the group,
+//!   `CloseInput(Preempt)`.
+//! - **B5 [`Turn`]**, accepted for any live run:
+//!   - a reply arms the run's idle deadline at `now + idle_timeout` (unless
+//!     the run is closing); when it passes, `CloseInput(IdleTimeout)`;
+//!   - a delivered reply is remembered (see B6);
+//!   - with notices on, a successful reply of a Messages run at or above
+//!     `warn_percent` gives `Notify(ContextWarning)` (percent, tokens,
+//!     limit), and an automatic compaction gives `Notify(AutoCompacted)`;
+//!   - a compaction event gives `RecordCompaction` and clears a pending
+//!     compact;
+//!   - a Messages run at or above `auto_compact_percent` (or whose agent
+//!     recommends it), with no compaction in the report and none pending or
+//!     queued, marks the group "compact pending": nothing starts now;
+//!   - success acts as [`Idle`]; an error marks the run as failed.
 //!
-//! - B8's bound is `W + 1` releases, not `W`: a group with `W` groups ahead
-//!   of it starts at the latest at the `(W + 1)`-th slot release (at the
-//!   head of the line it still needs one release). The checker enforces it.
-//! - Records are off by default ([`Config::with_records`]): each costs a
-//!   key clone, and no adapter needs them.
-//! - Pipe refusals are errors ([`Error::PipeRefused`]) so that
-//!   `q.pipe(now, &g).or_else(|_| q.message(now, g))` is the whole fallback.
+//!   The percentage is the reported `percent`, else `tokens · 100 / limit`,
+//!   capped at 100 ([`ContextStats::effective_percent`]).
+//! - **B6 [`Exited`]**: frees the slot. A Messages run failed if it exited
+//!   uncleanly or a turn reported an error. Failed with nothing delivered:
+//!   `RollbackCursor`, then a retry (B7). Failed after a delivered reply: no
+//!   rollback and no retry (re-processing would send duplicates); counts as
+//!   done. A failed task is recorded ([`Record::TaskFailed`]); tasks are
+//!   not retried. Then a pending compact becomes one `Compact` job at the
+//!   front of the group's jobs, and the slot is handed on (B8). The compact
+//!   turn therefore never overlaps the turn that triggered it.
+//! - **B7 retry**: failures of Messages runs are counted per group; attempt
+//!   `n` waits `retry_base · 2^(n−1)`. Past `max_retries`:
+//!   `TerminalFailure`, the count restarts, no retry. A retry coming due acts
+//!   as a [`Message`]. Starting a Messages run cancels a scheduled retry (the
+//!   run reads the rolled-back messages; the count is kept).
+//! - **B8 drain**: when a slot frees, within a group jobs (compact, tasks)
+//!   start FIFO before unread messages. [`Policy::Fair`]: if other groups
+//!   wait, the group that just finished goes to the back of the line and the
+//!   slot goes to the head; a group with `W` groups ahead starts within
+//!   `W + 1` slot releases. [`Policy::Legacy`]: the finishing group drains
+//!   its own backlog first. A slot is never left free while a group with
+//!   work waits.
+//! - **B9 [`Shutdown`]**: no `Spawn` after it, ever. It answers with a
+//!   [`ShutdownReport`]: queued jobs with their payloads, unread messages,
+//!   scheduled retries, pending compacts, and the live runs. Live runs keep
+//!   running and their inputs are still accepted; a second shutdown is
+//!   rejected.
+//! - **B10 [`Timeout`]**: deadlines at or before `now` fire in deadline
+//!   order, ties in the order they were set.
+//! - **B11 views**: [`Machine::explain`] (a group's run and its state and
+//!   idle deadline, jobs, unread messages, place in line, failures and
+//!   retry, compact pending, last context) and [`Machine::stats`].
+//! - **B12 memory**: a group with no run, no pending work, no retry and no
+//!   compact owed holds no memory ([`Machine::is_quiescent`] when none is
+//!   held). Every input costs O(1) or O(log n) in the groups, jobs and
+//!   waiting groups, and the steady state allocates nothing.
+//!
+//! # What the adapter must do
+//!
+//! - **Time**: stamp every input with a [`Time`] that never goes backwards
+//!   (an earlier one is rejected with [`Error::TimeWentBackwards`]).
+//! - **`Spawn { run, group, work }`**: start a container for `run`. If it
+//!   cannot start, report [`Exited`] with [`Exit::Failed`]: every spawned run
+//!   must be reported exited exactly once, or its slot is held forever.
+//! - **Run events**: report a turn's result as [`Turn`], a run waiting for
+//!   input as [`Idle`] (a successful [`Turn`] already counts as idle), and
+//!   the container's end as [`Exited`] (clean only for exit status 0).
+//! - **Follow-ups**: to pass a new user message into a live run, ask
+//!   [`Pipe`] first and write the message into the run only on
+//!   [`PipeAnswer::Piped`]; on a refusal send [`Message`]. Never write into
+//!   a run the core did not answer `Piped` for: the message could be lost.
+//! - **`CloseInput { run, reason }`**: close the run's input (write the
+//!   close sentinel, close stdin). The run must then finish and exit; the
+//!   core sends no second close and, today, arms no deadline for a closed
+//!   run, so an adapter that loses the close or whose container hangs must
+//!   itself kill it and report [`Exited`].
+//! - **`RollbackCursor { group }`**: the run failed before any reply reached
+//!   the user. Rewind the group's message cursor to where it stood when that
+//!   run was spawned (just after the last message a successful run
+//!   consumed), so those messages, and any that arrived since, are read again
+//!   by the next run.
+//! - **`TerminalFailure { group }`**: retries are exhausted and no retry
+//!   follows; the unread messages stay unread. Tell the user, and either
+//!   leave the cursor (the next message retries them all) or advance it to
+//!   skip them.
+//! - **`Notify { group, notice }`**: show the notice to the group's user.
+//! - **`RecordCompaction { group }`**: persist that the group's context was
+//!   compacted now.
+//! - **The shutdown report**: persist it and resubmit its work on the next
+//!   start; live runs listed there must still be reported exited.
+//! - Match commands, records and notices with a wildcard arm: those enums are
+//!   `#[non_exhaustive]` and will grow (kill, new close reasons).
+//!
+//! # Invariants
+//!
+//! What the tests prove, on what an adapter sees (the stream of inputs,
+//! answers and commands), not only on fields:
+//!
+//! - **P1** a group never has two live runs.
+//! - **P2** live runs never exceed `max_active`.
+//! - **P3** work conservation: after an input, a free slot implies no group
+//!   with pending jobs or unread messages is without a run (before
+//!   shutdown).
+//! - **P4** every accepted task is spawned exactly once, with its own
+//!   payload, or handed back in the shutdown report; a duplicate is
+//!   reported at submission.
+//! - **P5** per group, jobs start FIFO and before the unread messages.
+//! - **P6** fair policy: a group with `W` groups ahead starts within `W + 1`
+//!   slot releases.
+//! - **P7** a pipe is never accepted into a task, compact or closing run.
+//! - **P8** at most one `CloseInput` per run, only for a live run, only with
+//!   its cause (`Preempt`: the run is idle and tasks wait; `IdleTimeout`: a
+//!   timeout found its idle deadline passed).
+//! - **P9** a rejected input changes nothing and produces nothing, and only
+//!   invalid inputs are rejected.
+//! - **P10** no `Spawn` after shutdown.
+//! - **P11** a compact job starts only after the run that triggered it
+//!   exited.
+//! - **P12** retry delays follow B7; `TerminalFailure` after
+//!   `max_retries + 1` consecutive failures.
+//! - **P13** determinism: the same configuration and inputs give the same
+//!   answers and outputs, byte for byte, whatever the hash seeds.
+//!
+//! The companion crate `groupq-check` checks P1–P12 step by step (its
+//! `Checker` and `Checked`), with its own account and arithmetic; P13 is
+//! proven by running machines with different hash seeds side by side.
+//!
+//! # Decisions
+//!
+//! Where the behaviours above leave room, the core decided:
+//!
+//! - B8's bound is `W + 1` releases, not `W`: a group at the head of the
+//!   line still needs one release.
+//! - Records are off by default ([`Config::with_records`]): each costs a key
+//!   clone, and no adapter needs them.
+//! - A pipe refusal is an answer ([`PipeAnswer`]), so the fallback to a
+//!   message is one line and `?` propagates only real errors. A refused
+//!   pipe is an accepted input: it moves the machine's clock like any other.
 //! - A Messages run that fails after a reply was delivered counts as done
-//!   for retries (count reset), as in the TypeScript original.
-//! - Starting a Messages run cancels a retry still scheduled for its group:
-//!   the run reads the rolled-back messages too, and the retry would only
-//!   start a second, empty run after it. The failure count is kept, so the
-//!   backoff and `TerminalFailure` (P12) are unchanged.
-//! - Turn outputs are accepted from any live run; notices and the
+//!   for retries (count reset).
+//! - Starting a Messages run cancels its group's scheduled retry (see B7).
+//! - Turn reports are accepted from any live run; notices and the
 //!   auto-compact trigger come only from Messages runs, so a compact turn
-//!   can never queue another compact.
-//! - Both notices (context warning, auto-compacted) are given only on a
-//!   successful reply.
-//! - A run's idle deadline is dropped when its input is closed, and a reply
-//!   from a closing run does not re-arm it: it could only wake the adapter
-//!   for nothing.
+//!   can never queue another compact. Both notices need a successful reply.
+//! - A context percentage above 100 is taken as 100.
+//! - Closing a run's input cancels its idle deadline, and a reply from a
+//!   closing run does not re-arm it.
 //! - A Messages run that fails after shutdown still rolls back its cursor,
-//!   but schedules no retry and gives no `TerminalFailure`: there are no
-//!   retries after shutdown.
+//!   but schedules no retry and gives no `TerminalFailure`; a compact it
+//!   triggered is dropped ([`Record::Dropped`]): the report was already
+//!   handed back, and the next start triggers it again.
+//! - The shutdown report lists groups in the order of the machine's group
+//!   table (deterministic, independent of hashing), live runs by id.
+//! - The core clones your key and task id; if such a `Clone` panics, the
+//!   machine is left as it was before the input (it clones before it
+//!   changes anything).
+//! - Retry delays are exact up to what [`std::time::Duration`] holds, then
+//!   saturate; deadlines saturate at [`Time::MAX`].
+//!
+//! Contributors: `ARCHITECTURE.md` maps the source files and the invariants
+//! each keeps.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

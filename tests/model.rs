@@ -1,5 +1,5 @@
 //! Model-based test: the reference model (`tests/support/model.rs`, written
-//! from DESIGN.md) and the real machine get the same transitions; after each
+//! from the crate docs) and the real machine get the same transitions; after each
 //! one their answers, their command sequences and their next deadlines must
 //! be equal, and `explain` must agree with the model's state. Every step of
 //! the machine also goes through the invariant checker.

@@ -107,6 +107,7 @@ where
     /// waiting, start it in a free slot or put it in line. A group with a
     /// run picks the work up when that run exits. Never called after
     /// shutdown: inputs are refused then.
+    #[inline]
     fn wake(&mut self, g: GroupIdx) {
         debug_assert!(!self.shut_down);
         if !self.groups.get(g).is_asleep() {
@@ -125,6 +126,7 @@ where
     /// `Fair`: if others wait, `g` goes to the back and the head gets the
     /// slot, so a group with `W` groups ahead of it starts within `W + 1`
     /// releases. `Legacy`: `g` drains its own backlog first.
+    #[inline]
     fn release_slot(&mut self, g: GroupIdx) {
         if self.shut_down {
             return;
@@ -161,6 +163,7 @@ where
         }
     }
 
+    #[inline]
     fn has_free_slot(&self) -> bool {
         self.runs.len() < self.config.max_active()
     }
@@ -215,6 +218,7 @@ where
     }
 
     /// Closes the live run's input, once per run.
+    #[inline]
     fn close(&mut self, g: GroupIdx, reason: CloseReason) {
         let live = self.groups.get(g).live;
         let Some(run) = self.runs.get_mut(live) else {
@@ -231,12 +235,14 @@ where
         self.command(Command::CloseInput { run, reason });
     }
 
+    #[inline]
     fn command(&mut self, command: Command<K, T, P>) {
         self.out.push_back(Output::Command(command));
     }
 
     /// Emits a record about group `g` when records are on; the key is cloned
     /// only then.
+    #[inline]
     fn record(&mut self, g: GroupIdx, make: impl FnOnce(K) -> Record<K, T>) {
         if self.config.records() {
             let key = self.groups.get(g).key.clone();
@@ -259,6 +265,7 @@ impl<K, T, P> Machine<K, T, P> {
     /// The next output of the inputs handled so far, in the order decided;
     /// `None` once all are drained. Carry out every [`Command`] in order
     /// before sleeping until [`next_deadline`](Machine::next_deadline).
+    #[inline]
     pub fn poll(&mut self) -> Option<Output<K, T, P>> {
         self.out.pop_front()
     }
@@ -272,6 +279,7 @@ impl<K, T, P> Machine<K, T, P> {
     /// The earliest armed deadline, if any: sleep until then, then hand in
     /// [`Timeout`](crate::Timeout). `None`: no deadline, sleep until the next
     /// event.
+    #[inline]
     pub fn next_deadline(&self) -> Option<Time> {
         self.timers.next()
     }

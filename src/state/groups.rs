@@ -51,6 +51,7 @@ pub(crate) struct Group<K> {
 }
 
 impl<K> Group<K> {
+    #[inline]
     fn new(key: K) -> Self {
         Group {
             key,
@@ -70,16 +71,19 @@ impl<K> Group<K> {
     /// These predicates use `|` and `&` rather than `||` and `&&`: every
     /// operand is a plain field read, and one well-predicted branch on the
     /// result is cheaper than a chain of data-dependent ones on hot paths.
+    #[inline]
     pub(crate) fn has_pending(&self) -> bool {
         !self.jobs.is_empty() | self.unread
     }
 
     /// Has no run and is not in the waiting line: new work must wake it.
+    #[inline]
     pub(crate) fn is_asleep(&self) -> bool {
         (self.live == NIL) & !self.in_line
     }
 
     /// Nothing live, pending or scheduled: the group can be forgotten.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.is_asleep() & !self.has_pending() & !self.retry & !self.compact_pending
     }
@@ -111,6 +115,7 @@ impl<K> Default for Groups<K> {
 
 impl<K: Clone + Eq + Hash> Groups<K> {
     /// The index of `key`, if tracked.
+    #[inline]
     pub(crate) fn find(&self, key: &K) -> Option<GroupIdx> {
         self.index.get(key).copied()
     }
@@ -118,6 +123,7 @@ impl<K: Clone + Eq + Hash> Groups<K> {
     /// The index of `key`, tracking the group if it is new. The key is
     /// cloned before anything changes, so a panicking `Clone` leaves the
     /// table as it was.
+    #[inline]
     pub(crate) fn track(&mut self, key: K) -> GroupIdx {
         match self.index.entry(key) {
             Entry::Occupied(e) => *e.get(),
@@ -139,6 +145,7 @@ impl<K: Clone + Eq + Hash> Groups<K> {
     }
 
     /// Forgets group `g` if it holds nothing (the table's invariant).
+    #[inline]
     pub(crate) fn forget_if_empty(&mut self, g: GroupIdx) {
         if !self.get(g).is_empty() {
             return;
@@ -157,6 +164,7 @@ impl<K> Groups<K> {
     /// The tracked group at `g`. Every index the machine holds (in the
     /// index, the waiting line, the run and timer tables) names a tracked
     /// group; this is the one place that relies on it.
+    #[inline]
     pub(crate) fn get(&self, g: GroupIdx) -> &Group<K> {
         self.table[g as usize]
             .as_ref()
@@ -164,6 +172,7 @@ impl<K> Groups<K> {
     }
 
     /// See [`Groups::get`].
+    #[inline]
     pub(crate) fn get_mut(&mut self, g: GroupIdx) -> &mut Group<K> {
         self.table[g as usize]
             .as_mut()
@@ -171,6 +180,7 @@ impl<K> Groups<K> {
     }
 
     /// Groups tracked.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.index.len()
     }

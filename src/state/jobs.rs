@@ -64,12 +64,15 @@ impl Default for Queue {
 }
 
 impl Queue {
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len as usize
     }
+    #[inline]
     pub(crate) fn has_compact(&self) -> bool {
         self.compact_queued
     }
@@ -123,10 +126,12 @@ impl<T: Eq + Hash, P: PartialEq> PartialEq for Jobs<T, P> {
 
 impl<T, P> Jobs<T, P> {
     /// Jobs queued across all groups.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     fn alloc(&mut self, job: Job<T, P>, next: u32) -> u32 {
         self.len += 1;
         if self.free != NIL {
@@ -147,6 +152,7 @@ impl<T, P> Jobs<T, P> {
         }
     }
 
+    #[inline]
     fn push_back(&mut self, q: &mut Queue, job: Job<T, P>) {
         let i = self.alloc(job, NIL);
         if q.tail == NIL {
@@ -159,6 +165,7 @@ impl<T, P> Jobs<T, P> {
     }
 
     /// Queues a compact job at the front, unless one is queued already.
+    #[inline]
     pub(crate) fn push_compact(&mut self, q: &mut Queue) {
         if q.compact_queued {
             return;
@@ -172,6 +179,7 @@ impl<T, P> Jobs<T, P> {
         q.len += 1;
     }
 
+    #[inline]
     fn pop_node(&mut self, q: &mut Queue) -> Option<Job<T, P>> {
         if q.head == NIL {
             return None;
@@ -191,6 +199,7 @@ impl<T, P> Jobs<T, P> {
     }
 
     /// The front job of `q`.
+    #[inline]
     pub(crate) fn front(&self, q: &Queue) -> Option<&Job<T, P>> {
         self.nodes.get(q.head as usize)?.job.as_ref()
     }
@@ -210,6 +219,7 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     /// Appends a task to group `g`'s queue unless `id` is queued there
     /// already; hands the task back if it is. O(1): a scan of at most
     /// `SCAN_MAX` jobs, or one probe of the id set.
+    #[inline]
     pub(crate) fn push_task(
         &mut self,
         g: GroupIdx,
@@ -243,6 +253,7 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     }
 
     /// Removes the front job of group `g`'s queue.
+    #[inline]
     pub(crate) fn pop_front(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {
         let job = self.pop_node(q)?;
         match job {
@@ -261,6 +272,7 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     }
 
     /// Whether `q` holds a task with this id: a scan, for short queues.
+    #[inline]
     fn has_task(&self, q: &Queue, id: &T) -> bool {
         self.iter(q)
             .any(|j| matches!(j, Job::Task { id: queued, .. } if queued == id))

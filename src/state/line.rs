@@ -50,11 +50,13 @@ impl Default for Line {
 
 impl Line {
     /// Groups in the line.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Puts `g` at the back; returns how many groups are ahead of it.
+    #[inline]
     pub(crate) fn join<K>(&mut self, groups: &mut Groups<K>, g: GroupIdx) -> usize {
         let ticket = self.next_ticket;
         self.next_ticket = ticket.wrapping_add(1);
@@ -73,6 +75,7 @@ impl Line {
     }
 
     /// Takes the group at the front.
+    #[inline]
     pub(crate) fn pop<K>(&mut self, groups: &mut Groups<K>) -> Option<GroupIdx> {
         if self.head == NIL {
             return None;

@@ -35,6 +35,7 @@ pub(crate) struct Run<T> {
 struct RunIdHasher(u64);
 
 impl Hasher for RunIdHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
@@ -80,17 +81,20 @@ impl<T> Runs<T> {
     }
 
     /// Live runs.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.live.len()
     }
 
     /// The id the next run will get.
+    #[inline]
     pub(crate) fn next_id(&self) -> RunId {
         RunId::new(self.next_id)
     }
 
     /// Records a new live run of group `g` with the id [`Runs::next_id`];
     /// returns its index for `Group::live`.
+    #[inline]
     pub(crate) fn start(&mut self, g: GroupIdx, run: Run<T>) -> u32 {
         debug_assert_eq!(run.id, self.next_id());
         self.next_id += 1;
@@ -111,6 +115,7 @@ impl<T> Runs<T> {
 
     /// The group of live run `run`: the fencing check of every input that
     /// names a run.
+    #[inline]
     pub(crate) fn group_of(&self, run: RunId) -> Result<GroupIdx, Error> {
         match self.live.get(&run) {
             Some(&(g, _)) => Ok(g),
@@ -119,6 +124,7 @@ impl<T> Runs<T> {
     }
 
     /// Why `run` is not live: never issued, or already exited.
+    #[inline]
     fn not_live(&self, run: RunId) -> Error {
         if run.get() == 0 || run.get() >= self.next_id {
             Error::UnknownRun(run)
@@ -128,16 +134,19 @@ impl<T> Runs<T> {
     }
 
     /// The run at index `i`, if `i` is not `NIL`.
+    #[inline]
     pub(crate) fn get(&self, i: u32) -> Option<&Run<T>> {
         self.table.get(i as usize)?.as_ref()
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut Run<T>> {
         self.table.get_mut(i as usize)?.as_mut()
     }
 
     /// Ends live run `run`; its group must set `Group::live` to `NIL`.
     /// Fails, changing nothing, if `run` is not live.
+    #[inline]
     pub(crate) fn finish(&mut self, run: RunId) -> Result<(GroupIdx, Run<T>), Error> {
         let Some((g, i)) = self.live.remove(&run) else {
             return Err(self.not_live(run));

@@ -20,11 +20,13 @@ pub(crate) enum TimerKind {
 }
 
 /// A timer's address: the group slot and which timer.
+#[inline]
 pub(crate) fn key(group: u32, kind: TimerKind) -> u32 {
     group * 2 + matches!(kind, TimerKind::Idle) as u32
 }
 
 /// The group slot and kind of a timer key.
+#[inline]
 pub(crate) fn split(key: u32) -> (u32, TimerKind) {
     let kind = if key % 2 == 0 {
         TimerKind::Retry
@@ -57,12 +59,14 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<Time> {
         let p = *self.pos.get(key as usize)?;
         (p != NONE).then(|| self.heap[p as usize].at)
     }
 
     /// Arms (or re-arms) `key` to fire at `at`.
+    #[inline]
     pub(crate) fn set(&mut self, key: u32, at: Time) {
         let k = key as usize;
         if self.pos.len() <= k {
@@ -88,6 +92,7 @@ impl Timers {
     }
 
     /// Disarms `key`; harmless if it is not armed.
+    #[inline]
     pub(crate) fn cancel(&mut self, key: u32) {
         let Some(&p) = self.pos.get(key as usize) else {
             return;
@@ -99,11 +104,13 @@ impl Timers {
     }
 
     /// The earliest deadline.
+    #[inline]
     pub(crate) fn next(&self) -> Option<Time> {
         self.heap.first().map(|e| e.at)
     }
 
     /// Removes and returns the earliest key due at or before `now`.
+    #[inline]
     pub(crate) fn pop_due(&mut self, now: Time) -> Option<u32> {
         let first = *self.heap.first()?;
         if first.at > now {

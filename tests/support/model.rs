@@ -1,4 +1,4 @@
-//! A reference model of the groupq contract, written from DESIGN.md (B1–B10)
+//! A reference model of the groupq contract, written from the crate docs (B1–B10)
 //! and the "decisions beyond the written contract" in the crate docs, not
 //! from `src/`.
 //!
