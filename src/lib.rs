@@ -255,9 +255,11 @@
 //!   handed back, and the next start triggers it again.
 //! - The shutdown report lists groups in the order of the machine's group
 //!   table (deterministic, independent of hashing), live runs by id.
-//! - The core clones your key and task id; if such a `Clone` panics, the
-//!   machine is left as it was before the input (it clones before it
-//!   changes anything).
+//! - The core clones your key and task id. It clones before it starts a
+//!   run, so a panicking `Clone` never leaves a live run without its
+//!   `Spawn`: the group's work stays pending and starts on its next message
+//!   or task. Other effects of the input that panicked may have happened;
+//!   treat a panic in your `Clone` as a bug to fix, not as an input.
 //! - Retry delays are exact up to what [`std::time::Duration`] holds, then
 //!   saturate; deadlines saturate at [`Time::MAX`].
 //!

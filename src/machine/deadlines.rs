@@ -6,7 +6,7 @@ use std::hash::Hash;
 
 use crate::machine::Machine;
 use crate::output::CloseReason;
-use crate::state::groups::{GroupIdx, NIL};
+use crate::state::{GroupIdx, NIL};
 use crate::state::timers::{self, TimerKind};
 use crate::time::Time;
 

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::input::TaskAnswer;
 use crate::machine::Machine;
 use crate::output::{CloseReason, Pending, Record};
-use crate::state::groups::GroupIdx;
+use crate::state::GroupIdx;
 use crate::work::RunState;
 
 impl<K, T, P> Machine<K, T, P>

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::{Command, Dropped, Record};
-use crate::state::groups::{GroupIdx, NIL};
+use crate::state::{GroupIdx, NIL};
 use crate::state::timers::{self, TimerKind};
 use crate::time::Time;
 use crate::work::{Exit, RunId, WorkKind};

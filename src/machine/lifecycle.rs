@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::input::{PipeAnswer, PipeRefusal};
 use crate::machine::Machine;
 use crate::output::CloseReason;
-use crate::state::groups::GroupIdx;
+use crate::state::GroupIdx;
 use crate::work::{RunId, RunState, WorkKind};
 
 impl<K, T, P> Machine<K, T, P>

@@ -11,15 +11,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::state::jobs::Queue;
-use crate::state::line::LineLink;
+use crate::state::{GroupIdx, LineLink, NIL};
 use crate::turn_report::ContextStats;
-
-/// Index of a group in the table. Not a key: reused after the group is
-/// forgotten.
-pub(crate) type GroupIdx = u32;
-
-/// "No entry" for every `u32` index in the state owners.
-pub(crate) const NIL: u32 = u32::MAX;
 
 /// Everything the core knows about one group.
 ///

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use crate::state::groups::{GroupIdx, NIL};
+use crate::state::{GroupIdx, NIL};
 use crate::work::Work;
 
 /// Jobs a group's queue may hold while its task ids are deduplicated by

@@ -1,32 +1,14 @@
 //! The waiting line: groups with pending work and no run that found no
 //! free slot, in the order they joined.
 //!
-//! An intrusive FIFO through the group table (each group's [`LineLink`]):
+//! An intrusive FIFO through the group table (each group's `LineLink`):
 //! joining at the back and leaving from the front are O(1) and allocate
 //! nothing. Invariants: a group is in the line at most once
 //! (`Group::in_line`); groups leave only from the front, so the tickets in
 //! the line are consecutive and a group's position is a subtraction.
 
-use crate::state::groups::{GroupIdx, Groups, NIL};
-
-/// A group's place in the line, kept in the group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LineLink {
-    next: GroupIdx,
-    /// Join order, wrapping: the number of groups ahead is `ticket - head's
-    /// ticket`, exact in wrapping `u32` arithmetic while the line holds
-    /// fewer than `u32::MAX` groups.
-    ticket: u32,
-}
-
-impl Default for LineLink {
-    fn default() -> Self {
-        LineLink {
-            next: NIL,
-            ticket: 0,
-        }
-    }
-}
+use crate::state::groups::Groups;
+use crate::state::{GroupIdx, LineLink, NIL};
 
 /// The ends of the line; the links live in the groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,3 +15,30 @@ pub(crate) mod jobs;
 pub(crate) mod line;
 pub(crate) mod runs;
 pub(crate) mod timers;
+
+/// Index of a group in the group table. Not a key: reused after the group
+/// is forgotten.
+pub(crate) type GroupIdx = u32;
+
+/// "No entry" for every `u32` index in the state owners.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// A group's place in the waiting line, kept in the group. Only
+/// [`line::Line`] reads or writes its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LineLink {
+    pub(in crate::state) next: GroupIdx,
+    /// Join order, wrapping: the number of groups ahead is `ticket - head's
+    /// ticket`, exact in wrapping `u32` arithmetic while the line holds
+    /// fewer than `u32::MAX` groups.
+    pub(in crate::state) ticket: u32,
+}
+
+impl Default for LineLink {
+    fn default() -> Self {
+        LineLink {
+            next: NIL,
+            ticket: 0,
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::Error;
-use crate::state::groups::GroupIdx;
+use crate::state::GroupIdx;
 use crate::work::{RunId, RunState, WorkKind};
 
 /// A live run, referred to by its group (`Group::live`).
