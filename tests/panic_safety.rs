@@ -26,7 +26,11 @@ impl Clone for Fragile {
 
 type Q = Machine<Fragile, u32, ()>;
 
-fn spawned(q: &mut Q, now: Time, event: impl groupq::Event<Fragile, u32, ()> + Clone) -> Vec<RunId> {
+fn spawned(
+    q: &mut Q,
+    now: Time,
+    event: impl groupq::Event<Fragile, u32, ()> + Clone,
+) -> Vec<RunId> {
     let mut runs = Vec::new();
     q.step(now, event, |o| {
         if let Output::Command(Command::Spawn { run, .. }) = o {
@@ -41,12 +45,31 @@ fn spawned(q: &mut Q, now: Time, event: impl groupq::Event<Fragile, u32, ()> + C
 fn a_panicking_key_clone_leaves_no_phantom_run_and_the_work_still_starts() {
     let mut q: Q = Machine::new(Config::default().with_max_active(1)).unwrap();
     let t = Time::ZERO;
-    let x = spawned(&mut q, t, Message { group: Fragile("x") })[0];
-    assert!(spawned(&mut q, t, Message { group: Fragile("a") }).is_empty(), "a waits");
+    let x = spawned(
+        &mut q,
+        t,
+        Message {
+            group: Fragile("x"),
+        },
+    )[0];
+    assert!(
+        spawned(
+            &mut q,
+            t,
+            Message {
+                group: Fragile("a")
+            }
+        )
+        .is_empty(),
+        "a waits"
+    );
 
     // x exits; the freed slot goes to "a", whose key clone panics.
     PANIC_ON_CLONE.with(|p| p.set(true));
-    let exited = Exited { run: x, exit: Exit::Clean };
+    let exited = Exited {
+        run: x,
+        exit: Exit::Clean,
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| q.handle(t, exited)));
     PANIC_ON_CLONE.with(|p| p.set(false));
     assert!(outcome.is_err(), "the clone panicked");
@@ -57,6 +80,12 @@ fn a_panicking_key_clone_leaves_no_phantom_run_and_the_work_still_starts() {
     assert_eq!(q.stats().live_runs, 0, "the slot is not held by a phantom");
 
     // The next message for "a" starts it.
-    let started = spawned(&mut q, t, Message { group: Fragile("a") });
+    let started = spawned(
+        &mut q,
+        t,
+        Message {
+            group: Fragile("a"),
+        },
+    );
     assert_eq!(started.len(), 1, "a starts");
 }

@@ -50,7 +50,10 @@ fn imports(module: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<Strin
         let line = line.trim();
         if let Some(stmt) = current.as_mut() {
             stmt.push_str(line);
-        } else if line.starts_with("use ") || line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+        } else if line.starts_with("use ")
+            || line.starts_with("pub use ")
+            || line.starts_with("pub(crate) use ")
+        {
             current = Some(line.to_string());
         }
         if current.as_ref().is_some_and(|s| s.ends_with(';')) {
@@ -58,7 +61,11 @@ fn imports(module: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<Strin
         }
     }
     for stmt in statements {
-        let path = stmt.split("use ").nth(1).unwrap_or("").trim_end_matches(';');
+        let path = stmt
+            .split("use ")
+            .nth(1)
+            .unwrap_or("")
+            .trim_end_matches(';');
         let absolute = if let Some(rest) = path.strip_prefix("crate::") {
             rest.to_string()
         } else if let Some(rest) = path.strip_prefix("super::") {
@@ -188,7 +195,8 @@ fn no_document_outside_the_repository_is_cited() {
         }
         let text = fs::read_to_string(&file).expect("readable");
         for (n, line) in text.lines().enumerate() {
-            for word in line.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')') {
+            for word in line.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')')
+            {
                 let cites = word.ends_with(&outside[2])
                     && (word.contains(&outside[0]) || word.contains(&outside[1]));
                 assert!(!cites, "{}:{}: cites {word}", file.display(), n + 1);

@@ -6,8 +6,8 @@ use std::hash::Hash;
 
 use crate::machine::Machine;
 use crate::output::CloseReason;
-use crate::state::{GroupIdx, NIL};
 use crate::state::timers::{self, TimerKind};
+use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 
 impl<K, T, P> Machine<K, T, P>

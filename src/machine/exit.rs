@@ -7,8 +7,8 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::{Command, Dropped, Record};
-use crate::state::{GroupIdx, NIL};
 use crate::state::timers::{self, TimerKind};
+use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{Exit, RunId, WorkKind};
 

@@ -22,11 +22,11 @@ use crate::config::{Config, Policy};
 use crate::error::Error;
 use crate::output::{CloseReason, Command, Output, Record};
 use crate::state::groups::Groups;
-use crate::state::{GroupIdx, NIL};
 use crate::state::jobs::{Job, Jobs};
 use crate::state::line::Line;
 use crate::state::runs::{Run, Runs};
 use crate::state::timers::{self, TimerKind, Timers};
+use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{RunId, RunState, Work};
 

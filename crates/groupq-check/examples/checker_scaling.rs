@@ -39,14 +39,31 @@ fn step(ms: u64, input: Input<String, String, String>) -> Step {
 fn live(n: usize) -> Trace {
     let mut steps = Vec::new();
     for g in 0..n {
-        steps.push(step(0, Input::Message { group: format!("g{g}") }));
+        steps.push(step(
+            0,
+            Input::Message {
+                group: format!("g{g}"),
+            },
+        ));
     }
     for r in 1..=n as u64 {
         let report = TurnReport::delivered_reply();
-        steps.push(step(1, Input::Turn { run: RunId::new(r), report }));
+        steps.push(step(
+            1,
+            Input::Turn {
+                run: RunId::new(r),
+                report,
+            },
+        ));
     }
     for r in 1..=n as u64 {
-        steps.push(step(2, Input::Exited { run: RunId::new(r), exit: Exit::Clean }));
+        steps.push(step(
+            2,
+            Input::Exited {
+                run: RunId::new(r),
+                exit: Exit::Clean,
+            },
+        ));
     }
     Trace {
         config: Config::default().with_max_active(n),
@@ -61,7 +78,13 @@ fn pending(n: usize) -> Trace {
         steps.push(step(0, Input::Task { group, id, payload }));
     }
     for r in 1..=n as u64 {
-        steps.push(step(1, Input::Exited { run: RunId::new(r), exit: Exit::Clean }));
+        steps.push(step(
+            1,
+            Input::Exited {
+                run: RunId::new(r),
+                exit: Exit::Clean,
+            },
+        ));
     }
     Trace {
         config: Config::default().with_max_active(1),
@@ -80,7 +103,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let machine = replay(&trace, &mut Sink)?;
             let elapsed = t.elapsed();
-            assert!(machine.is_quiescent(), "{name} {n}: the trace leaves work behind");
+            assert!(
+                machine.is_quiescent(),
+                "{name} {n}: the trace leaves work behind"
+            );
             println!(
                 "checker_scaling trace={name} n={n} steps={} seconds={:.3} ns_per_step={:.0}",
                 trace.steps.len(),

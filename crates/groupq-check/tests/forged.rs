@@ -294,7 +294,9 @@ fn an_idle_timeout_close_on_another_input_is_caught() {
 fn a_message_answered_with_a_run_is_caught() {
     let mut s = one_slot();
     s.real(message("a"));
-    let v = s.forged(message("a"), |r| r.answer = Ok(Response::Piped(RunId::new(1))));
+    let v = s.forged(message("a"), |r| {
+        r.answer = Ok(Response::Piped(RunId::new(1)))
+    });
     assert_eq!(v.property, Property::Rejection, "{v}");
 }
 
