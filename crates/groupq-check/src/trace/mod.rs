@@ -279,8 +279,6 @@ impl std::str::FromStr for Trace {
     }
 }
 
-/// Prints the full config line, then one canonical line per step.
-
 /// A token as quoted in a [`ParseError`]: whole when short, else its first
 /// 40 characters and `…`, so that a huge bad token does not come back whole.
 pub(crate) fn excerpt(token: &str) -> String {

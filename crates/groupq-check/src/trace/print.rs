@@ -7,6 +7,7 @@ use groupq::{CompactionTrigger, ContextStats, Exit, Input, Policy, TurnReport, T
 
 use super::{Step, Trace};
 
+/// Prints the full config line, then one canonical line per step.
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;

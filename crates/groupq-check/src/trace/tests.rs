@@ -730,3 +730,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_huge_bad_token_is_quoted_cut_not_whole() {
+    let huge = "9".repeat(100_000);
+    for text in [
+        format!("0ms idle run#{huge}"),
+        format!("{huge}x timeout"),
+        format!("0ms frob{huge}"),
+        format!("config max_active={huge}x"),
+    ] {
+        let err = Trace::parse(&text).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.chars().count() < 200, "{} chars", shown.len());
+        assert!(shown.contains('…'), "{shown}");
+    }
+    // A short token is still quoted whole.
+    let err = Trace::parse("0ms idle run#x").unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::InvalidRun(s("run#x")));
+}
