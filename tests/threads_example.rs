@@ -40,7 +40,15 @@ fn the_threads_adapter_runs_clean_checked_and_unchecked() {
 fn a_bad_option_is_refused_with_a_usage_line() {
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", "threads", "--", "--max-active", "0"])
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "threads",
+            "--",
+            "--max-active",
+            "0",
+        ])
         .output()
         .expect("cargo runs");
     assert_eq!(output.status.code(), Some(2));
