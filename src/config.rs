@@ -61,12 +61,19 @@ pub struct Config {
     notices: bool,
     policy: Policy,
     records: bool,
+    kill_grace: Duration,
+    max_turn_time: Duration,
+    max_compact_time: Duration,
+    max_run_time: Option<Duration>,
+    stall_timeout: Option<Duration>,
+    shutdown_grace: Duration,
 }
 
 impl Default for Config {
     /// `max_active` 5, retries after 5 s doubling up to 5 times, idle timeout
     /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
-    /// records off.
+    /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
+    /// run-time cap, no stall timeout, shutdown grace 60 s.
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -78,6 +85,12 @@ impl Default for Config {
             notices: true,
             policy: Policy::Fair,
             records: false,
+            kill_grace: Duration::from_secs(30),
+            max_turn_time: Duration::from_secs(30 * 60),
+            max_compact_time: Duration::from_secs(30 * 60),
+            max_run_time: None,
+            stall_timeout: None,
+            shutdown_grace: Duration::from_secs(60),
         }
     }
 }
@@ -132,6 +145,44 @@ impl Config {
         self
     }
 
+    /// How long a run whose input was closed (for any reason) may take to
+    /// exit before the core asks for it to be killed ([`Command::Kill`](crate::Command::Kill)).
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+    /// How long a busy Messages or task run may take to finish its turn
+    /// (from its spawn, or from the follow-up piped into it while idle)
+    /// before its input is closed. Turn reports and heartbeats do not extend
+    /// it.
+    pub fn with_max_turn_time(mut self, limit: Duration) -> Self {
+        self.max_turn_time = limit;
+        self
+    }
+    /// The same deadline for compact runs.
+    pub fn with_max_compact_time(mut self, limit: Duration) -> Self {
+        self.max_compact_time = limit;
+        self
+    }
+    /// A cap on a run's whole life, from its spawn (`None`: no cap, the
+    /// default), for hosts that recycle containers.
+    pub fn with_max_run_time(mut self, limit: Option<Duration>) -> Self {
+        self.max_run_time = limit;
+        self
+    }
+    /// How long a busy run may send neither a turn report nor a heartbeat
+    /// before its input is closed (`None`: no stall detection, the default).
+    pub fn with_stall_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+    /// How long a run busy at shutdown may take to finish its turn before
+    /// its input is closed.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
     /// See [`Config::with_max_active`].
     pub fn max_active(&self) -> usize {
         self.max_active
@@ -167,6 +218,30 @@ impl Config {
     /// See [`Config::with_records`].
     pub fn records(&self) -> bool {
         self.records
+    }
+    /// See [`Config::with_kill_grace`].
+    pub fn kill_grace(&self) -> Duration {
+        self.kill_grace
+    }
+    /// See [`Config::with_max_turn_time`].
+    pub fn max_turn_time(&self) -> Duration {
+        self.max_turn_time
+    }
+    /// See [`Config::with_max_compact_time`].
+    pub fn max_compact_time(&self) -> Duration {
+        self.max_compact_time
+    }
+    /// See [`Config::with_max_run_time`].
+    pub fn max_run_time(&self) -> Option<Duration> {
+        self.max_run_time
+    }
+    /// See [`Config::with_stall_timeout`].
+    pub fn stall_timeout(&self) -> Option<Duration> {
+        self.stall_timeout
+    }
+    /// See [`Config::with_shutdown_grace`].
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
     }
 
     /// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`,

@@ -5,8 +5,8 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Exited, Idle, Input, Message, Pipe, PipeAnswer, Response, Shutdown, Task, TaskAnswer, Timeout,
-    Turn,
+    Exited, Heartbeat, Idle, Input, Message, Pipe, PipeAnswer, Response, Shutdown, Task,
+    TaskAnswer, Timeout, Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;
@@ -19,7 +19,7 @@ mod sealed {
 /// An input the machine can handle, and the type of its answer.
 ///
 /// Implemented by the input structs ([`Message`], [`Task`], [`Pipe`],
-/// [`Idle`], [`Turn`], [`Exited`], [`Timeout`], [`Shutdown`]) and by
+/// [`Idle`], [`Heartbeat`], [`Turn`], [`Exited`], [`Timeout`], [`Shutdown`]) and by
 /// [`Input`], whose answer is a [`Response`]. Sealed: the set of inputs is
 /// the contract.
 pub trait Event<K, T, P>: Into<Input<K, T, P>> + sealed::Sealed<K, T, P> {
@@ -96,7 +96,8 @@ event!(Message<K>, (), |e, q, _now| q.on_message(e.group));
 event!(Task<K, T, P>, TaskAnswer, |e, q, _now| q.on_task(e.group, e.id, e.payload));
 event!(Pipe<K>, PipeAnswer, |e, q, _now| Ok(q.on_pipe(&e.group)));
 event!(Idle, (), |e, q, _now| q.on_idle(e.run));
-event!(Turn, (), |e, q, now| q.on_turn(now, e.run, e.report));
+event!(Heartbeat, (), |e, q, _now| q.on_heartbeat(e.run));
+event!(Turn, (), |e, q, _now| q.on_turn(e.run, e.report));
 event!(Exited, (), |e, q, now| q.on_exited(now, e.run, e.exit));
 event!(Timeout, (), |_e, q, now| {
     q.on_timeout(now);
@@ -118,6 +119,7 @@ where
             Input::Task { group, id, payload } => Task { group, id, payload }.apply(q, now)?.into(),
             Input::Pipe { group } => Pipe { group }.apply(q, now)?.into(),
             Input::Idle { run } => Idle { run }.apply(q, now)?.into(),
+            Input::Heartbeat { run } => Heartbeat { run }.apply(q, now)?.into(),
             Input::Turn { run, report } => Turn { run, report }.apply(q, now)?.into(),
             Input::Exited { run, exit } => Exited { run, exit }.apply(q, now)?.into(),
             Input::Timeout => Timeout.apply(q, now)?.into(),

@@ -61,6 +61,15 @@ pub struct Idle {
     pub run: RunId,
 }
 
+/// The run is alive (a liveness signal from the agent, between turn
+/// reports). Answer: `()`. It restarts a busy run's stall watch and nothing
+/// else: it never extends the turn deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Heartbeat {
+    /// The run.
+    pub run: RunId,
+}
+
 /// A turn of the run reported its result. Answer: `()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Turn {
@@ -121,6 +130,11 @@ pub enum Input<K, T, P> {
         /// The run.
         run: RunId,
     },
+    /// See [`Heartbeat`].
+    Heartbeat {
+        /// The run.
+        run: RunId,
+    },
     /// See [`Turn`].
     Turn {
         /// The run.
@@ -171,6 +185,7 @@ impl<K, T, P> Input<K, T, P> {
             },
             Input::Pipe { group: g } => Input::Pipe { group: group(g) },
             Input::Idle { run } => Input::Idle { run: *run },
+            Input::Heartbeat { run } => Input::Heartbeat { run: *run },
             Input::Turn { run, report } => Input::Turn {
                 run: *run,
                 report: *report,
@@ -187,7 +202,10 @@ impl<K, T, P> Input<K, T, P> {
     /// The run this input names, for the inputs that name one.
     pub fn run(&self) -> Option<RunId> {
         match self {
-            Input::Idle { run } | Input::Turn { run, .. } | Input::Exited { run, .. } => Some(*run),
+            Input::Idle { run }
+            | Input::Heartbeat { run }
+            | Input::Turn { run, .. }
+            | Input::Exited { run, .. } => Some(*run),
             _ => None,
         }
     }
@@ -218,6 +236,12 @@ impl<K, T, P> From<Pipe<K>> for Input<K, T, P> {
 impl<K, T, P> From<Idle> for Input<K, T, P> {
     fn from(i: Idle) -> Self {
         Input::Idle { run: i.run }
+    }
+}
+
+impl<K, T, P> From<Heartbeat> for Input<K, T, P> {
+    fn from(h: Heartbeat) -> Self {
+        Input::Heartbeat { run: h.run }
     }
 }
 
@@ -322,8 +346,8 @@ pub enum PipeRefusal {
 #[non_exhaustive]
 pub enum Response<K, T, P> {
     /// Applied; see [`Machine::poll`](crate::Machine::poll) for the commands
-    /// it produced. The answer of [`Message`], [`Idle`], [`Turn`],
-    /// [`Exited`] and [`Timeout`].
+    /// it produced. The answer of [`Message`], [`Idle`], [`Heartbeat`],
+    /// [`Turn`], [`Exited`] and [`Timeout`].
     Accepted,
     /// [`TaskAnswer::Queued`].
     Queued,

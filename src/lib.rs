@@ -287,8 +287,8 @@ pub use drive::{Drive, Stepped};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
-    Exited, Idle, Input, Message, Pipe, PipeAnswer, PipeRefusal, Response, Shutdown, Task,
-    TaskAnswer, Timeout, Turn,
+    Exited, Heartbeat, Idle, Input, Message, Pipe, PipeAnswer, PipeRefusal, Response, Shutdown,
+    Task, TaskAnswer, Timeout, Turn,
 };
 pub use machine::Machine;
 pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record};

@@ -31,8 +31,18 @@ impl<K, T, P> Output<K, T, P> {
 pub enum CloseReason {
     /// A task is waiting for the group and the run is idle (preemption).
     Preempt,
-    /// The idle timeout passed since the run's last reply.
+    /// The run stayed idle for the idle timeout.
     IdleTimeout,
+    /// The run did not finish its turn within `max_turn_time` (or
+    /// `max_compact_time` for a compact run).
+    TurnTimeout,
+    /// The run reached `max_run_time`.
+    RunTimeLimit,
+    /// The busy run sent neither a turn report nor a heartbeat for
+    /// `stall_timeout`.
+    Stalled,
+    /// Shutdown: the run was idle, or its shutdown grace ran out.
+    Shutdown,
 }
 
 /// An advisory for the user of a group, from a turn's report.
@@ -74,6 +84,13 @@ pub enum Command<K, T, P> {
         run: RunId,
         /// Why.
         reason: CloseReason,
+    },
+    /// Kill the run's container (`docker kill`, SIGKILL): its input was
+    /// closed `kill_grace` ago and it has not exited. Emitted at most once
+    /// per run. The run stays live until its exit is reported.
+    Kill {
+        /// The run.
+        run: RunId,
     },
     /// Tell the group's user something.
     Notify {

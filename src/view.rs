@@ -64,8 +64,21 @@ pub struct RunInfo {
     pub kind: WorkKind,
     /// Where it is in its lifecycle.
     pub state: RunState,
-    /// When its input will be closed for idleness, if armed.
+    /// When its input will be closed for idleness (armed while it is idle).
     pub idle_deadline: Option<Time>,
+    /// When its input will be closed if its turn has not finished (armed
+    /// while it is busy).
+    pub turn_deadline: Option<Time>,
+    /// When its input will be closed for reaching `max_run_time`.
+    pub life_deadline: Option<Time>,
+    /// When its input will be closed if it sends nothing (stall detection).
+    pub stall_deadline: Option<Time>,
+    /// When its input will be closed because its shutdown grace ends.
+    pub grace_deadline: Option<Time>,
+    /// When it will be killed if it has not exited (armed once it closes).
+    pub kill_deadline: Option<Time>,
+    /// `Kill` was emitted for it.
+    pub killed: bool,
 }
 
 /// A queued job of an explained group.

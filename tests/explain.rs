@@ -28,6 +28,12 @@ fn explain_shows_the_live_run_its_state_and_idle_deadline() {
             kind: WorkKind::Messages,
             state: RunState::IdleWaiting,
             idle_deadline: Some(Time::from_secs(7).saturating_add(mins(30))),
+            turn_deadline: None,
+            life_deadline: None,
+            stall_deadline: None,
+            grace_deadline: None,
+            kill_deadline: None,
+            killed: false,
         })
     );
 }
@@ -145,7 +151,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             waiting_groups: 2,
             tracked_groups: 4,
             queued_jobs: 3,
-            deadlines: 1,
+            deadlines: 2, // a's idle deadline, b's turn deadline
             shut_down: false,
         }
     );
@@ -158,7 +164,9 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             waiting_groups: 0,
             tracked_groups: 2,
             queued_jobs: 0,
-            deadlines: 1,
+            // a was idle: closed, its kill deadline; b busy: its turn
+            // deadline and its shutdown grace.
+            deadlines: 3,
             shut_down: true,
         }
     );

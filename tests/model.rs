@@ -177,14 +177,30 @@ impl StateMachineTest for MachineAgainstModel {
                 assert!(!holds, "group {key} forgotten while it holds {g:?}");
                 continue;
             };
-            let run = e.run.map(|r| (r.run, r.kind, r.state, r.idle_deadline));
+            let run = e.run.map(|r| {
+                let deadlines = [
+                    r.idle_deadline,
+                    r.turn_deadline,
+                    r.life_deadline,
+                    r.stall_deadline,
+                    r.grace_deadline,
+                    r.kill_deadline,
+                ];
+                (r.run, r.kind, r.state, deadlines, r.killed)
+            });
             let model_run = g.run.as_ref().map(|r| {
-                let idle = model
-                    .timers
-                    .iter()
-                    .find(|t| t.what == ModelTimer::Idle(r.id))
-                    .map(|t| t.at);
-                (r.id, r.kind, r.state, idle)
+                let at = |what: ModelTimer<u8>| {
+                    model.timers.iter().find(|t| t.what == what).map(|t| t.at)
+                };
+                let deadlines = [
+                    at(ModelTimer::Idle(r.id)),
+                    at(ModelTimer::Turn(r.id)),
+                    at(ModelTimer::Life(r.id)),
+                    at(ModelTimer::Stall(r.id)),
+                    at(ModelTimer::Grace(r.id)),
+                    at(ModelTimer::Kill(r.id)),
+                ];
+                (r.id, r.kind, r.state, deadlines, r.killed)
             });
             assert_eq!(run, model_run, "run of group {key}");
             let model_jobs: Vec<JobInfo<u8>> = g

@@ -118,6 +118,7 @@ proptest! {
                     // which refusal depends on the run: the checker judges.
                     Input::Pipe { .. } => Some(None),
                     Input::Idle { run }
+                    | Input::Heartbeat { run }
                     | Input::Turn { run, .. }
                     | Input::Exited { run, .. } => Some(run_error(*run)),
                     _ => Some(None),

@@ -84,7 +84,14 @@ fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
     p.message("w");
 
     let report = p.shutdown();
-    assert!(p.commands().is_empty(), "shutdown closes nothing");
+    // The idle task run is closed at once; the busy run gets its grace.
+    assert_eq!(
+        p.commands(),
+        [groupq::Command::CloseInput {
+            run: t,
+            reason: groupq::CloseReason::Shutdown
+        }]
+    );
     assert_eq!(
         report,
         ShutdownReport {
@@ -186,8 +193,9 @@ fn a_second_shutdown_is_rejected() {
 }
 
 #[test]
-fn a_live_run_going_idle_after_shutdown_is_not_preempted() {
-    // Its queued tasks were handed back in the report: nothing waits for it.
+fn a_live_run_going_idle_after_shutdown_is_closed_at_once() {
+    // Its queued tasks were handed back in the report: it is not preempted
+    // for them, but there is nothing left for it to do.
     let mut p = Pair::with_max_active(1);
     p.message("a");
     p.task("a", 1, "t");
@@ -195,10 +203,16 @@ fn a_live_run_going_idle_after_shutdown_is_not_preempted() {
     let report = p.shutdown();
     assert_eq!(report.groups[0].jobs, [task(1, "t")]);
     p.idle(a);
-    assert!(p.commands().is_empty());
+    assert_eq!(
+        p.commands(),
+        [groupq::Command::CloseInput {
+            run: a,
+            reason: groupq::CloseReason::Shutdown
+        }]
+    );
     assert_eq!(
         p.q.explain(&"a").unwrap().run.unwrap().state,
-        RunState::IdleWaiting
+        RunState::Closing
     );
     assert_eq!(p.all_spawns()[0].2, Work::Messages);
 }

@@ -87,14 +87,17 @@ fn an_extra_timeout_does_nothing() {
     p.message("a");
     let a = p.spawned_run("a");
     p.turn(a, TurnReport::delivered_reply());
-    p.advance_to_next_deadline();
+    let closed_at = p.advance_to_next_deadline();
     assert_eq!(p.commands().len(), 1);
+    // What is left is the kill deadline, `kill_grace` after the close.
+    let kill_at = closed_at.saturating_add(secs(30));
+    assert_eq!(p.wake_at, Some(kill_at));
     let state = p.q.clone();
     p.timeout();
     assert!(p.outputs().is_empty());
-    p.advance(mins(120));
+    p.advance(secs(29));
     p.timeout();
-    assert!(p.outputs().is_empty());
+    assert!(p.outputs().is_empty(), "early: nothing fires");
     assert_eq!(p.q.explain(&"a"), state.explain(&"a"));
 }
 
@@ -111,10 +114,15 @@ fn a_timeout_with_nothing_armed_does_nothing() {
 fn wake_at_reports_the_next_deadline() {
     let mut p = Pair::new(idle_timeout(30));
     p.message("a");
-    assert_eq!(p.wake_at, None, "a busy run has no deadline");
+    let turn = Time::ZERO.saturating_add(mins(30));
+    assert_eq!(p.wake_at, Some(turn), "a busy run's turn deadline");
     let a = p.spawned_run("a");
     p.turn(a, TurnReport::delivered_reply());
-    assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
+    assert_eq!(
+        p.wake_at,
+        Some(Time::ZERO.saturating_add(mins(30))),
+        "now its idle deadline"
+    );
     p.advance(secs(100));
     p.message("r");
     let r = p.spawned_run("r");
@@ -123,9 +131,12 @@ fn wake_at_reports_the_next_deadline() {
     assert_eq!(p.wake_at, Some(retry), "the earlier of the two");
     assert_eq!(p.advance_to_next_deadline(), retry);
     assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
+    // The retry started r again, with its own turn deadline.
+    let r_turn = retry.saturating_add(mins(30));
     p.exit(a);
     assert_eq!(
-        p.wake_at, None,
+        p.wake_at,
+        Some(r_turn),
         "an exited run's idle deadline is cancelled"
     );
 }
@@ -141,6 +152,17 @@ fn a_timeout_far_beyond_every_deadline_fires_each_once() {
     }
     p.now = Time::MAX;
     p.timeout();
-    assert_eq!(p.commands().len(), 2);
+    // Two idle closes, then the two kills their closes armed (at the end of
+    // time, so due at once), each once.
+    let kinds: Vec<&str> = p
+        .commands()
+        .iter()
+        .map(|c| match c {
+            Command::CloseInput { .. } => "close",
+            Command::Kill { .. } => "kill",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["close", "close", "kill", "kill"]);
     assert_eq!(p.wake_at, None);
 }

@@ -349,8 +349,9 @@ fn the_idle_timeout_closes_an_idle_run_once() {
         }]
     );
     assert_eq!(state(&p), RunState::Closing);
-    assert_eq!(p.wake_at, None);
-    p.advance(mins(60));
+    let kill_at = deadline.saturating_add(secs(30));
+    assert_eq!(p.wake_at, Some(kill_at), "only the kill deadline is left");
+    p.advance(secs(20));
     p.timeout();
     p.idle(run);
     p.task("a", 1, "t");
@@ -382,19 +383,19 @@ fn a_new_reply_pushes_the_idle_deadline_out() {
 }
 
 #[test]
-fn an_output_without_a_reply_does_not_arm_the_idle_deadline() {
+fn the_idle_deadline_is_armed_when_the_run_goes_idle_not_while_it_is_busy() {
     let (mut p, run) = live(Config::default());
+    let turn = Time::ZERO.saturating_add(mins(30));
+    p.advance(mins(1));
     p.turn(run, TurnReport::error());
-    assert_eq!(p.wake_at, None);
-    p.turn(
-        run,
-        TurnReport {
-            replied: false,
-            delivered: false,
-            ..TurnReport::delivered_reply()
-        },
-    );
-    assert_eq!(p.wake_at, None);
+    assert_eq!(p.wake_at, Some(turn), "still busy: only the turn deadline");
+    p.advance(mins(1));
+    // A successful turn without a reply: the run is idle all the same.
+    p.turn(run, TurnReport::success());
+    let idle = Time::ZERO.saturating_add(mins(32));
+    assert_eq!(p.wake_at, Some(idle));
+    let e = p.q.explain(&"a").unwrap().run.unwrap();
+    assert_eq!((e.turn_deadline, e.idle_deadline), (None, Some(idle)));
 }
 
 #[test]
@@ -403,14 +404,27 @@ fn a_reply_from_a_closing_run_does_not_rearm_the_idle_deadline() {
     p.turn(run, TurnReport::delivered_reply()); // idle deadline at 30 min
     assert_eq!(p.wake_at, Some(Time::ZERO.saturating_add(mins(30))));
     p.task("a", 1, "t"); // the idle run is preempted: Closing
-    assert_eq!(p.wake_at, None, "a closing run needs no idle deadline");
-    p.advance(mins(10));
+    let kill_at = Time::ZERO.saturating_add(secs(30));
+    assert_eq!(
+        p.wake_at,
+        Some(kill_at),
+        "a closing run has only its kill deadline"
+    );
+    p.advance(secs(10));
     p.turn(run, TurnReport::delivered_reply());
-    assert_eq!(p.wake_at, None, "a late reply does not re-arm it");
+    assert_eq!(
+        p.wake_at,
+        Some(kill_at),
+        "a late reply does not re-arm the idle deadline"
+    );
     assert_eq!(state(&p), RunState::Closing);
     p.advance(mins(60));
     p.timeout();
-    assert!(p.commands().is_empty(), "already closing: no second close");
+    assert_eq!(
+        p.commands(),
+        [Command::Kill { run }],
+        "no second close: the kill grace ran out"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::{Command, Dropped, Record};
-use crate::state::timers::{self, TimerKind};
+use crate::state::timers::{self, RunTimer};
 use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{Exit, RunId, WorkKind};
@@ -21,12 +21,17 @@ where
     /// at the front of the group's jobs, then hands the slot on.
     pub(crate) fn on_exited(&mut self, now: Time, run: RunId, exit: Exit) -> Result<(), Error> {
         let (g, r) = self.runs.finish(run)?;
-        self.timers.cancel(timers::key(g, TimerKind::Idle));
         let group = self.groups.get_mut(g);
-        group.live = NIL;
+        let idx = std::mem::replace(&mut group.live, NIL);
+        for timer in RunTimer::ALL {
+            self.timers.cancel(timers::run_key(idx, timer));
+        }
         let failed = (exit == Exit::Failed) | r.errored;
         let messages = r.kind == WorkKind::Messages;
-        if messages & failed & !r.delivered {
+        // Nothing reached the user, or a follow-up piped in after the last
+        // delivered reply would be lost: roll back and retry.
+        let undelivered = !r.delivered | r.piped_after_delivery;
+        if messages & failed & undelivered {
             let group = group.key.clone();
             self.command(Command::RollbackCursor { group });
             self.schedule_retry(now, g);
@@ -80,7 +85,7 @@ where
             });
             return;
         }
-        let key = timers::key(g, TimerKind::Retry);
+        let key = timers::retry_key(g);
         if attempt > max_retries {
             let terminal = Command::TerminalFailure {
                 group: group.key.clone(),

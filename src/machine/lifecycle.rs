@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::input::{PipeAnswer, PipeRefusal};
 use crate::machine::Machine;
 use crate::output::CloseReason;
+use crate::state::timers::RunTimer;
 use crate::state::GroupIdx;
 use crate::work::{RunId, RunState, WorkKind};
 
@@ -27,16 +28,28 @@ where
         let Some(g) = self.groups.find(group) else {
             return refused(PipeRefusal::NoRun);
         };
-        let Some(run) = self.runs.get_mut(self.groups.get(g).live) else {
+        let idx = self.groups.get(g).live;
+        let Some(run) = self.runs.get_mut(idx) else {
             return refused(PipeRefusal::NoRun);
         };
         match (run.kind, run.state) {
             (WorkKind::Task, _) => refused(PipeRefusal::TaskRun),
             (WorkKind::Compact, _) => refused(PipeRefusal::CompactRun),
             (WorkKind::Messages, RunState::Closing) => refused(PipeRefusal::Closing),
-            (WorkKind::Messages, _) => {
+            (WorkKind::Messages, state) => {
+                // A follow-up after the last delivered reply must not be
+                // lost if the run then fails: it is rolled back too.
+                run.piped_after_delivery |= run.delivered;
                 run.state = RunState::Busy;
-                PipeAnswer::Piped(run.id)
+                let id = run.id;
+                if state == RunState::IdleWaiting {
+                    // A new turn starts: the idle deadline only ever closes
+                    // an idle run.
+                    self.disarm(idx, RunTimer::Idle);
+                    self.arm(idx, RunTimer::Turn, self.config.max_turn_time());
+                    self.arm_stall(idx);
+                }
+                PipeAnswer::Piped(id)
             }
         }
     }
@@ -48,18 +61,41 @@ where
         Ok(())
     }
 
-    /// `Busy` → `IdleWaiting`; if jobs wait for the group, close the run's
-    /// input so it exits and frees the group (preemption). Also reached by
-    /// a successful turn.
+    /// [`Heartbeat`](crate::Heartbeat): the run is alive; a busy run's
+    /// stall watch starts again. Nothing else changes.
+    pub(crate) fn on_heartbeat(&mut self, run: RunId) -> Result<(), Error> {
+        let g = self.runs.group_of(run)?;
+        let idx = self.groups.get(g).live;
+        if self
+            .runs
+            .get(idx)
+            .is_some_and(|r| r.state == RunState::Busy)
+        {
+            self.arm_stall(idx);
+        }
+        Ok(())
+    }
+
+    /// `Busy` → `IdleWaiting`: the turn's deadlines give way to the idle
+    /// deadline. If jobs wait for the group, or the machine is shut down,
+    /// the run's input is closed at once. Also reached by a successful
+    /// turn.
     pub(super) fn become_idle(&mut self, g: GroupIdx) {
-        let group = self.groups.get(g);
-        let Some(run) = self.runs.get_mut(group.live) else {
+        let idx = self.groups.get(g).live;
+        let Some(run) = self.runs.get_mut(idx) else {
             return;
         };
-        if run.state == RunState::Busy {
-            run.state = RunState::IdleWaiting;
+        if run.state != RunState::Busy {
+            return;
         }
-        if run.state == RunState::IdleWaiting && !group.jobs.is_empty() {
+        run.state = RunState::IdleWaiting;
+        for timer in [RunTimer::Turn, RunTimer::Stall, RunTimer::Grace] {
+            self.disarm(idx, timer);
+        }
+        self.arm(idx, RunTimer::Idle, self.config.idle_timeout());
+        if self.shut_down {
+            self.close(g, CloseReason::Shutdown);
+        } else if !self.groups.get(g).jobs.is_empty() {
             self.close(g, CloseReason::Preempt);
         }
     }

@@ -25,10 +25,10 @@ use crate::state::groups::Groups;
 use crate::state::jobs::{Job, Jobs};
 use crate::state::line::Line;
 use crate::state::runs::{Run, Runs};
-use crate::state::timers::{self, TimerKind, Timers};
+use crate::state::timers::{self, RunTimer, Timers};
 use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
-use crate::work::{RunId, RunState, Work};
+use crate::work::{RunId, RunState, Work, WorkKind};
 
 mod deadlines;
 mod enqueue;
@@ -91,15 +91,17 @@ where
         now: Time,
         f: impl FnOnce(&mut Self) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        if now < self.now {
-            return Err(Error::TimeWentBackwards {
-                now,
-                last: self.now,
-            });
+        let last = self.now;
+        if now < last {
+            return Err(Error::TimeWentBackwards { now, last });
         }
-        let r = f(self)?;
+        // Routes read the clock from `self.now`; a rejection puts it back.
         self.now = now;
-        Ok(r)
+        let r = f(self);
+        if r.is_err() {
+            self.now = last;
+        }
+        r
     }
 
     // ---- the scheduler: where every route ends -------------------------
@@ -194,22 +196,38 @@ where
                 // included: a scheduled retry would only start a second,
                 // empty run after it.
                 if std::mem::take(&mut group.retry) {
-                    self.timers.cancel(timers::key(g, TimerKind::Retry));
+                    self.timers.cancel(timers::retry_key(g));
                 }
                 Work::Messages
             }
         };
-        group.live = self.runs.start(
+        let kind = work.kind();
+        let idx = self.runs.start(
             g,
             Run {
                 id: run,
-                kind: work.kind(),
+                group: g,
+                kind,
                 task,
                 state: RunState::Busy,
                 errored: false,
                 delivered: false,
+                piped_after_delivery: false,
+                killed: false,
             },
         );
+        group.live = idx;
+        // Every run must make progress: a turn deadline from the start, the
+        // life cap and the stall watch if configured.
+        let turn = match kind {
+            WorkKind::Compact => self.config.max_compact_time(),
+            _ => self.config.max_turn_time(),
+        };
+        self.arm(idx, RunTimer::Turn, turn);
+        if let Some(life) = self.config.max_run_time() {
+            self.arm(idx, RunTimer::Life, life);
+        }
+        self.arm_stall(idx);
         self.command(Command::Spawn {
             run,
             group: key,
@@ -218,11 +236,12 @@ where
         run
     }
 
-    /// Closes the live run's input, once per run.
-    #[inline]
+    /// Closes the live run's input, once per run, and arms its kill: a run
+    /// that has not exited `kill_grace` later is killed. Every other
+    /// deadline of the run is dropped: a closing run only has to exit.
     fn close(&mut self, g: GroupIdx, reason: CloseReason) {
-        let live = self.groups.get(g).live;
-        let Some(run) = self.runs.get_mut(live) else {
+        let idx = self.groups.get(g).live;
+        let Some(run) = self.runs.get_mut(idx) else {
             return;
         };
         if run.state == RunState::Closing {
@@ -230,10 +249,38 @@ where
         }
         run.state = RunState::Closing;
         let run = run.id;
-        // A closing run only has to exit; its idle deadline would wake the
-        // adapter for nothing.
-        self.timers.cancel(timers::key(g, TimerKind::Idle));
+        for timer in [
+            RunTimer::Idle,
+            RunTimer::Turn,
+            RunTimer::Life,
+            RunTimer::Stall,
+            RunTimer::Grace,
+        ] {
+            self.disarm(idx, timer);
+        }
+        self.arm(idx, RunTimer::Kill, self.config.kill_grace());
         self.command(Command::CloseInput { run, reason });
+    }
+
+    /// Arms run timer `timer` of the run at table index `idx`, `after` from
+    /// now.
+    #[inline]
+    fn arm(&mut self, idx: u32, timer: RunTimer, after: std::time::Duration) {
+        self.timers
+            .set(timers::run_key(idx, timer), self.now + after);
+    }
+
+    #[inline]
+    fn disarm(&mut self, idx: u32, timer: RunTimer) {
+        self.timers.cancel(timers::run_key(idx, timer));
+    }
+
+    /// (Re-)arms the stall watch of a busy run, when stall detection is on.
+    #[inline]
+    fn arm_stall(&mut self, idx: u32) {
+        if let Some(stall) = self.config.stall_timeout() {
+            self.arm(idx, RunTimer::Stall, stall);
+        }
     }
 
     #[inline]

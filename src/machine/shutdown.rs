@@ -5,8 +5,10 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::machine::Machine;
-use crate::state::timers::{self, TimerKind};
+use crate::output::CloseReason;
+use crate::state::timers::{self, RunTimer};
 use crate::view::{LiveRun, PendingGroup, ShutdownReport};
+use crate::work::RunState;
 
 impl<K, T, P> Machine<K, T, P>
 where
@@ -15,7 +17,9 @@ where
 {
     /// Moves every queued job (with its payload), unread-messages mark,
     /// scheduled retry and pending compact into the report, and forgets
-    /// them. Live runs keep running; their inputs are still accepted.
+    /// them. Live runs are listed as they were; then idle runs are closed at
+    /// once and busy runs get `shutdown_grace` to finish their turn. Their
+    /// inputs are still accepted until they exit.
     pub(crate) fn on_shutdown(&mut self) -> Result<ShutdownReport<K, T, P>, Error> {
         if self.shut_down {
             return Err(Error::ShutDown);
@@ -49,7 +53,7 @@ where
             while let Some(job) = self.jobs.pop_front(g, &mut group.jobs) {
                 jobs.push(job.into_work());
             }
-            let timer = timers::key(g, TimerKind::Retry);
+            let timer = timers::retry_key(g);
             let retry = std::mem::take(&mut group.retry)
                 .then(|| self.timers.get(timer).map(|at| (group.failures, at)))
                 .flatten();
@@ -68,6 +72,26 @@ where
             self.groups.forget_if_empty(g);
         }
         report.live_runs.sort_by_key(|r| r.run);
+        self.wind_down_runs();
         Ok(report)
+    }
+
+    /// Idle runs are closed at once; busy runs get `shutdown_grace`, then
+    /// their input is closed; closing runs are already on their kill
+    /// deadline. In run-id order, so that equal deadlines fire in that
+    /// order.
+    fn wind_down_runs(&mut self) {
+        let grace = self.config.shutdown_grace();
+        let mut live: Vec<_> = self.groups.indices().collect();
+        live.retain(|&g| self.runs.get(self.groups.get(g).live).is_some());
+        live.sort_by_key(|&g| self.runs.get(self.groups.get(g).live).map(|r| r.id));
+        for g in live {
+            let idx = self.groups.get(g).live;
+            match self.runs.get(idx).map(|r| r.state) {
+                Some(RunState::IdleWaiting) => self.close(g, CloseReason::Shutdown),
+                Some(RunState::Busy) => self.arm(idx, RunTimer::Grace, grace),
+                _ => {}
+            }
+        }
     }
 }

@@ -12,8 +12,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::{Command, Notice, Pending, Record};
-use crate::state::timers::{self, TimerKind};
-use crate::time::Time;
+use crate::state::timers::RunTimer;
 use crate::turn_report::{CompactionTrigger, TurnReport, TurnStatus};
 use crate::work::{RunId, RunState, WorkKind};
 
@@ -25,12 +24,7 @@ where
     /// Accepted for any live run. The notices and the auto-compact trigger
     /// apply to Messages runs only: a compact run reaching the threshold
     /// must not queue another compact (that could loop forever).
-    pub(crate) fn on_turn(
-        &mut self,
-        now: Time,
-        run: RunId,
-        report: TurnReport,
-    ) -> Result<(), Error> {
+    pub(crate) fn on_turn(&mut self, run: RunId, report: TurnReport) -> Result<(), Error> {
         let g = self.runs.group_of(run)?;
         let config = &self.config;
         let group = self.groups.get(g);
@@ -73,14 +67,18 @@ where
                 group: group.key.clone(),
             }),
         ];
-        // A reply re-arms the idle deadline; a closing run needs none.
-        let arm_idle = report.replied & (r.state != RunState::Closing);
-        let idle_at = now + config.idle_timeout();
+        // A reply from an idle run pushes its idle deadline out; a busy run
+        // that reports is making progress (its stall watch starts again).
+        let (was_idle, busy) = (r.state == RunState::IdleWaiting, r.state == RunState::Busy);
 
         let live = group.live;
         let r = self.runs.get_mut(live).ok_or(Error::StaleRun(run))?;
         r.errored |= !success;
         r.delivered |= report.delivered;
+        if report.delivered {
+            // The reply answered the follow-ups piped before it.
+            r.piped_after_delivery = false;
+        }
         if let Some(context) = report.context {
             self.groups.set_context(g, context);
         }
@@ -90,8 +88,11 @@ where
         } else if trigger {
             group.compact_pending = true;
         }
-        if arm_idle {
-            self.timers.set(timers::key(g, TimerKind::Idle), idle_at);
+        if busy {
+            self.arm_stall(live);
+        }
+        if report.replied & was_idle {
+            self.arm(live, RunTimer::Idle, self.config.idle_timeout());
         }
         for command in commands.iter_mut().filter_map(Option::take) {
             self.command(command);

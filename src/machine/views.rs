@@ -4,7 +4,7 @@ use std::hash::Hash;
 
 use crate::machine::Machine;
 use crate::state::jobs::Job;
-use crate::state::timers::{self, TimerKind};
+use crate::state::timers::{self, RunTimer};
 use crate::view::{Explain, JobInfo, RunInfo, Stats};
 
 impl<K, T, P> Machine<K, T, P>
@@ -19,11 +19,20 @@ where
         let g = self.groups.find(group)?;
         let group = self.groups.get(g);
         Some(Explain {
-            run: self.runs.get(group.live).map(|r| RunInfo {
-                run: r.id,
-                kind: r.kind,
-                state: r.state,
-                idle_deadline: self.timers.get(timers::key(g, TimerKind::Idle)),
+            run: self.runs.get(group.live).map(|r| {
+                let at = |timer| self.timers.get(timers::run_key(group.live, timer));
+                RunInfo {
+                    run: r.id,
+                    kind: r.kind,
+                    state: r.state,
+                    idle_deadline: at(RunTimer::Idle),
+                    turn_deadline: at(RunTimer::Turn),
+                    life_deadline: at(RunTimer::Life),
+                    stall_deadline: at(RunTimer::Stall),
+                    grace_deadline: at(RunTimer::Grace),
+                    kill_deadline: at(RunTimer::Kill),
+                    killed: r.killed,
+                }
             }),
             jobs: self
                 .jobs
@@ -38,7 +47,7 @@ where
             failures: group.failures,
             retry_at: group
                 .retry
-                .then(|| self.timers.get(timers::key(g, TimerKind::Retry)))
+                .then(|| self.timers.get(timers::retry_key(g)))
                 .flatten(),
             compact_pending: group.compact_pending,
             last_context: self.groups.context(g),

@@ -18,6 +18,8 @@ use crate::work::{RunId, RunState, WorkKind};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Run<T> {
     pub(crate) id: RunId,
+    /// Its group.
+    pub(crate) group: GroupIdx,
     pub(crate) kind: WorkKind,
     /// The task id of a task run: a new task with this id is a duplicate.
     pub(crate) task: Option<T>,
@@ -27,6 +29,11 @@ pub(crate) struct Run<T> {
     /// A reply reached the user: then a failure is neither rolled back nor
     /// retried.
     pub(crate) delivered: bool,
+    /// A follow-up was piped in after the last delivered reply: a failure
+    /// must roll it back too.
+    pub(crate) piped_after_delivery: bool,
+    /// `Kill` was emitted (at most once per run).
+    pub(crate) killed: bool,
 }
 
 /// Run ids are issued by the machine itself, so a multiplicative hash is

@@ -1,39 +1,88 @@
 //! The timer table: every deadline the core keeps, in one indexed binary heap.
 //!
-//! Each group owns at most two timers (its retry deadline and its run's idle
-//! deadline), addressed by a small integer key. The heap keeps each key's
-//! position, so re-arming or cancelling is O(log n) and leaves no stale
-//! entries behind (a lazily-deleted heap would grow with every reply).
-//! Deadlines fire in `(deadline, order set)` order.
+//! A group owns one timer of its own (its retry) and its live run owns up to
+//! six ([`RunTimer`]). Each is addressed by a small integer key: group
+//! timers by group index, run timers by the run's index in the run table
+//! (at most `max_active` of them), so the key space stays as small as the
+//! tables. The heap keeps each key's position, so re-arming or cancelling is
+//! O(log n) and leaves no stale entries behind. Deadlines fire in
+//! `(deadline, order set)` order.
 
+use crate::state::GroupIdx;
 use crate::time::Time;
 
 const NONE: u32 = u32::MAX;
 
-/// Which of a group's timers.
+/// The deadlines of a live run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimerKind {
-    /// Retry a failed Messages run.
-    Retry,
+pub(crate) enum RunTimer {
     /// Close an idle run's input.
-    Idle,
+    Idle = 0,
+    /// Close a run that has not finished its turn.
+    Turn = 1,
+    /// Close a run that reached its maximum life.
+    Life = 2,
+    /// Close a busy run that sent nothing for the stall timeout.
+    Stall = 3,
+    /// Kill a closed run that has not exited.
+    Kill = 4,
+    /// Close a busy run whose shutdown grace is over.
+    Grace = 5,
 }
 
-/// A timer's address: the group slot and which timer.
-#[inline]
-pub(crate) fn key(group: u32, kind: TimerKind) -> u32 {
-    group * 2 + matches!(kind, TimerKind::Idle) as u32
+impl RunTimer {
+    /// Every run timer: what `Exited` cancels.
+    pub(crate) const ALL: [RunTimer; 6] = [
+        RunTimer::Idle,
+        RunTimer::Turn,
+        RunTimer::Life,
+        RunTimer::Stall,
+        RunTimer::Kill,
+        RunTimer::Grace,
+    ];
+
+    fn from_bits(bits: u32) -> RunTimer {
+        match bits {
+            0 => RunTimer::Idle,
+            1 => RunTimer::Turn,
+            2 => RunTimer::Life,
+            3 => RunTimer::Stall,
+            4 => RunTimer::Kill,
+            _ => RunTimer::Grace,
+        }
+    }
 }
 
-/// The group slot and kind of a timer key.
+/// Whose timer a key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// The group's retry.
+    Retry(GroupIdx),
+    /// A deadline of the live run at this run-table index.
+    Run(u32, RunTimer),
+}
+
+/// The key of group `g`'s retry timer (even keys).
 #[inline]
-pub(crate) fn split(key: u32) -> (u32, TimerKind) {
-    let kind = if key % 2 == 0 {
-        TimerKind::Retry
+pub(crate) fn retry_key(g: GroupIdx) -> u32 {
+    g << 1
+}
+
+/// The key of a run timer (odd keys): the run's table index and the kind.
+#[inline]
+pub(crate) fn run_key(run: u32, timer: RunTimer) -> u32 {
+    (((run << 3) | timer as u32) << 1) | 1
+}
+
+/// Whose timer `key` is.
+#[inline]
+pub(crate) fn split(key: u32) -> Timer {
+    if key & 1 == 0 {
+        Timer::Retry(key >> 1)
     } else {
-        TimerKind::Idle
-    };
-    (key / 2, kind)
+        let k = key >> 1;
+        Timer::Run(k >> 3, RunTimer::from_bits(k & 7))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,10 +256,11 @@ mod tests {
     }
 
     #[test]
-    fn key_round_trips() {
-        for g in [0, 1, 77] {
-            for kind in [TimerKind::Retry, TimerKind::Idle] {
-                assert_eq!(split(key(g, kind)), (g, kind));
+    fn keys_round_trip() {
+        for i in [0, 1, 77] {
+            assert_eq!(split(retry_key(i)), Timer::Retry(i));
+            for kind in RunTimer::ALL {
+                assert_eq!(split(run_key(i, kind)), Timer::Run(i, kind));
             }
         }
     }

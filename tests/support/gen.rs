@@ -91,6 +91,7 @@ pub enum Act {
     Task(G, Id),
     Pipe(G),
     Idle(Pick),
+    Heartbeat(Pick),
     Turn(Pick, TurnReport),
     Exit(Pick, Exit),
     Timeout,
@@ -108,29 +109,50 @@ pub struct Step {
 /// timeouts so that timers matter within a few hundred steps.
 pub fn config() -> impl Strategy<Value = Config> {
     let thresholds = prop::sample::select(vec![0u8, 30, 50, 70, 75, 80, 100]);
+    let lifecycle = (
+        0u64..=100,
+        20u64..=400,
+        20u64..=400,
+        option::weighted(0.3, 50u64..=800),
+        option::weighted(0.3, 10u64..=200),
+        0u64..=200,
+    );
     (
-        1usize..=8,
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        1u64..=50,
-        0u32..=4,
-        1u64..=300,
-        thresholds.clone(),
-        thresholds,
+        (
+            1usize..=8,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            1u64..=50,
+            0u32..=4,
+            1u64..=300,
+            thresholds.clone(),
+            thresholds,
+        ),
+        lifecycle,
     )
         .prop_map(
-            |(max_active, legacy, notices, records, base, retries, idle, warn, auto)| {
+            |(
+                (max_active, legacy, notices, records, base, retries, idle, warn, auto),
+                (kill, turn, compact, life, stall, grace),
+            )| {
+                let ms = Duration::from_millis;
                 Config::default()
                     .with_max_active(max_active)
                     .with_policy(if legacy { Policy::Legacy } else { Policy::Fair })
                     .with_notices(notices)
                     .with_records(records)
-                    .with_retry_base(Duration::from_millis(base))
+                    .with_retry_base(ms(base))
                     .with_max_retries(retries)
-                    .with_idle_timeout(Duration::from_millis(idle))
+                    .with_idle_timeout(ms(idle))
                     .with_warn_percent(warn)
                     .with_auto_compact_percent(auto)
+                    .with_kill_grace(ms(kill))
+                    .with_max_turn_time(ms(turn))
+                    .with_max_compact_time(ms(compact))
+                    .with_max_run_time(life.map(ms))
+                    .with_stall_timeout(stall.map(ms))
+                    .with_shutdown_grace(ms(grace))
             },
         )
 }
@@ -211,6 +233,7 @@ pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
         50 => (0..groups, 0..3u8).prop_map(|(g, id)| Act::Task(g, id)),
         30 => (0..groups).prop_map(Act::Pipe),
         30 => pick().prop_map(Act::Idle),
+        15 => pick().prop_map(Act::Heartbeat),
         50 => (pick(), turn_output()).prop_map(|(p, o)| Act::Turn(p, o)),
         60 => (pick(), exit()).prop_map(|(p, e)| Act::Exit(p, e)),
         30 => Just(Act::Timeout),
@@ -306,6 +329,7 @@ impl Harness {
             }
             Act::Pipe(group) => Input::Pipe { group: *group },
             Act::Idle(p) => Input::Idle { run: self.run(p) },
+            Act::Heartbeat(p) => Input::Heartbeat { run: self.run(p) },
             Act::Turn(p, output) => Input::Turn {
                 run: self.run(p),
                 report: *output,

@@ -44,6 +44,10 @@ pub struct ModelRun<T> {
     pub errored: bool,
     /// A reply of this run reached the user.
     pub delivered: bool,
+    /// A follow-up was piped in after the last delivered reply.
+    pub piped_after_delivery: bool,
+    /// `Kill` was sent for it.
+    pub killed: bool,
 }
 
 /// Everything the model keeps about one group. Groups are never forgotten:
@@ -74,8 +78,18 @@ impl<K, T, P> ModelGroup<K, T, P> {
 pub enum ModelTimer<K> {
     /// B7: the group's retry.
     Retry(K),
-    /// B5: the run's idle deadline.
+    /// B5: the run's idle deadline (armed while it is idle).
     Idle(RunId),
+    /// The run's turn deadline (armed while it is busy).
+    Turn(RunId),
+    /// The run's life cap (`max_run_time`).
+    Life(RunId),
+    /// The busy run's stall watch.
+    Stall(RunId),
+    /// The closed run's kill deadline.
+    Kill(RunId),
+    /// The busy run's shutdown grace.
+    Grace(RunId),
 }
 
 /// An armed deadline; `seq` is the order it was set in (B10 ties).
@@ -137,12 +151,10 @@ where
             return (Err(Error::TimeWentBackwards { now, last }), Vec::new());
         }
         let saved = self.clone();
+        self.now = now;
         let result = self.apply(now, input);
         match result {
-            Ok(response) => {
-                self.now = now;
-                (Ok(response), std::mem::take(&mut self.out))
-            }
+            Ok(response) => (Ok(response), std::mem::take(&mut self.out)),
             Err(e) => {
                 *self = saved;
                 (Err(e), Vec::new())
@@ -187,12 +199,21 @@ where
                 self.idle(i);
                 Ok(Response::Accepted)
             }
+            Input::Heartbeat { run } => {
+                let i = self.live(run)?;
+                let run = self.groups[i].run.as_ref().expect("live");
+                if run.state == RunState::Busy {
+                    let id = run.id;
+                    self.set_after(self.config.stall_timeout(), ModelTimer::Stall(id));
+                }
+                Ok(Response::Accepted)
+            }
             Input::Turn {
                 run,
                 report: output,
             } => {
                 let i = self.live(run)?;
-                self.turn_output(now, i, output);
+                self.turn_output(i, output);
                 Ok(Response::Accepted)
             }
             Input::Exited { run, exit } => {
@@ -272,6 +293,18 @@ where
         self.timers.retain(|t| t.what != *what);
     }
 
+    /// Arms `what` `after` from now, if `after` is set.
+    fn set_after(&mut self, after: Option<Duration>, what: ModelTimer<K>) {
+        if let Some(d) = after {
+            let at = Time::from_nanos(
+                self.now
+                    .as_nanos()
+                    .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            );
+            self.set_timer(at, what);
+        }
+    }
+
     fn cancel_retry(&mut self, i: usize) {
         self.groups[i].retry = None;
         let what = ModelTimer::Retry(self.groups[i].key.clone());
@@ -311,6 +344,8 @@ where
             state: RunState::Busy,
             errored: false,
             delivered: false,
+            piped_after_delivery: false,
+            killed: false,
         });
         if work.kind() == WorkKind::Messages {
             // The run reads the rolled-back messages too: a scheduled retry
@@ -318,6 +353,13 @@ where
             // failure count is kept).
             self.cancel_retry(i);
         }
+        let turn = match work.kind() {
+            WorkKind::Compact => self.config.max_compact_time(),
+            _ => self.config.max_turn_time(),
+        };
+        self.set_after(Some(turn), ModelTimer::Turn(run));
+        self.set_after(self.config.max_run_time(), ModelTimer::Life(run));
+        self.set_after(self.config.stall_timeout(), ModelTimer::Stall(run));
         self.out.push(Command::Spawn {
             run,
             group: key,
@@ -334,10 +376,18 @@ where
         if run.state != RunState::Closing {
             run.state = RunState::Closing;
             let run = run.id;
-            // A Closing run's idle deadline could never act (it closes only
-            // runs that are not Closing): the core drops it rather than wake
-            // the adapter for nothing (a decision beyond the contract).
-            self.cancel_timer(&ModelTimer::Idle(run));
+            // A closing run only has to exit: its other deadlines go, and
+            // the kill deadline comes.
+            for what in [
+                ModelTimer::Idle(run),
+                ModelTimer::Turn(run),
+                ModelTimer::Life(run),
+                ModelTimer::Stall(run),
+                ModelTimer::Grace(run),
+            ] {
+                self.cancel_timer(&what);
+            }
+            self.set_after(Some(self.config.kill_grace()), ModelTimer::Kill(run));
             self.out.push(Command::CloseInput { run, reason });
         }
     }
@@ -401,27 +451,47 @@ where
             (WorkKind::Task, _) => refused(PipeRefusal::TaskRun),
             (WorkKind::Compact, _) => refused(PipeRefusal::CompactRun),
             (WorkKind::Messages, RunState::Closing) => refused(PipeRefusal::Closing),
-            (WorkKind::Messages, _) => {
+            (WorkKind::Messages, state) => {
+                run.piped_after_delivery |= run.delivered;
                 run.state = RunState::Busy;
-                Ok(Response::Piped(run.id))
+                let id = run.id;
+                if state == RunState::IdleWaiting {
+                    self.cancel_timer(&ModelTimer::Idle(id));
+                    self.set_after(Some(self.config.max_turn_time()), ModelTimer::Turn(id));
+                    self.set_after(self.config.stall_timeout(), ModelTimer::Stall(id));
+                }
+                Ok(Response::Piped(id))
             }
         }
     }
 
-    /// B4.
+    /// B4: a busy run becomes idle; its turn deadlines give way to the
+    /// idle deadline; after shutdown it is closed at once, else preempted if
+    /// jobs wait.
     fn idle(&mut self, i: usize) {
         let run = self.groups[i].run.as_mut().expect("live");
-        if run.state == RunState::Busy {
-            run.state = RunState::IdleWaiting;
+        if run.state != RunState::Busy {
+            return;
         }
-        if !self.groups[i].jobs.is_empty() {
+        run.state = RunState::IdleWaiting;
+        let id = run.id;
+        for what in [
+            ModelTimer::Turn(id),
+            ModelTimer::Stall(id),
+            ModelTimer::Grace(id),
+        ] {
+            self.cancel_timer(&what);
+        }
+        self.set_after(Some(self.config.idle_timeout()), ModelTimer::Idle(id));
+        if self.shut_down {
+            self.close(i, CloseReason::Shutdown);
+        } else if !self.groups[i].jobs.is_empty() {
             self.close(i, CloseReason::Preempt);
         }
     }
 
     /// B5.
-    fn turn_output(&mut self, now: Time, i: usize, output: TurnReport) {
-        let idle_timeout = self.config.idle_timeout();
+    fn turn_output(&mut self, i: usize, output: TurnReport) {
         let (warn, auto) = (
             u32::from(self.config.warn_percent()),
             u32::from(self.config.auto_compact_percent()),
@@ -432,14 +502,22 @@ where
         let success = output.status == TurnStatus::Success;
         if output.delivered {
             run.delivered = true;
+            run.piped_after_delivery = false;
         }
         if !success {
             run.errored = true;
         }
-        // Likewise a reply re-arms the idle deadline only of a run that is
-        // not Closing.
-        if output.replied && run.state != RunState::Closing {
-            self.set_timer(now.saturating_add(idle_timeout), ModelTimer::Idle(id));
+        // A busy run that reports is alive; a reply from an idle run pushes
+        // its idle deadline out.
+        let (busy, was_idle) = (
+            run.state == RunState::Busy,
+            run.state == RunState::IdleWaiting,
+        );
+        if busy {
+            self.set_after(self.config.stall_timeout(), ModelTimer::Stall(id));
+        }
+        if output.replied && was_idle {
+            self.set_after(Some(self.config.idle_timeout()), ModelTimer::Idle(id));
         }
         let key = self.groups[i].key.clone();
         let percent = output.context.and_then(|c| model_percent(&c));
@@ -486,11 +564,20 @@ where
     /// B6, B7, B8.
     fn exited(&mut self, now: Time, i: usize, exit: Exit) {
         let run = self.groups[i].run.take().expect("live");
-        self.cancel_timer(&ModelTimer::Idle(run.id));
+        let id = run.id;
+        self.timers.retain(|t| match &t.what {
+            ModelTimer::Retry(_) => true,
+            ModelTimer::Idle(r)
+            | ModelTimer::Turn(r)
+            | ModelTimer::Life(r)
+            | ModelTimer::Stall(r)
+            | ModelTimer::Kill(r)
+            | ModelTimer::Grace(r) => *r != id,
+        });
         let key = self.groups[i].key.clone();
         if run.kind == WorkKind::Messages {
             let failed = exit == Exit::Failed || run.errored;
-            if failed && !run.delivered {
+            if failed && (!run.delivered || run.piped_after_delivery) {
                 self.out
                     .push(Command::RollbackCursor { group: key.clone() });
                 if !self.shut_down {
@@ -580,11 +667,40 @@ where
                         self.message(key);
                     }
                 }
-                ModelTimer::Idle(run) => {
+                ModelTimer::Idle(run) => self.run_due(run, CloseReason::IdleTimeout, |s| {
+                    s == RunState::IdleWaiting
+                }),
+                ModelTimer::Turn(run) => {
+                    self.run_due(run, CloseReason::TurnTimeout, |s| s == RunState::Busy)
+                }
+                ModelTimer::Stall(run) => {
+                    self.run_due(run, CloseReason::Stalled, |s| s == RunState::Busy)
+                }
+                ModelTimer::Grace(run) => {
+                    self.run_due(run, CloseReason::Shutdown, |s| s == RunState::Busy)
+                }
+                ModelTimer::Life(run) => {
+                    self.run_due(run, CloseReason::RunTimeLimit, |s| s != RunState::Closing)
+                }
+                ModelTimer::Kill(run) => {
                     if let Ok(i) = self.live(run) {
-                        self.close(i, CloseReason::IdleTimeout);
+                        let r = self.groups[i].run.as_mut().expect("live");
+                        if !r.killed {
+                            r.killed = true;
+                            self.out.push(Command::Kill { run });
+                        }
                     }
                 }
+            }
+        }
+    }
+
+    /// A close deadline of `run` fired: close it if it is in a state the
+    /// deadline watches.
+    fn run_due(&mut self, run: RunId, reason: CloseReason, watched: impl Fn(RunState) -> bool) {
+        if let Ok(i) = self.live(run) {
+            if watched(self.groups[i].run.as_ref().expect("live").state) {
+                self.close(i, reason);
             }
         }
     }
@@ -633,6 +749,17 @@ where
             self.groups[i].check = false;
             self.groups[i].compact_pending = false;
             self.cancel_retry(i);
+        }
+        // Idle runs are closed at once, busy ones get the grace, by run id.
+        for r in &live_runs {
+            let i = self.live(r.run).expect("live");
+            match r.state {
+                RunState::IdleWaiting => self.close(i, CloseReason::Shutdown),
+                RunState::Busy => {
+                    self.set_after(Some(self.config.shutdown_grace()), ModelTimer::Grace(r.run))
+                }
+                RunState::Closing => {}
+            }
         }
         Ok(Response::ShutDown(ShutdownReport { groups, live_runs }))
     }

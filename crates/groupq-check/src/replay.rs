@@ -166,9 +166,14 @@ impl fmt::Display for ShowOutput<'_> {
                     match reason {
                         CloseReason::Preempt => "preempt",
                         CloseReason::IdleTimeout => "idle-timeout",
+                        CloseReason::TurnTimeout => "turn-timeout",
+                        CloseReason::RunTimeLimit => "run-time-limit",
+                        CloseReason::Stalled => "stalled",
+                        CloseReason::Shutdown => "shutdown",
                         _ => "unknown-reason",
                     }
                 ),
+                Command::Kill { run } => write!(f, "kill {run}"),
                 Command::Notify { group, notice } => {
                     write!(f, "notify {} ", Str(group))?;
                     match notice {

@@ -103,9 +103,12 @@ pub(super) struct RunAccount<K, T> {
     pub(super) state: RunState,
     pub(super) errored: bool,
     pub(super) delivered: bool,
-    /// Armed by a reply while the input is open; its key in
-    /// `Checker::idle` is `(deadline, run)`.
-    pub(super) idle_deadline: Option<Time>,
+    /// A follow-up was piped in after the last delivered reply.
+    pub(super) piped_after_delivery: bool,
+    pub(super) killed: bool,
+    /// Armed deadlines by `Deadline` index; each is also in
+    /// `Checker::deadlines` as `(at, run, which)`.
+    pub(super) deadlines: [Option<Time>; 6],
 }
 
 /// What the current input obliges its outputs to contain, on top of what
@@ -120,9 +123,7 @@ pub(super) struct Expect<K> {
     pub(super) warning: Option<(u32, Option<u64>, Option<u64>)>,
     /// `tokens_before` of the auto-compacted notice owed.
     pub(super) auto_compacted: Option<Option<u64>>,
-    /// Runs whose idle deadline passed: each must be closed by this step.
-    pub(super) idle_due: Vec<RunId>,
-    /// The input is a timeout: the only input that may close for idleness.
+    /// The input is a timeout: the only input that fires deadlines.
     pub(super) timeout: bool,
 }
 
@@ -135,7 +136,6 @@ impl<K> Default for Expect<K> {
             record_compaction: false,
             warning: None,
             auto_compacted: None,
-            idle_due: Vec::new(),
             timeout: false,
         }
     }

@@ -28,6 +28,7 @@ where
                     touched.push(group.clone());
                 }
                 Command::CloseInput { run, reason } => self.check_close(*run, *reason, expect)?,
+                Command::Kill { run } => self.check_kill(*run, expect)?,
                 Command::RollbackCursor { group } => {
                     let owed = std::mem::take(&mut expect.rollback);
                     self.owed(owed, expect, group, Property::Retry, "RollbackCursor")?;
@@ -103,12 +104,6 @@ where
             let detail = format!("expected {what} was not emitted");
             return self.fail(property, expect.group.as_ref(), None, detail);
         }
-        for &run in &expect.idle_due {
-            if let Some(r) = self.runs.get(&run).filter(|r| r.state != RunState::Closing) {
-                let detail = "idle deadline passed without CloseInput".to_string();
-                return self.fail(Property::Contract, Some(&r.group), Some(run), detail);
-            }
-        }
         Ok(())
     }
 
@@ -128,28 +123,37 @@ where
                 "second CloseInput".into(),
             );
         }
-        let justified = match reason {
-            CloseReason::Preempt => {
-                r.state == RunState::IdleWaiting
-                    && self
-                        .groups
-                        .get(&r.group)
-                        .is_some_and(|g| !g.jobs.is_empty())
-            }
-            CloseReason::IdleTimeout => expect.timeout && expect.idle_due.contains(&run),
-            _ => false,
-        };
-        if !justified {
+        if !self.close_justified(r, reason, expect.timeout) {
             let detail = format!(
                 "CloseInput({reason:?}) of a {:?} run without cause",
                 r.state
             );
             return self.fail(Property::CloseOnce, Some(&r.group), Some(run), detail);
         }
-        self.set_idle(run, None);
         if let Some(r) = self.runs.get_mut(&run) {
             r.state = RunState::Closing;
         }
+        self.on_closed(run);
+        Ok(())
+    }
+
+    /// At most one kill per live run, only once its kill deadline passed.
+    fn check_kill(&mut self, run: RunId, expect: &Expect<K>) -> Verdict<K> {
+        let Some(r) = self.runs.get(&run) else {
+            let detail = "Kill for a run that is not live".to_string();
+            return self.fail(Property::KillOnce, None, Some(run), detail);
+        };
+        if !self.kill_justified(r, expect.timeout) {
+            let detail = format!(
+                "Kill of a {:?} run (killed before: {}) without cause",
+                r.state, r.killed
+            );
+            return self.fail(Property::KillOnce, Some(&r.group), Some(run), detail);
+        }
+        if let Some(r) = self.runs.get_mut(&run) {
+            r.killed = true;
+        }
+        self.set_deadline(run, super::Deadline::Kill, None);
         Ok(())
     }
 
@@ -193,9 +197,12 @@ where
                 state: RunState::Busy,
                 errored: false,
                 delivered: false,
-                idle_deadline: None,
+                piped_after_delivery: false,
+                killed: false,
+                deadlines: [None; 6],
             },
         );
+        self.on_spawned(run, work.kind());
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use groupq::{
 };
 
 use super::account::{Expect, RunAccount};
-use super::{Checker, Property, Verdict};
+use super::{Checker, Deadline, Property, Verdict};
 
 impl<K, T, P> Checker<K, T, P>
 where
@@ -42,14 +42,28 @@ where
             Input::Idle { run } => {
                 self.answer_is(response, matches!(response, Response::Accepted), "idle")?;
                 let r = self.live_run_mut(*run)?;
-                if r.state == RunState::Busy {
+                let became_idle = r.state == RunState::Busy;
+                if became_idle {
                     r.state = RunState::IdleWaiting;
                 }
                 touched.push(r.group.clone());
+                if became_idle {
+                    self.on_idle(*run);
+                }
+            }
+            Input::Heartbeat { run } => {
+                self.answer_is(
+                    response,
+                    matches!(response, Response::Accepted),
+                    "heartbeat",
+                )?;
+                if self.live_run_mut(*run)?.state == RunState::Busy {
+                    self.on_progress(*run);
+                }
             }
             Input::Turn { run, report } => {
                 self.answer_is(response, matches!(response, Response::Accepted), "turn")?;
-                self.on_turn(now, *run, report, expect, touched)?;
+                self.on_turn(*run, report, expect, touched)?;
             }
             Input::Exited { run, exit } => {
                 self.answer_is(response, matches!(response, Response::Accepted), "exited")?;
@@ -68,6 +82,10 @@ where
                     return self.answer_is(response, false, "shutdown");
                 };
                 self.check_report(report)?;
+                self.on_shutdown_runs();
+                let mut live: Vec<K> = self.runs.values().map(|r| r.group.clone()).collect();
+                live.sort_by_key(|g| self.groups.get(g).map(|a| a.seen));
+                touched.extend(live);
             }
             _ => {
                 let detail = "an input this checker does not know".to_string();
@@ -138,7 +156,12 @@ where
                     let detail = format!("piped into a {:?} run in state {:?}", r.kind, r.state);
                     return self.fail(Property::Pipe, Some(group), Some(*run), detail);
                 }
+                r.piped_after_delivery |= r.delivered;
+                let was_idle = r.state == RunState::IdleWaiting;
                 r.state = RunState::Busy;
+                if was_idle {
+                    self.on_busy_again(*run);
+                }
                 Ok(())
             }
             Response::PipeRefused(reason) => {
@@ -170,7 +193,6 @@ where
 
     fn on_turn(
         &mut self,
-        now: Time,
         run: RunId,
         report: &TurnReport,
         expect: &mut Expect<K>,
@@ -181,13 +203,22 @@ where
         let success = report.status == TurnStatus::Success;
         r.errored |= !success;
         r.delivered |= report.delivered;
-        let rearm = report.replied && r.state != RunState::Closing;
-        if success && r.state == RunState::Busy {
+        if report.delivered {
+            r.piped_after_delivery = false;
+        }
+        let (was_idle, busy) = (r.state == RunState::IdleWaiting, r.state == RunState::Busy);
+        if success && busy {
             r.state = RunState::IdleWaiting;
         }
         let (group, kind) = (r.group.clone(), r.kind);
-        if rearm {
-            self.set_idle(run, Some(rules.idle_deadline(now)));
+        if busy {
+            self.on_progress(run);
+        }
+        if report.replied && was_idle {
+            self.rearm_idle(run);
+        }
+        if success && busy {
+            self.on_idle(run);
         }
         let percent = report.context.as_ref().and_then(Self::percent);
         let over = percent.is_some_and(|p| p >= rules.auto_compact_percent)
@@ -224,7 +255,16 @@ where
         touched: &mut Vec<K>,
     ) -> Verdict<K> {
         self.live_run_mut(run)?;
-        self.set_idle(run, None);
+        for which in [
+            Deadline::Idle,
+            Deadline::Turn,
+            Deadline::Life,
+            Deadline::Stall,
+            Deadline::Kill,
+            Deadline::Grace,
+        ] {
+            self.set_deadline(run, which, None);
+        }
         let r = self.runs.remove(&run).expect("checked live");
         self.releases += 1;
         let rules = self.rules.clone();
@@ -234,7 +274,9 @@ where
         let g = self.group_mut(&r.group);
         g.run = None;
         if r.kind == WorkKind::Messages {
-            if failed && !r.delivered {
+            // Nothing reached the user, or a follow-up piped in after the
+            // last delivered reply would be lost: roll back and retry.
+            if failed && (!r.delivered || r.piped_after_delivery) {
                 expect.rollback = true;
                 g.failures += 1;
                 if shut_down {
@@ -287,8 +329,6 @@ where
             g.unread = true;
             touched.push(group);
         }
-        let due = self.idle.range(..=(now, RunId::new(u64::MAX)));
-        expect.idle_due = due.map(|&(_, run)| run).collect();
     }
 
     fn refuse_after_shutdown(&self, group: &K) -> Verdict<K> {
@@ -333,7 +373,10 @@ where
                 self.shut_down
             }
             (
-                Input::Idle { run } | Input::Turn { run, .. } | Input::Exited { run, .. },
+                Input::Idle { run }
+                | Input::Heartbeat { run }
+                | Input::Turn { run, .. }
+                | Input::Exited { run, .. },
                 Error::UnknownRun(r) | Error::StaleRun(r),
             ) => r == run && !self.runs.contains_key(run) && self.right_kind(*run, e),
             _ => false,

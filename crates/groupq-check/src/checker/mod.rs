@@ -23,11 +23,13 @@ use groupq::{Config, Error, Input, Output, Policy, Response, RunId, Time};
 
 mod account;
 mod commands;
+mod deadlines;
 mod inputs;
 mod report;
 mod settle;
 
 use account::{Expect, GroupAccount, RunAccount};
+use deadlines::Deadline;
 
 /// Which promise a [`Violation`] broke. The names are defined in the
 /// crate docs of `groupq` ("Invariants").
@@ -65,8 +67,14 @@ pub enum Property {
     /// Retry delays double from the base; `TerminalFailure` after
     /// `max_retries + 1` consecutive failures.
     Retry,
-    /// Another clause of the contract: a notice without cause, a missing
-    /// idle close, a late wake-up, a wrong report.
+    /// A run whose deadline passed is closed, and a closed run still live
+    /// after its kill grace is killed.
+    Deadline,
+    /// At most one `Kill` per run, only for a live run whose kill deadline
+    /// passed.
+    KillOnce,
+    /// Another clause of the contract: a notice without cause, a late
+    /// wake-up, a wrong report.
     Contract,
 }
 
@@ -110,6 +118,12 @@ struct Rules {
     retry_base_nanos: u128,
     max_retries: u32,
     idle_timeout_nanos: u64,
+    kill_grace_nanos: u64,
+    max_turn_nanos: u64,
+    max_compact_nanos: u64,
+    max_run_nanos: Option<u64>,
+    stall_nanos: Option<u64>,
+    shutdown_grace_nanos: u64,
     warn_percent: u32,
     auto_compact_percent: u32,
     notices: bool,
@@ -122,7 +136,13 @@ impl Rules {
             fair: config.policy() == Policy::Fair,
             retry_base_nanos: config.retry_base().as_nanos(),
             max_retries: config.max_retries(),
-            idle_timeout_nanos: u64::try_from(config.idle_timeout().as_nanos()).unwrap_or(u64::MAX),
+            idle_timeout_nanos: nanos(config.idle_timeout()),
+            kill_grace_nanos: nanos(config.kill_grace()),
+            max_turn_nanos: nanos(config.max_turn_time()),
+            max_compact_nanos: nanos(config.max_compact_time()),
+            max_run_nanos: config.max_run_time().map(nanos),
+            stall_nanos: config.stall_timeout().map(nanos),
+            shutdown_grace_nanos: nanos(config.shutdown_grace()),
             warn_percent: u32::from(config.warn_percent()),
             auto_compact_percent: u32::from(config.auto_compact_percent()),
             notices: config.notices(),
@@ -141,10 +161,11 @@ impl Rules {
         };
         Time::from_nanos(now.as_nanos().saturating_add(delay))
     }
+}
 
-    fn idle_deadline(&self, now: Time) -> Time {
-        Time::from_nanos(now.as_nanos().saturating_add(self.idle_timeout_nanos))
-    }
+/// A duration in whole nanoseconds, saturating.
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Checks the contract over the stream an adapter sees. See the module
@@ -159,8 +180,8 @@ pub struct Checker<K, T, P> {
     /// Tracked groups by first sight: walks over groups use this order.
     order: BTreeMap<u64, K>,
     runs: HashMap<RunId, RunAccount<K, T>>,
-    /// Open idle deadlines of runs whose input is not closed.
-    idle: BTreeSet<(Time, RunId)>,
+    /// Every armed run deadline: `(at, run, which)`.
+    deadlines: BTreeSet<(Time, RunId, Deadline)>,
     last_run: u64,
     /// Pending retries in firing order: (deadline, order set) → group.
     retries: BTreeMap<(Time, u64), K>,
@@ -188,7 +209,7 @@ where
             groups: HashMap::new(),
             order: BTreeMap::new(),
             runs: HashMap::new(),
-            idle: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
             last_run: 0,
             retries: BTreeMap::new(),
             starved: BTreeMap::new(),
@@ -245,6 +266,7 @@ where
         self.apply_input(now, input, response, &mut expect, &mut touched)?;
         self.check_commands(outputs, &mut expect, &mut touched)?;
         self.check_obligations_met(&expect)?;
+        self.check_nothing_overdue(expect.timeout)?;
         self.check_preemption(&touched)?;
         self.check_wake(wake_at)?;
         self.settle(touched)
@@ -276,19 +298,6 @@ where
             self.groups.insert(key.clone(), GroupAccount::new(self.seq));
         }
         self.groups.get_mut(key).expect("opened above")
-    }
-
-    /// Sets (or clears) a live run's idle deadline, keeping the index.
-    fn set_idle(&mut self, run: RunId, at: Option<Time>) {
-        let Some(r) = self.runs.get_mut(&run) else {
-            return;
-        };
-        if let Some(old) = std::mem::replace(&mut r.idle_deadline, at) {
-            self.idle.remove(&(old, run));
-        }
-        if let Some(at) = at {
-            self.idle.insert((at, run));
-        }
     }
 
     /// The effective context percentage, by the contract's rule: the

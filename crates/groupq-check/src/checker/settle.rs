@@ -34,25 +34,25 @@ where
                 let detail = "idle run not preempted although jobs wait".to_string();
                 return self.fail(Property::Contract, Some(key), Some(run), detail);
             }
+            if idle && self.shut_down {
+                let detail = "idle run not closed after shutdown".to_string();
+                return self.fail(Property::Deadline, Some(key), Some(run), detail);
+            }
         }
         Ok(())
     }
 
     /// The deadline the adapter sleeps until is no later than the earliest
-    /// one the contract set: a scheduled retry, or the idle deadline of a
-    /// run whose input is open. A later or missing wake-up would leave the
-    /// retry or the close undone.
+    /// one the contract set: a scheduled retry, or a deadline of a live run.
+    /// A later or missing wake-up would leave the retry, the close or the
+    /// kill undone.
     pub(super) fn check_wake(&self, wake_at: Option<Time>) -> Verdict<K> {
         let retry = self
             .retries
             .iter()
             .next()
             .map(|(&(at, _), g)| (at, Some(g), None));
-        let idle = self
-            .idle
-            .iter()
-            .next()
-            .map(|&(at, run)| (at, self.runs.get(&run).map(|r| &r.group), Some(run)));
+        let idle = self.first_deadline();
         let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0)
         else {
             return Ok(());

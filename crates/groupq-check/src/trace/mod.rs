@@ -27,7 +27,9 @@
 //!   [`Config::default`]): `max_active`, `policy` (`fair` or `legacy`),
 //!   `retry_base`, `max_retries`, `idle_timeout`, `warn_percent`,
 //!   `auto_compact_percent`, `notices` (`on` or `off`), `records` (`on` or
-//!   `off`). Without a config line the trace uses [`Config::default`]. The
+//!   `off`), `kill_grace`, `max_turn_time`, `max_compact_time`,
+//!   `max_run_time` and `stall_timeout` (a duration or `off`),
+//!   `shutdown_grace`. Without a config line the trace uses [`Config::default`]. The
 //!   config is not validated here: replaying an invalid one fails instead.
 //! - **Times and durations**: whole or fractional milliseconds or seconds,
 //!   as [`Time`]'s `Display` prints them: `1500ms`, `1500.000250ms`, `1.5s`
@@ -40,6 +42,7 @@
 //!   | `5ms task <group> <id> [<payload>]` | [`Input::Task`] (payload defaults to empty) |
 //!   | `5ms pipe <group>` | [`Input::Pipe`] |
 //!   | `5ms idle run#<n>` | [`Input::Idle`] |
+//!   | `5ms heartbeat run#<n>` | [`Input::Heartbeat`] |
 //!   | `5ms turn run#<n> <attributes>` | [`Input::Turn`] |
 //!   | `5ms exited run#<n> clean` (or `failed`) | [`Input::Exited`] |
 //!   | `5ms timeout` | [`Input::Timeout`] |
@@ -160,7 +163,7 @@ pub enum ParseErrorKind {
     #[error("invalid time `{0}` (expected e.g. 15ms, 15.000250ms or 2s)")]
     InvalidTime(String),
     /// The word after the time names no input.
-    #[error("unknown input `{0}` (expected message, task, pipe, idle, turn, exited, timeout or shutdown)")]
+    #[error("unknown input `{0}` (expected message, task, pipe, idle, heartbeat, turn, exited, timeout or shutdown)")]
     UnknownInput(String),
     /// The line ended where an argument was expected.
     #[error("missing {0}")]

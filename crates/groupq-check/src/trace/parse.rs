@@ -76,6 +76,9 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
         "pipe" => Input::Pipe {
             group: args.next(GROUP)?.text.clone(),
         },
+        "heartbeat" => Input::Heartbeat {
+            run: parse_run(args.next(RUN)?)?,
+        },
         "idle" => Input::Idle {
             run: parse_run(args.next(RUN)?)?,
         },
@@ -253,6 +256,12 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     let (mut max_active, mut policy, mut retry_base, mut max_retries) = (None, None, None, None);
     let (mut idle_timeout, mut warn, mut auto) = (None, None, None);
     let (mut notices, mut records) = (None, None);
+    let (mut kill_grace, mut max_turn, mut max_compact) = (None, None, None);
+    let (mut max_run, mut stall, mut shutdown_grace) = (None, None, None);
+    let optional = |v: &str| match v {
+        "off" => Some(None),
+        v => parse_duration(v).map(Some),
+    };
     for word in args.rest() {
         let a = Attr::of(word);
         match a.key {
@@ -271,6 +280,12 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
             }
             "notices" => a.valued(&mut notices, "notices", parse_on_off)?,
             "records" => a.valued(&mut records, "records", parse_on_off)?,
+            "kill_grace" => a.valued(&mut kill_grace, "kill_grace", parse_duration)?,
+            "max_turn_time" => a.valued(&mut max_turn, "max_turn_time", parse_duration)?,
+            "max_compact_time" => a.valued(&mut max_compact, "max_compact_time", parse_duration)?,
+            "max_run_time" => a.valued(&mut max_run, "max_run_time", optional)?,
+            "stall_timeout" => a.valued(&mut stall, "stall_timeout", optional)?,
+            "shutdown_grace" => a.valued(&mut shutdown_grace, "shutdown_grace", parse_duration)?,
             key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
         }
     }
@@ -301,6 +316,24 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     }
     if let Some(v) = records {
         c = c.with_records(v);
+    }
+    if let Some(v) = kill_grace {
+        c = c.with_kill_grace(v);
+    }
+    if let Some(v) = max_turn {
+        c = c.with_max_turn_time(v);
+    }
+    if let Some(v) = max_compact {
+        c = c.with_max_compact_time(v);
+    }
+    if let Some(v) = max_run {
+        c = c.with_max_run_time(v);
+    }
+    if let Some(v) = stall {
+        c = c.with_stall_timeout(v);
+    }
+    if let Some(v) = shutdown_grace {
+        c = c.with_shutdown_grace(v);
     }
     Ok(c)
 }

@@ -14,7 +14,9 @@ impl fmt::Display for Trace {
         writeln!(
             f,
             "config max_active={} policy={} retry_base={} max_retries={} idle_timeout={} \
-             warn_percent={} auto_compact_percent={} notices={} records={}",
+             warn_percent={} auto_compact_percent={} notices={} records={} kill_grace={} \
+             max_turn_time={} max_compact_time={} max_run_time={} stall_timeout={} \
+             shutdown_grace={}",
             c.max_active(),
             match c.policy() {
                 Policy::Fair => "fair",
@@ -27,6 +29,12 @@ impl fmt::Display for Trace {
             c.auto_compact_percent(),
             on_off(c.notices()),
             on_off(c.records()),
+            Dur(c.kill_grace()),
+            Dur(c.max_turn_time()),
+            Dur(c.max_compact_time()),
+            OptDur(c.max_run_time()),
+            OptDur(c.stall_timeout()),
+            Dur(c.shutdown_grace()),
         )?;
         for step in &self.steps {
             writeln!(f, "{step}")?;
@@ -46,6 +54,7 @@ impl fmt::Display for Step {
             }
             Input::Pipe { group } => write!(f, "pipe {}", Str(group)),
             Input::Idle { run } => write!(f, "idle {run}"),
+            Input::Heartbeat { run } => write!(f, "heartbeat {run}"),
             Input::Turn { run, report } => {
                 write!(f, "turn {run}")?;
                 write_turn_report(f, report)
@@ -124,6 +133,18 @@ impl fmt::Display for Dur {
             write!(f, "{ms}ms")
         } else {
             write!(f, "{ms}.{rest:06}ms")
+        }
+    }
+}
+
+/// An optional duration: `off`, or as [`Dur`].
+struct OptDur(Option<Duration>);
+
+impl fmt::Display for OptDur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => Dur(d).fmt(f),
+            None => f.write_str("off"),
         }
     }
 }
