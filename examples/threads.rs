@@ -44,6 +44,8 @@ enum Event {
 enum AgentInput {
     FollowUp,
     Close,
+    /// A thread cannot be killed: the agent stops at its next input.
+    Kill,
 }
 
 /// One agent's life, from its own clock.
@@ -139,6 +141,11 @@ impl Adapter {
             Command::CloseInput { run, .. } => {
                 if let Some(agent) = self.agents.get(&run) {
                     let _ = agent.send(AgentInput::Close);
+                }
+            }
+            Command::Kill { run } => {
+                if let Some(agent) = self.agents.get(&run) {
+                    let _ = agent.send(AgentInput::Kill);
                 }
             }
             // Notices, cursor rollbacks, compaction records and terminal

@@ -92,6 +92,7 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
     }
     for &run in &node.live {
         inputs.push(Input::Idle { run });
+        inputs.push(Input::Heartbeat { run });
         inputs.push(Input::Turn {
             run,
             report: threshold_output(),
@@ -208,6 +209,9 @@ struct Explored {
     transitions: usize,
     rejected: usize,
     spawns: usize,
+    /// Closes, by reason, and kills the search saw.
+    closes: std::collections::BTreeMap<String, usize>,
+    kills: usize,
 }
 
 /// Breadth-first search to `depth` inputs from the empty machine.
@@ -231,6 +235,8 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
         transitions: 0,
         rejected: 0,
         spawns: 0,
+        closes: Default::default(),
+        kills: 0,
     };
     while let Some(node) = queue.pop_front() {
         for (at, input) in alphabet(&node, groups) {
@@ -276,6 +282,13 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
                     next.live.push(*run);
                     explored.spawns += 1;
                 }
+                match o {
+                    Output::Command(Command::CloseInput { reason, .. }) => {
+                        *explored.closes.entry(format!("{reason:?}")).or_default() += 1;
+                    }
+                    Output::Command(Command::Kill { .. }) => explored.kills += 1,
+                    _ => {}
+                }
             }
             if let Input::Exited { run, .. } = input {
                 next.live.retain(|r| *r != run);
@@ -310,6 +323,11 @@ fn config(max_active: usize, policy: Policy) -> Config {
         .with_retry_base(Duration::from_secs(1))
         .with_max_retries(1)
         .with_idle_timeout(Duration::from_secs(3))
+        .with_kill_grace(Duration::from_secs(1))
+        .with_max_turn_time(Duration::from_secs(4))
+        .with_max_compact_time(Duration::from_secs(2))
+        .with_stall_timeout(Some(Duration::from_secs(2)))
+        .with_shutdown_grace(Duration::from_secs(1))
 }
 
 /// Explores one configuration to `depth` inputs (plus the extra depth asked
@@ -321,15 +339,32 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
     let extra = extra_depth();
     let e = explore(config.clone(), groups, depth + extra);
     println!(
-        "{groups} groups, {} slot(s), {:?}: depth {}: {} distinct states, {} transitions ({} rejected), {} spawns",
+        "{groups} groups, {} slot(s), {:?}: depth {}: {} distinct states, {} transitions ({} rejected), {} spawns, {} kills, closes {:?}",
         config.max_active(),
         config.policy(),
         depth + extra,
         e.states,
         e.transitions,
         e.rejected,
-        e.spawns
+        e.spawns,
+        e.kills,
+        e.closes
     );
+    // The lifecycle is inside the searched space, not beside it.
+    assert!(e.kills > 0, "no kill within depth {}", depth + extra);
+    for reason in [
+        "Preempt",
+        "IdleTimeout",
+        "TurnTimeout",
+        "Stalled",
+        "Shutdown",
+    ] {
+        assert!(
+            e.closes.contains_key(reason),
+            "no {reason} close: {:?}",
+            e.closes
+        );
+    }
     assert!(
         e.states >= at_least,
         "only {} states at depth {}, expected at least {at_least}",
@@ -340,27 +375,27 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
 
 #[test]
 fn two_groups_one_slot_every_state_within_depth_6_is_checked() {
-    exhaust(config(1, Policy::Fair), 2, 6, 14_523);
+    exhaust(config(1, Policy::Fair), 2, 6, 19_798);
 }
 
 #[test]
 fn two_groups_two_slots_every_state_within_depth_5_is_checked() {
-    exhaust(config(2, Policy::Fair), 2, 5, 10_053);
+    exhaust(config(2, Policy::Fair), 2, 5, 22_482);
 }
 
 #[test]
 fn three_groups_one_slot_fair_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Fair), 3, 5, 27_873);
+    exhaust(config(1, Policy::Fair), 3, 5, 32_357);
 }
 
 #[test]
 fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Legacy), 3, 5, 27_612);
+    exhaust(config(1, Policy::Legacy), 3, 5, 32_084);
 }
 
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
-    exhaust(config(2, Policy::Fair), 3, 4, 8_872);
+    exhaust(config(2, Policy::Fair), 3, 4, 15_329);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

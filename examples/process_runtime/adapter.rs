@@ -22,6 +22,7 @@ use groupq_check::{CheckError, Checked};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
 use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
 
 use crate::report::{self, Evidence, Tally};
@@ -145,6 +146,8 @@ impl Mailbox {
 struct LiveProcess {
     group: Group,
     input: PathBuf,
+    /// Asks the task that owns the child to kill it.
+    kill: Option<oneshot::Sender<()>>,
 }
 
 /// The adapter's state.
@@ -256,12 +259,32 @@ async fn sleep_until_deadline(deadline: Option<Instant>) {
 }
 
 /// Forwards a process's stdout lines, then its exit, to the run loop.
-async fn watch(run: RunId, mut child: Child, events: UnboundedSender<Event>) {
+async fn watch(
+    run: RunId,
+    mut child: Child,
+    events: UnboundedSender<Event>,
+    mut kill: oneshot::Receiver<()>,
+) {
     if let Some(stdout) = child.stdout.take() {
         let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if events.send(Event::Line { run, line }).is_err() {
-                return;
+        let mut killing = false;
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => {
+                        if events.send(Event::Line { run, line }).is_err() {
+                            return;
+                        }
+                    }
+                    _ => break,
+                },
+                // SIGKILL; stdout then ends and the exit is reported as usual.
+                asked = &mut kill, if !killing => {
+                    killing = true;
+                    if asked.is_ok() {
+                        let _ = child.start_kill();
+                    }
+                }
             }
         }
     }
@@ -445,9 +468,22 @@ impl Adapter {
                         let why = match reason {
                             CloseReason::Preempt => "a task is waiting",
                             CloseReason::IdleTimeout => "idle timeout",
+                            CloseReason::TurnTimeout => "its turn took too long",
+                            CloseReason::Stalled => "it stalled",
+                            CloseReason::RunTimeLimit => "it reached its maximum life",
+                            CloseReason::Shutdown => "shutdown",
                             _ => "another reason",
                         };
                         self.note(&group, Some(run), format!("close input: {why}"));
+                    }
+                }
+                Command::Kill { run } => {
+                    if let Some(process) = self.live.get_mut(&run) {
+                        if let Some(kill) = process.kill.take() {
+                            let _ = kill.send(());
+                        }
+                        let group = process.group.clone();
+                        self.note(&group, Some(run), "killed: it did not exit after its close");
                     }
                 }
                 Command::Notify { group, notice } => {
@@ -537,10 +573,12 @@ impl Adapter {
         };
         self.note(&group, Some(run), what);
         self.tally.process_started(&group, work.kind());
-        self.live.insert(run, LiveProcess { group, input });
+        let (kill, killed) = oneshot::channel();
+        let kill = Some(kill);
+        self.live.insert(run, LiveProcess { group, input, kill });
         match agent.spawn() {
             Ok(child) => {
-                tokio::spawn(watch(run, child, self.events.clone()));
+                tokio::spawn(watch(run, child, self.events.clone(), killed));
             }
             Err(e) => {
                 // Reported like any exit, through the run loop.

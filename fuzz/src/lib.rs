@@ -26,12 +26,19 @@ pub struct FuzzConfig {
     idle_ms: u16,
     warn: u8,
     auto: u8,
+    kill_grace_ms: u16,
+    max_turn_ms: u16,
+    max_compact_ms: u16,
+    max_run_ms: Option<u16>,
+    stall_ms: Option<u16>,
+    shutdown_grace_ms: u16,
 }
 
 impl FuzzConfig {
     /// The configuration, with values kept small so that slots and timers
     /// actually run out and fire.
     pub fn config(&self) -> Config {
+        let ms = |n: u16| Duration::from_millis(u64::from(n));
         Config::default()
             .with_max_active(usize::from(self.max_active % 9))
             .with_policy(if self.legacy {
@@ -46,6 +53,12 @@ impl FuzzConfig {
             .with_idle_timeout(Duration::from_millis(u64::from(self.idle_ms)))
             .with_warn_percent(self.warn % 110)
             .with_auto_compact_percent(self.auto % 110)
+            .with_kill_grace(ms(self.kill_grace_ms))
+            .with_max_turn_time(ms(self.max_turn_ms))
+            .with_max_compact_time(ms(self.max_compact_ms))
+            .with_max_run_time(self.max_run_ms.map(ms))
+            .with_stall_timeout(self.stall_ms.map(ms))
+            .with_shutdown_grace(ms(self.shutdown_grace_ms))
     }
 }
 
@@ -111,6 +124,8 @@ pub enum Op {
     Pipe(u8),
     /// B4.
     Idle(RunRef),
+    /// A liveness signal.
+    Heartbeat(RunRef),
     /// B5.
     Turn(RunRef, FuzzTurn),
     /// B6.
@@ -193,6 +208,7 @@ impl Driver {
             },
             Op::Pipe(g) => Input::Pipe { group: g % 4 },
             Op::Idle(r) => Input::Idle { run: self.run(r) },
+            Op::Heartbeat(r) => Input::Heartbeat { run: self.run(r) },
             Op::Turn(r, t) => Input::Turn {
                 run: self.run(r),
                 report: t.output(),

@@ -156,7 +156,7 @@ fn printer_writes_the_full_config_and_canonical_steps() {
         ],
     };
     let expected = "\
-config max_active=2 policy=fair retry_base=5000.000250ms max_retries=5 idle_timeout=1800000ms warn_percent=70 auto_compact_percent=75 notices=on records=off
+config max_active=2 policy=fair retry_base=5000.000250ms max_retries=5 idle_timeout=1800000ms warn_percent=70 auto_compact_percent=75 notices=on records=off kill_grace=30000ms max_turn_time=1800000ms max_compact_time=1800000ms max_run_time=off stall_timeout=off shutdown_grace=60000ms
 0ms message chat-a
 0ms task chat-a t1 \"\"
 10ms pipe chat-a
@@ -510,7 +510,7 @@ fn parse_errors_display_their_position() {
     assert_eq!(
         err.to_string(),
         "line 2, column 5: unknown input `frob` (expected message, task, pipe, idle, \
-         turn, exited, timeout or shutdown)"
+         heartbeat, turn, exited, timeout or shutdown)"
     );
 }
 
@@ -532,15 +532,15 @@ fn replay_writes_answers_commands_and_deadlines() {
   accepted
   record queued a messages
   spawn run#1 a messages
-  wake-at none
+  wake-at 1800000ms
 1ms task \"b c\" t1 payload
   queued
   record queued \"b c\" task t1
   record waiting \"b c\" ahead=0
-  wake-at none
+  wake-at 1800000ms
 2ms idle run#9
   rejected: run#9 was never issued
-  wake-at none
+  wake-at 1800000ms
 3ms turn run#1 ok replied delivered
   accepted
   wake-at 1800003ms
@@ -548,7 +548,7 @@ fn replay_writes_answers_commands_and_deadlines() {
   accepted
   spawn run#2 \"b c\" task t1 payload
   record drained \"b c\" run#2
-  wake-at none
+  wake-at 1800004ms
 ";
     assert_eq!(out, expected);
     assert_eq!(machine.stats().live_runs, 1);
@@ -586,6 +586,14 @@ fn duration() -> impl Strategy<Value = Duration> {
 }
 
 fn config() -> impl Strategy<Value = Config> {
+    let lifecycle = (
+        duration(),
+        duration(),
+        duration(),
+        proptest::option::of(duration()),
+        proptest::option::of(duration()),
+        duration(),
+    );
     (
         (any::<usize>(), any::<bool>(), duration(), any::<u32>()),
         (
@@ -595,10 +603,21 @@ fn config() -> impl Strategy<Value = Config> {
             any::<bool>(),
             any::<bool>(),
         ),
+        lifecycle,
     )
         .prop_map(
-            |((max_active, legacy, base, retries), (idle, warn, auto, notices, records))| {
+            |(
+                (max_active, legacy, base, retries),
+                (idle, warn, auto, notices, records),
+                (kill, turn, compact, life, stall, grace),
+            )| {
                 Config::default()
+                    .with_kill_grace(kill)
+                    .with_max_turn_time(turn)
+                    .with_max_compact_time(compact)
+                    .with_max_run_time(life)
+                    .with_stall_timeout(stall)
+                    .with_shutdown_grace(grace)
                     .with_max_active(max_active)
                     .with_policy(if legacy { Policy::Legacy } else { Policy::Fair })
                     .with_retry_base(base)
@@ -669,6 +688,7 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
         }),
         text().prop_map(|group| Input::Pipe { group }),
         run().prop_map(|run| Input::Idle { run }),
+        run().prop_map(|run| Input::Heartbeat { run }),
         (run(), turn_output()).prop_map(|(run, output)| Input::Turn {
             run,
             report: output
