@@ -330,3 +330,97 @@ fn the_violation_report_does_not_depend_on_hash_seeds() {
         assert_eq!(again, first);
     }
 }
+
+fn lifecycle() -> Scene {
+    Scene::new(
+        Config::default()
+            .with_max_active(1)
+            .with_max_turn_time(Duration::from_secs(60))
+            .with_kill_grace(Duration::from_secs(10)),
+    )
+}
+
+#[test]
+fn a_missing_turn_timeout_close_is_caught() {
+    let mut s = lifecycle();
+    s.real(message("a"));
+    s.now = Time::from_secs(60);
+    let v = s.forged(Input::Timeout, |r| r.outputs.clear());
+    assert_eq!(v.property, Property::Deadline, "{v}");
+}
+
+#[test]
+fn a_turn_timeout_close_before_the_deadline_is_caught() {
+    let mut s = lifecycle();
+    s.real(message("a"));
+    s.now = Time::from_secs(59);
+    let v = s.forged(Input::Timeout, |r| {
+        r.outputs.push(Output::Command(Command::CloseInput {
+            run: RunId::new(1),
+            reason: CloseReason::TurnTimeout,
+        }));
+    });
+    assert_eq!(v.property, Property::CloseOnce, "{v}");
+}
+
+#[test]
+fn a_kill_before_the_grace_a_missing_kill_and_a_second_kill_are_caught() {
+    let kill = || Output::Command(Command::Kill { run: RunId::new(1) });
+    let closed = |s: &mut Scene| {
+        s.real(message("a"));
+        s.now = Time::from_secs(60);
+        s.real(Input::Timeout); // closed for its turn; kill due at 70 s
+    };
+    // Too early.
+    let mut s = lifecycle();
+    closed(&mut s);
+    s.now = Time::from_secs(69);
+    let v = s.forged(Input::Timeout, |r| r.outputs.push(kill()));
+    assert_eq!(v.property, Property::KillOnce, "{v}");
+    // Missing.
+    let mut s = lifecycle();
+    closed(&mut s);
+    s.now = Time::from_secs(70);
+    let v = s.forged(Input::Timeout, |r| r.outputs.clear());
+    assert_eq!(v.property, Property::Deadline, "{v}");
+    // Twice.
+    let mut s = lifecycle();
+    closed(&mut s);
+    s.now = Time::from_secs(70);
+    s.real(Input::Timeout);
+    s.now = Time::from_secs(100);
+    let v = s.forged(Input::Timeout, |r| r.outputs.push(kill()));
+    assert_eq!(v.property, Property::KillOnce, "{v}");
+}
+
+#[test]
+fn an_idle_run_left_open_after_shutdown_is_caught() {
+    let mut s = lifecycle();
+    s.real(message("a"));
+    s.real(Input::Idle { run: RunId::new(1) });
+    let v = s.forged(Input::Shutdown, |r| r.outputs.clear());
+    assert_eq!(v.property, Property::Deadline, "{v}");
+}
+
+#[test]
+fn a_lost_follow_up_is_caught() {
+    let mut s = one_slot();
+    s.real(message("a"));
+    s.real(Input::Turn {
+        run: RunId::new(1),
+        report: TurnReport::delivered_reply(),
+    });
+    s.real(Input::Pipe { group: "a" });
+    // The run fails: the follow-up must be rolled back, not dropped.
+    let v = s.forged(
+        Input::Exited {
+            run: RunId::new(1),
+            exit: Exit::Failed,
+        },
+        |r| {
+            r.outputs
+                .retain(|o| !matches!(o, Output::Command(Command::RollbackCursor { .. })))
+        },
+    );
+    assert_eq!(v.property, Property::Retry, "{v}");
+}
