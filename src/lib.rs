@@ -37,7 +37,10 @@
 //! - **Run state** ([`RunState`]): `Busy` → `IdleWaiting` (finished its
 //!   turn) → `Busy` again when a follow-up is piped in, or `Closing` once the
 //!   core asked for its input to be closed. A run leaves the machine only
-//!   when its exit is reported.
+//!   when its exit is reported: the core never pretends a container is gone.
+//! - **Deadlines of a run**: while busy, its turn deadline (and, if
+//!   configured, its stall watch); while idle, its idle deadline; from its
+//!   spawn, its life cap if configured; once closed, only its kill deadline.
 //!
 //! # The run loop
 //!
@@ -106,11 +109,13 @@
 //!   with the reason (no run, task run, compact run, closing, shut down),
 //!   and the adapter sends a [`Message`] instead. A refusal is an answer,
 //!   not an error.
-//! - **B4 [`Idle`]**: `Busy` → `IdleWaiting`; if tasks wait for the group,
-//!   `CloseInput(Preempt)`.
+//! - **B4 [`Idle`]**: `Busy` → `IdleWaiting`: the turn deadline and stall
+//!   watch give way to the idle deadline (`now + idle_timeout`). If tasks
+//!   wait for the group, `CloseInput(Preempt)`; after shutdown,
+//!   `CloseInput(Shutdown)` at once.
 //! - **B5 [`Turn`]**, accepted for any live run:
-//!   - a reply arms the run's idle deadline at `now + idle_timeout` (unless
-//!     the run is closing); when it passes, `CloseInput(IdleTimeout)`;
+//!   - a report from a busy run restarts its stall watch; a reply from an
+//!     idle run pushes its idle deadline out to `now + idle_timeout`;
 //!   - a delivered reply is remembered (see B6);
 //!   - with notices on, a successful reply of a Messages run at or above
 //!     `warn_percent` gives `Notify(ContextWarning)` (percent, tokens,
@@ -125,8 +130,10 @@
 //!   The percentage is the reported `percent`, else `tokens · 100 / limit`,
 //!   capped at 100 ([`ContextStats::effective_percent`]).
 //! - **B6 [`Exited`]**: frees the slot. A Messages run failed if it exited
-//!   uncleanly or a turn reported an error. Failed with nothing delivered:
-//!   `RollbackCursor`, then a retry (B7). Failed after a delivered reply: no
+//!   uncleanly or a turn reported an error. Failed with nothing delivered,
+//!   or with a follow-up piped in after its last delivered reply:
+//!   `RollbackCursor`, then a retry (B7), so no message is lost. Failed after
+//!   a delivered reply that answered everything piped before it: no
 //!   rollback and no retry (re-processing would send duplicates); counts as
 //!   done. A failed task is recorded ([`Record::TaskFailed`]); tasks are
 //!   not retried. Then a pending compact becomes one `Compact` job at the
@@ -146,11 +153,32 @@
 //!   work waits.
 //! - **B9 [`Shutdown`]**: no `Spawn` after it, ever. It answers with a
 //!   [`ShutdownReport`]: queued jobs with their payloads, unread messages,
-//!   scheduled retries, pending compacts, and the live runs. Live runs keep
-//!   running and their inputs are still accepted; a second shutdown is
-//!   rejected.
+//!   scheduled retries, pending compacts, and the live runs as they were.
+//!   Then idle runs are closed at once (`CloseInput(Shutdown)`), busy runs
+//!   get `shutdown_grace` to finish their turn (closed as soon as they go
+//!   idle, or when the grace ends), and every close is followed by a kill
+//!   after `kill_grace` if the run has not exited. Live runs' inputs are
+//!   still accepted until they exit; a second shutdown is rejected.
 //! - **B10 [`Timeout`]**: deadlines at or before `now` fire in deadline
-//!   order, ties in the order they were set.
+//!   order, ties in the order they were set. What each one does:
+//!   - a group's retry: acts as a [`Message`] (B7);
+//!   - a run's idle deadline (armed while it is idle):
+//!     `CloseInput(IdleTimeout)`;
+//!   - its turn deadline (armed at spawn and when a follow-up is piped into
+//!     it while idle; `max_turn_time`, or `max_compact_time` for a compact
+//!     run; not moved by turn reports or heartbeats):
+//!     `CloseInput(TurnTimeout)`;
+//!   - its stall watch (`stall_timeout`, restarted by every turn report and
+//!     [`Heartbeat`] while busy): `CloseInput(Stalled)`;
+//!   - its life cap (`max_run_time`, from its spawn): `CloseInput(RunTimeLimit)`;
+//!   - its shutdown grace (B9): `CloseInput(Shutdown)`;
+//!   - its kill deadline, armed by every close at `now + kill_grace`:
+//!     [`Command::Kill`], at most once per run.
+//!
+//!   Every close drops the run's other deadlines, so the graceful close
+//!   always comes first and the kill only ever follows it by `kill_grace`,
+//!   whichever deadline or reason closed it.
+//! - **[`Heartbeat`]**: restarts a busy run's stall watch; nothing else.
 //! - **B11 views**: [`Machine::explain`] (a group's run and its state and
 //!   idle deadline, jobs, unread messages, place in line, failures and
 //!   retry, compact pending, last context) and [`Machine::stats`].
@@ -174,15 +202,22 @@
 //!   [`PipeAnswer::Piped`]; on a refusal send [`Message`]. Never write into
 //!   a run the core did not answer `Piped` for: the message could be lost.
 //! - **`CloseInput { run, reason }`**: close the run's input (write the
-//!   close sentinel, close stdin). The run must then finish and exit; the
-//!   core sends no second close and, today, arms no deadline for a closed
-//!   run, so an adapter that loses the close or whose container hangs must
-//!   itself kill it and report [`Exited`].
-//! - **`RollbackCursor { group }`**: the run failed before any reply reached
-//!   the user. Rewind the group's message cursor to where it stood when that
-//!   run was spawned (just after the last message a successful run
-//!   consumed), so those messages, and any that arrived since, are read again
-//!   by the next run.
+//!   close sentinel, close stdin). The run should finish and exit; the core
+//!   sends no second close.
+//! - **`Kill { run }`**: the run did not exit within `kill_grace` of its
+//!   close: kill it (`docker kill`, SIGKILL of its process group), then
+//!   report [`Exited`] (`Failed`) when it is gone. The run stays live, and
+//!   holds its slot, until that report: the core never pretends a container
+//!   is gone, and sends no second kill.
+//! - **Liveness**: send [`Heartbeat`] when the agent shows it is alive
+//!   between turn reports (a tool call in progress, a keep-alive line), if
+//!   you configure `stall_timeout`.
+//! - **`RollbackCursor { group }`**: the run failed before its messages were
+//!   all answered. Rewind the group's message cursor to just after the
+//!   messages the run's last delivered reply answered (to where it stood at
+//!   the run's spawn if nothing was delivered), so those messages, the
+//!   follow-ups piped into the run after that reply, and any that arrived
+//!   since, are read again by the next run.
 //! - **`TerminalFailure { group }`**: retries are exhausted and no retry
 //!   follows; the unread messages stay unread. Tell the user, and either
 //!   leave the cursor (the next message retries them all) or advance it to
@@ -224,8 +259,11 @@
 //!   `max_retries + 1` consecutive failures.
 //! - **P13** determinism: the same configuration and inputs give the same
 //!   answers and outputs, byte for byte, whatever the hash seeds.
+//! - **P14** deadlines: a run whose deadline passed is closed by the timeout
+//!   that finds it; a closed run still live `kill_grace` later is killed, at
+//!   most once; after shutdown no run stays idle and open.
 //!
-//! The companion crate `groupq-check` checks P1–P12 step by step (its
+//! The companion crate `groupq-check` checks P1–P12 and P14 step by step (its
 //! `Checker` and `Checked`), with its own account and arithmetic; P13 is
 //! proven by running machines with different hash seeds side by side.
 //!
@@ -247,8 +285,18 @@
 //!   auto-compact trigger come only from Messages runs, so a compact turn
 //!   can never queue another compact. Both notices need a successful reply.
 //! - A context percentage above 100 is taken as 100.
-//! - Closing a run's input cancels its idle deadline, and a reply from a
-//!   closing run does not re-arm it.
+//! - Closing a run's input cancels all its deadlines but the kill, and a
+//!   reply from a closing run re-arms nothing.
+//! - The idle deadline runs from the moment the run goes idle (with or
+//!   without a reply), not from its last reply while busy: it only ever
+//!   closes an idle run, and an idle run that never replied is closed too.
+//! - A follow-up piped into a busy run does not move its turn deadline (a
+//!   user typing cannot keep a hung agent alive); one piped into an idle
+//!   run starts a new turn with a new turn deadline.
+//! - A task run's turn is its whole life: it has the turn deadline from its
+//!   spawn until it exits or goes idle.
+//! - The shutdown report lists the live runs as they were when shutdown was
+//!   asked, before the shutdown's own closes.
 //! - A Messages run that fails after shutdown still rolls back its cursor,
 //!   but schedules no retry and gives no `TerminalFailure`; a compact it
 //!   triggered is dropped ([`Record::Dropped`]): the report was already
