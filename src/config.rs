@@ -67,13 +67,15 @@ pub struct Config {
     max_run_time: Option<Duration>,
     stall_timeout: Option<Duration>,
     shutdown_grace: Duration,
+    evict_idle: bool,
 }
 
 impl Default for Config {
     /// `max_active` 5, retries after 5 s doubling up to 5 times, idle timeout
     /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
     /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
-    /// run-time cap, no stall timeout, shutdown grace 60 s.
+    /// run-time cap, no stall timeout, shutdown grace 60 s, idle eviction
+    /// on.
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -91,6 +93,7 @@ impl Default for Config {
             max_run_time: None,
             stall_timeout: None,
             shutdown_grace: Duration::from_secs(60),
+            evict_idle: true,
         }
     }
 }
@@ -183,6 +186,14 @@ impl Config {
         self
     }
 
+    /// Whether a group that has to wait for a slot gets one by closing the
+    /// longest-idle run of another group (on by default; off keeps idle runs
+    /// until their idle timeout).
+    pub fn with_evict_idle(mut self, evict: bool) -> Self {
+        self.evict_idle = evict;
+        self
+    }
+
     /// See [`Config::with_max_active`].
     pub fn max_active(&self) -> usize {
         self.max_active
@@ -242,6 +253,10 @@ impl Config {
     /// See [`Config::with_shutdown_grace`].
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
+    }
+    /// See [`Config::with_evict_idle`].
+    pub fn evict_idle(&self) -> bool {
+        self.evict_idle
     }
 
     /// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`,

@@ -43,6 +43,9 @@ pub enum CloseReason {
     Stalled,
     /// Shutdown: the run was idle, or its shutdown grace ran out.
     Shutdown,
+    /// Another group waits for a slot, and this run was the one idle
+    /// longest.
+    Evicted,
 }
 
 /// An advisory for the user of a group, from a turn's report.

@@ -63,7 +63,12 @@ fn a_run_failing_after_shutdown_is_rolled_back_but_not_retried() {
 
 #[test]
 fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
-    let mut p = Pair::with_max_active(2);
+    // Eviction off: the idle task run must still be live and idle here.
+    let mut p = Pair::new(
+        groupq::Config::default()
+            .with_max_active(2)
+            .with_evict_idle(false),
+    );
     // a: live Messages run, two tasks queued behind it, and new messages.
     p.message("a");
     let a = p.spawned_run("a");

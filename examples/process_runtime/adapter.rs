@@ -472,6 +472,7 @@ impl Adapter {
                             CloseReason::Stalled => "it stalled",
                             CloseReason::RunTimeLimit => "it reached its maximum life",
                             CloseReason::Shutdown => "shutdown",
+                            CloseReason::Evicted => "another group needs the slot",
                             _ => "another reason",
                         };
                         self.note(&group, Some(run), format!("close input: {why}"));

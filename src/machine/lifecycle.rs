@@ -40,8 +40,8 @@ where
                 // A follow-up after the last delivered reply must not be
                 // lost if the run then fails: it is rolled back too.
                 run.piped_after_delivery |= run.delivered;
-                run.state = RunState::Busy;
                 let id = run.id;
+                self.runs.set_state(idx, RunState::Busy);
                 if state == RunState::IdleWaiting {
                     // A new turn starts: the idle deadline only ever closes
                     // an idle run.
@@ -88,7 +88,7 @@ where
         if run.state != RunState::Busy {
             return;
         }
-        run.state = RunState::IdleWaiting;
+        self.runs.set_state(idx, RunState::IdleWaiting);
         for timer in [RunTimer::Turn, RunTimer::Stall, RunTimer::Grace] {
             self.disarm(idx, timer);
         }
@@ -97,6 +97,9 @@ where
             self.close(g, CloseReason::Shutdown);
         } else if !self.groups.get(g).jobs.is_empty() {
             self.close(g, CloseReason::Preempt);
+        } else {
+            // Groups may be waiting for this slot.
+            self.evict_for_waiting();
         }
     }
 }

@@ -121,6 +121,26 @@ where
         } else {
             let ahead = self.line.join(&mut self.groups, g);
             self.record(g, |group| Record::Waiting { group, ahead });
+            self.evict_for_waiting();
+        }
+    }
+
+    /// While more groups wait than closing runs will free slots for, close
+    /// the run idle longest (when eviction is on). So no slot is held by an
+    /// idle run while a group waits, and never more runs are closed than
+    /// the waiting groups need.
+    fn evict_for_waiting(&mut self) {
+        if !self.config.evict_idle() || self.shut_down {
+            return;
+        }
+        while self.line.len() > self.runs.closing() {
+            let Some(idx) = self.runs.longest_idle() else {
+                return;
+            };
+            let Some(g) = self.runs.get(idx).map(|r| r.group) else {
+                return;
+            };
+            self.close(g, CloseReason::Evicted);
         }
     }
 
@@ -146,6 +166,7 @@ where
             }
         }
         self.drain_line();
+        self.evict_for_waiting();
     }
 
     /// Gives free slots to the head of the line until they run out. Groups
@@ -202,20 +223,7 @@ where
             }
         };
         let kind = work.kind();
-        let idx = self.runs.start(
-            g,
-            Run {
-                id: run,
-                group: g,
-                kind,
-                task,
-                state: RunState::Busy,
-                errored: false,
-                delivered: false,
-                piped_after_delivery: false,
-                killed: false,
-            },
-        );
+        let idx = self.runs.start(g, Run::new(run, g, kind, task));
         group.live = idx;
         // Every run must make progress: a turn deadline from the start, the
         // life cap and the stall watch if configured.
@@ -247,8 +255,8 @@ where
         if run.state == RunState::Closing {
             return;
         }
-        run.state = RunState::Closing;
         let run = run.id;
+        self.runs.set_state(idx, RunState::Closing);
         for timer in [
             RunTimer::Idle,
             RunTimer::Turn,

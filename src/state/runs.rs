@@ -3,7 +3,10 @@
 //! Invariants: at most `max_active` runs are live (the machine checks for a
 //! free slot before [`Runs::start`]); run ids increase from 1 and are never
 //! reused, so an id that is not live is either unknown (never issued) or
-//! stale (exited), and inputs naming it are rejected (fencing). Table
+//! stale (exited), and inputs naming it are rejected (fencing). The idle
+//! list holds exactly the `IdleWaiting` runs, in the order they became idle,
+//! and the closing count is the number of `Closing` runs: both are kept by
+//! [`Runs::set_state`], the only way a run's state changes. Table
 //! entries are reused, so the table holds at most `max_active` runs' worth
 //! of memory once warm.
 
@@ -11,7 +14,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::Error;
-use crate::state::GroupIdx;
+use crate::state::{GroupIdx, NIL};
 use crate::work::{RunId, RunState, WorkKind};
 
 /// A live run, referred to by its group (`Group::live`).
@@ -34,6 +37,28 @@ pub(crate) struct Run<T> {
     pub(crate) piped_after_delivery: bool,
     /// `Kill` was emitted (at most once per run).
     pub(crate) killed: bool,
+    /// Neighbours in the idle list (`NIL` at the ends, or when not idle).
+    idle_prev: u32,
+    idle_next: u32,
+}
+
+impl<T> Run<T> {
+    /// A new busy run.
+    pub(crate) fn new(id: RunId, group: GroupIdx, kind: WorkKind, task: Option<T>) -> Self {
+        Run {
+            id,
+            group,
+            kind,
+            task,
+            state: RunState::Busy,
+            errored: false,
+            delivered: false,
+            piped_after_delivery: false,
+            killed: false,
+            idle_prev: NIL,
+            idle_next: NIL,
+        }
+    }
 }
 
 /// Run ids are issued by the machine itself, so a multiplicative hash is
@@ -64,6 +89,13 @@ pub(crate) struct Runs<T> {
     /// Live run → its group, and its index in `table`.
     live: HashMap<RunId, (GroupIdx, u32), BuildHasherDefault<RunIdHasher>>,
     next_id: u64,
+    /// The idle runs, longest idle first: an intrusive list through the
+    /// table, so joining, leaving and finding the oldest are O(1).
+    idle_head: u32,
+    idle_tail: u32,
+    /// Runs whose input is closed and that have not exited yet: each will
+    /// free a slot.
+    closing: usize,
 }
 
 /// The table only: the id map mirrors it, and its order is the hasher's.
@@ -84,6 +116,9 @@ impl<T> Runs<T> {
             free: Vec::new(),
             live: HashMap::with_capacity_and_hasher(max_active.min(1 << 16), Default::default()),
             next_id: 1,
+            idle_head: NIL,
+            idle_tail: NIL,
+            closing: 0,
         }
     }
 
@@ -158,10 +193,80 @@ impl<T> Runs<T> {
         let Some((g, i)) = self.live.remove(&run) else {
             return Err(self.not_live(run));
         };
+        self.leave_idle(i);
         let finished = self.table[i as usize]
             .take()
             .expect("the live map names occupied entries");
+        self.closing -= usize::from(finished.state == RunState::Closing);
         self.free.push(i);
         Ok((g, finished))
+    }
+
+    /// Sets the state of the run at `i`, keeping the idle list and the
+    /// closing count. A run becoming idle joins the back of the idle list.
+    #[inline]
+    pub(crate) fn set_state(&mut self, i: u32, state: RunState) {
+        let Some(run) = self.get_mut(i) else {
+            return;
+        };
+        let old = std::mem::replace(&mut run.state, state);
+        if old == state {
+            return;
+        }
+        if old == RunState::IdleWaiting {
+            self.leave_idle(i);
+        }
+        match state {
+            RunState::IdleWaiting => self.join_idle(i),
+            RunState::Closing => self.closing += 1,
+            RunState::Busy => {}
+        }
+    }
+
+    /// Runs closing and not yet exited.
+    #[inline]
+    pub(crate) fn closing(&self) -> usize {
+        self.closing
+    }
+
+    /// The run that has been idle longest, by table index.
+    #[inline]
+    pub(crate) fn longest_idle(&self) -> Option<u32> {
+        (self.idle_head != NIL).then_some(self.idle_head)
+    }
+
+    fn join_idle(&mut self, i: u32) {
+        let tail = self.idle_tail;
+        if let Some(run) = self.get_mut(i) {
+            run.idle_prev = tail;
+            run.idle_next = NIL;
+        }
+        match self.get_mut(tail) {
+            Some(t) => t.idle_next = i,
+            None => self.idle_head = i,
+        }
+        self.idle_tail = i;
+    }
+
+    fn leave_idle(&mut self, i: u32) {
+        let head = self.idle_head;
+        let Some(run) = self.get_mut(i) else {
+            return;
+        };
+        // In the list: at its head, or with a predecessor.
+        if head != i && run.idle_prev == NIL {
+            return;
+        }
+        let (prev, next) = (run.idle_prev, run.idle_next);
+        run.idle_prev = NIL;
+        run.idle_next = NIL;
+        match self.get_mut(prev) {
+            Some(p) => p.idle_next = next,
+            None => self.idle_head = next,
+        }
+        match self.get_mut(next) {
+            Some(n) => n.idle_prev = prev,
+            None => self.idle_tail = prev,
+        }
     }
 }

@@ -117,6 +117,8 @@ pub struct Model<K, T, P> {
     pub line: VecDeque<K>,
     /// Armed deadlines, unordered.
     pub timers: Vec<ModelDeadline<K>>,
+    /// Idle runs in the order they became idle (eviction takes the first).
+    pub idle_order: Vec<RunId>,
     pub seq: u64,
     /// Commands of the input being handled.
     out: Vec<Command<K, T, P>>,
@@ -138,6 +140,7 @@ where
             groups: Vec::new(),
             line: VecDeque::new(),
             timers: Vec::new(),
+            idle_order: Vec::new(),
             seq: 0,
             out: Vec::new(),
         }
@@ -376,6 +379,7 @@ where
         if run.state != RunState::Closing {
             run.state = RunState::Closing;
             let run = run.id;
+            self.idle_order.retain(|r| *r != run);
             // A closing run only has to exit: its other deadlines go, and
             // the kill deadline comes.
             for what in [
@@ -405,6 +409,30 @@ where
             self.start(i);
         } else {
             self.join_line(i);
+            self.evict();
+        }
+    }
+
+    /// Eviction: while more groups wait than closing runs will make room
+    /// for, close the run idle longest.
+    fn evict(&mut self) {
+        if !self.config.evict_idle() || self.shut_down {
+            return;
+        }
+        loop {
+            let closing = self
+                .groups
+                .iter()
+                .filter(|g| g.run.as_ref().is_some_and(|r| r.state == RunState::Closing))
+                .count();
+            if self.line.len() <= closing {
+                return;
+            }
+            let Some(&oldest) = self.idle_order.first() else {
+                return;
+            };
+            let i = self.live(oldest).expect("idle runs are live");
+            self.close(i, CloseReason::Evicted);
         }
     }
 
@@ -430,7 +458,10 @@ where
             Some(RunState::IdleWaiting) => self.close(i, CloseReason::Preempt),
             Some(_) => {}
             None if self.free_slot() => self.start(i),
-            None => self.join_line(i),
+            None => {
+                self.join_line(i);
+                self.evict();
+            }
         }
         Ok(Response::Queued)
     }
@@ -455,6 +486,7 @@ where
                 run.piped_after_delivery |= run.delivered;
                 run.state = RunState::Busy;
                 let id = run.id;
+                self.idle_order.retain(|r| *r != id);
                 if state == RunState::IdleWaiting {
                     self.cancel_timer(&ModelTimer::Idle(id));
                     self.set_after(Some(self.config.max_turn_time()), ModelTimer::Turn(id));
@@ -475,6 +507,7 @@ where
         }
         run.state = RunState::IdleWaiting;
         let id = run.id;
+        self.idle_order.push(id);
         for what in [
             ModelTimer::Turn(id),
             ModelTimer::Stall(id),
@@ -487,6 +520,8 @@ where
             self.close(i, CloseReason::Shutdown);
         } else if !self.groups[i].jobs.is_empty() {
             self.close(i, CloseReason::Preempt);
+        } else {
+            self.evict();
         }
     }
 
@@ -565,6 +600,7 @@ where
     fn exited(&mut self, now: Time, i: usize, exit: Exit) {
         let run = self.groups[i].run.take().expect("live");
         let id = run.id;
+        self.idle_order.retain(|r| *r != id);
         self.timers.retain(|t| match &t.what {
             ModelTimer::Retry(_) => true,
             ModelTimer::Idle(r)
@@ -645,6 +681,7 @@ where
                 self.start(i);
             }
         }
+        self.evict();
     }
 
     /// B10: deadlines at or before `now`, in (deadline, order set) order.

@@ -170,6 +170,7 @@ impl fmt::Display for ShowOutput<'_> {
                         CloseReason::RunTimeLimit => "run-time-limit",
                         CloseReason::Stalled => "stalled",
                         CloseReason::Shutdown => "shutdown",
+                        CloseReason::Evicted => "evicted",
                         _ => "unknown-reason",
                     }
                 ),

@@ -106,6 +106,8 @@ pub(super) struct RunAccount<K, T> {
     /// A follow-up was piped in after the last delivered reply.
     pub(super) piped_after_delivery: bool,
     pub(super) killed: bool,
+    /// Its key in `Checker::idle_order` while it is idle.
+    pub(super) idle_since: Option<u64>,
     /// Armed deadlines by `Deadline` index; each is also in
     /// `Checker::deadlines` as `(at, run, which)`.
     pub(super) deadlines: [Option<Time>; 6],

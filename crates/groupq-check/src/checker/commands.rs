@@ -27,7 +27,10 @@ where
                     self.check_spawn(*run, group, work)?;
                     touched.push(group.clone());
                 }
-                Command::CloseInput { run, reason } => self.check_close(*run, *reason, expect)?,
+                Command::CloseInput { run, reason } => {
+                    let waiting = self.waiting_now(touched);
+                    self.check_close(*run, *reason, expect, waiting)?
+                }
                 Command::Kill { run } => self.check_kill(*run, expect)?,
                 Command::RollbackCursor { group } => {
                     let owed = std::mem::take(&mut expect.rollback);
@@ -110,7 +113,13 @@ where
     /// At most one close per live run, each with its cause: `Preempt` only
     /// for an idle run whose group has jobs waiting, `IdleTimeout` only
     /// when a timeout finds its idle deadline passed.
-    fn check_close(&mut self, run: RunId, reason: CloseReason, expect: &Expect<K>) -> Verdict<K> {
+    fn check_close(
+        &mut self,
+        run: RunId,
+        reason: CloseReason,
+        expect: &Expect<K>,
+        waiting: usize,
+    ) -> Verdict<K> {
         let Some(r) = self.runs.get(&run) else {
             let detail = "CloseInput for a run that is not live".to_string();
             return self.fail(Property::CloseOnce, None, Some(run), detail);
@@ -123,7 +132,7 @@ where
                 "second CloseInput".into(),
             );
         }
-        if !self.close_justified(r, reason, expect.timeout) {
+        if !self.close_justified(run, r, reason, expect.timeout, waiting) {
             let detail = format!(
                 "CloseInput({reason:?}) of a {:?} run without cause",
                 r.state
@@ -199,6 +208,7 @@ where
                 delivered: false,
                 piped_after_delivery: false,
                 killed: false,
+                idle_since: None,
                 deadlines: [None; 6],
             },
         );

@@ -73,6 +73,7 @@ where
 
     /// An idle run took a follow-up: a new turn.
     pub(super) fn on_busy_again(&mut self, run: RunId) {
+        self.leave_idle(run);
         self.set_deadline(run, Deadline::Idle, None);
         self.set_deadline(
             run,
@@ -93,6 +94,19 @@ where
             self.set_deadline(run, d, None);
         }
         self.rearm_idle(run);
+        self.seq += 1;
+        let seq = self.seq;
+        if let Some(r) = self.runs.get_mut(&run) {
+            r.idle_since = Some(seq);
+            self.idle_order.insert(seq, run);
+        }
+    }
+
+    /// The run is no longer idle (piped into, closed, or exited).
+    pub(super) fn leave_idle(&mut self, run: RunId) {
+        if let Some(since) = self.runs.get_mut(&run).and_then(|r| r.idle_since.take()) {
+            self.idle_order.remove(&since);
+        }
     }
 
     pub(super) fn rearm_idle(&mut self, run: RunId) {
@@ -105,6 +119,8 @@ where
 
     /// A run's input was closed: only its kill deadline is left.
     pub(super) fn on_closed(&mut self, run: RunId) {
+        self.leave_idle(run);
+        self.closing += 1;
         for d in CLOSED_BY_CLOSE {
             self.set_deadline(run, d, None);
         }
@@ -139,11 +155,14 @@ where
     }
 
     /// Whether a close for `reason` has its cause.
+    /// `waiting` is the number of groups waiting for a slot right now.
     pub(super) fn close_justified(
         &self,
+        run: RunId,
         r: &RunAccount<K, T>,
         reason: CloseReason,
         timeout: bool,
+        waiting: usize,
     ) -> bool {
         let due = |which| self.due(r, which, timeout);
         match reason {
@@ -160,6 +179,10 @@ where
             CloseReason::Stalled => due(Deadline::Stall),
             CloseReason::Shutdown => {
                 self.shut_down && (r.state == RunState::IdleWaiting || due(Deadline::Grace))
+            }
+            CloseReason::Evicted => {
+                let longest = self.idle_order.values().next() == Some(&run);
+                self.rules.evict_idle && !self.shut_down && longest && waiting > self.closing
             }
             _ => false,
         }

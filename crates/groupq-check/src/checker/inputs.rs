@@ -265,7 +265,9 @@ where
         ] {
             self.set_deadline(run, which, None);
         }
+        self.leave_idle(run);
         let r = self.runs.remove(&run).expect("checked live");
+        self.closing -= usize::from(r.state == RunState::Closing);
         self.releases += 1;
         let rules = self.rules.clone();
         let shut_down = self.shut_down;

@@ -73,6 +73,10 @@ pub enum Property {
     /// At most one `Kill` per run, only for a live run whose kill deadline
     /// passed.
     KillOnce,
+    /// With eviction on, no slot is held by an idle run while a group waits
+    /// that no closing run will make room for; the run closed is the one
+    /// idle longest, and never more than the waiting groups need.
+    Eviction,
     /// Another clause of the contract: a notice without cause, a late
     /// wake-up, a wrong report.
     Contract,
@@ -124,6 +128,7 @@ struct Rules {
     max_run_nanos: Option<u64>,
     stall_nanos: Option<u64>,
     shutdown_grace_nanos: u64,
+    evict_idle: bool,
     warn_percent: u32,
     auto_compact_percent: u32,
     notices: bool,
@@ -143,6 +148,7 @@ impl Rules {
             max_run_nanos: config.max_run_time().map(nanos),
             stall_nanos: config.stall_timeout().map(nanos),
             shutdown_grace_nanos: nanos(config.shutdown_grace()),
+            evict_idle: config.evict_idle(),
             warn_percent: u32::from(config.warn_percent()),
             auto_compact_percent: u32::from(config.auto_compact_percent()),
             notices: config.notices(),
@@ -182,6 +188,10 @@ pub struct Checker<K, T, P> {
     runs: HashMap<RunId, RunAccount<K, T>>,
     /// Every armed run deadline: `(at, run, which)`.
     deadlines: BTreeSet<(Time, RunId, Deadline)>,
+    /// Idle runs in the order they became idle.
+    idle_order: BTreeMap<u64, RunId>,
+    /// Runs closing and not yet exited.
+    closing: usize,
     last_run: u64,
     /// Pending retries in firing order: (deadline, order set) → group.
     retries: BTreeMap<(Time, u64), K>,
@@ -210,6 +220,8 @@ where
             order: BTreeMap::new(),
             runs: HashMap::new(),
             deadlines: BTreeSet::new(),
+            idle_order: BTreeMap::new(),
+            closing: 0,
             last_run: 0,
             retries: BTreeMap::new(),
             starved: BTreeMap::new(),
@@ -269,7 +281,8 @@ where
         self.check_nothing_overdue(expect.timeout)?;
         self.check_preemption(&touched)?;
         self.check_wake(wake_at)?;
-        self.settle(touched)
+        self.settle(touched)?;
+        self.check_eviction()
     }
 
     // ---- plumbing ---------------------------------------------------------

@@ -102,4 +102,45 @@ where
         }
         Ok(())
     }
+
+    /// Groups waiting for a slot right now, mid-step: the waiting account
+    /// of the last step, corrected for the groups this step touched.
+    pub(super) fn waiting_now(&self, touched: &[K]) -> usize {
+        let mut seen: Vec<&K> = Vec::with_capacity(touched.len());
+        let mut waiting = self.starved.len();
+        for key in touched {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let Some(g) = self.groups.get(key) else {
+                continue;
+            };
+            let now = !self.shut_down && g.run.is_none() && g.has_pending();
+            match (g.starved.is_some(), now) {
+                (true, false) => waiting -= 1,
+                (false, true) => waiting += 1,
+                _ => {}
+            }
+        }
+        waiting
+    }
+
+    /// With eviction on, after every input: no idle run holds a slot while
+    /// more groups wait than closing runs will make room for.
+    pub(super) fn check_eviction(&self) -> Verdict<K> {
+        if !self.rules.evict_idle || self.shut_down || self.starved.len() <= self.closing {
+            return Ok(());
+        }
+        let Some(&run) = self.idle_order.values().next() else {
+            return Ok(());
+        };
+        let group = self.runs.get(&run).map(|r| r.group.clone());
+        let detail = format!(
+            "{} groups wait, {} runs are closing, and this run stays idle",
+            self.starved.len(),
+            self.closing
+        );
+        self.fail(Property::Eviction, group.as_ref(), Some(run), detail)
+    }
 }

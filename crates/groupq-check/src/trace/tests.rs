@@ -543,7 +543,8 @@ fn replay_writes_answers_commands_and_deadlines() {
   wake-at 1800000ms
 3ms turn run#1 ok replied delivered
   accepted
-  wake-at 1800003ms
+  close run#1 evicted
+  wake-at 30003ms
 4ms exited run#1 clean
   accepted
   spawn run#2 \"b c\" task t1 payload
