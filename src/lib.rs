@@ -151,6 +151,14 @@
 //!   `W + 1` slot releases. [`Policy::Legacy`]: the finishing group drains
 //!   its own backlog first. A slot is never left free while a group with
 //!   work waits.
+//!
+//!   **Idle eviction** ([`Config::with_evict_idle`], on by default): while
+//!   more groups wait than there are closing runs (each will free a slot),
+//!   the run idle longest is closed (`CloseInput(Evicted)`); a run that goes
+//!   idle while such groups wait is closed at once. Never more runs are
+//!   closed than the waiting groups need, so the fairness bound holds even
+//!   when every slot is held by an idle conversation. Off, idle runs keep
+//!   their slots until their idle timeout.
 //! - **B9 [`Shutdown`]**: no `Spawn` after it, ever. It answers with a
 //!   [`ShutdownReport`]: queued jobs with their payloads, unread messages,
 //!   scheduled retries, pending compacts, and the live runs as they were.
@@ -262,8 +270,11 @@
 //! - **P14** deadlines: a run whose deadline passed is closed by the timeout
 //!   that finds it; a closed run still live `kill_grace` later is killed, at
 //!   most once; after shutdown no run stays idle and open.
+//! - **P15** eviction (when on): after every input, no idle run holds a slot
+//!   while more groups wait than runs are closing; the run evicted is the
+//!   one idle longest.
 //!
-//! The companion crate `groupq-check` checks P1–P12 and P14 step by step (its
+//! The companion crate `groupq-check` checks P1–P12, P14 and P15 step by step (its
 //! `Checker` and `Checked`), with its own account and arithmetic; P13 is
 //! proven by running machines with different hash seeds side by side.
 //!

@@ -209,3 +209,53 @@ fn a_follow_up_answered_by_a_delivered_reply_is_done_even_if_the_run_then_fails(
         "no rollback: it would send duplicates"
     );
 }
+
+#[test]
+fn a_waiting_group_evicts_the_longest_idle_run_and_only_as_many_as_needed() {
+    let mut p = Pair::with_max_active(3);
+    for g in ["a", "b", "c"] {
+        p.message(g);
+        let run = p.spawned_run(g);
+        p.advance(secs(1));
+        p.turn(run, TurnReport::delivered_reply()); // idle, in this order
+    }
+    let a = p.live_run("a").unwrap();
+    p.message("d"); // no slot: "a" has been idle longest
+    closed(&p, a, CloseReason::Evicted);
+    p.message("e"); // a second waiting group: one more eviction
+    let b = p.live_run("b").unwrap();
+    closed(&p, b, CloseReason::Evicted);
+    p.message("d"); // "d" already waits and is covered: nothing more
+    assert!(p.commands().is_empty());
+    assert_eq!(state(&p, "c"), RunState::IdleWaiting, "c keeps its slot");
+    p.exit(a);
+    assert_eq!(p.spawned().1, "d", "the evicted run's slot goes to the line");
+}
+
+#[test]
+fn a_run_going_idle_while_a_group_waits_is_closed_at_once() {
+    let mut p = Pair::with_max_active(1);
+    p.message("a");
+    let a = p.spawned_run("a");
+    p.message("b"); // waits behind a busy run: nothing to evict
+    assert!(p.commands().is_empty());
+    p.turn(a, TurnReport::delivered_reply());
+    closed(&p, a, CloseReason::Evicted);
+}
+
+#[test]
+fn with_eviction_off_idle_runs_keep_their_slots_until_their_idle_timeout() {
+    let mut p = Pair::new(
+        Config::default()
+            .with_max_active(1)
+            .with_evict_idle(false)
+            .with_idle_timeout(mins(30)),
+    );
+    p.message("a");
+    let a = p.spawned_run("a");
+    p.turn(a, TurnReport::delivered_reply());
+    p.message("b");
+    assert!(p.commands().is_empty(), "b waits for the idle timeout");
+    assert_eq!(p.advance_to_next_deadline(), Time::ZERO + mins(30));
+    closed(&p, a, CloseReason::IdleTimeout);
+}

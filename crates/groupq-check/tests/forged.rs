@@ -424,3 +424,26 @@ fn a_lost_follow_up_is_caught() {
     );
     assert_eq!(v.property, Property::Retry, "{v}");
 }
+
+#[test]
+fn an_idle_run_left_holding_a_slot_while_a_group_waits_is_caught() {
+    let mut s = one_slot();
+    s.real(message("a"));
+    s.real(Input::Idle { run: RunId::new(1) });
+    let v = s.forged(message("b"), |r| r.outputs.retain(|o| o.command().is_none()));
+    assert_eq!(v.property, Property::Eviction, "{v}");
+}
+
+#[test]
+fn an_eviction_nobody_waits_for_is_caught() {
+    let mut s = Scene::new(Config::default().with_max_active(2));
+    s.real(message("a"));
+    s.real(Input::Idle { run: RunId::new(1) });
+    let v = s.forged(message("b"), |r| {
+        r.outputs.push(Output::Command(Command::CloseInput {
+            run: RunId::new(1),
+            reason: CloseReason::Evicted,
+        }));
+    });
+    assert_eq!(v.property, Property::CloseOnce, "{v}");
+}
