@@ -229,7 +229,11 @@ fn a_waiting_group_evicts_the_longest_idle_run_and_only_as_many_as_needed() {
     assert!(p.commands().is_empty());
     assert_eq!(state(&p, "c"), RunState::IdleWaiting, "c keeps its slot");
     p.exit(a);
-    assert_eq!(p.spawned().1, "d", "the evicted run's slot goes to the line");
+    assert_eq!(
+        p.spawned().1,
+        "d",
+        "the evicted run's slot goes to the line"
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! `process_runtime` example (a tokio adapter whose runs are operating-system
 //! processes) and read the start and end timestamps each process wrote about
 //! itself. No two processes of one group may overlap, and no more than
-//! `max_active` may be alive at any instant.
+//! `max_active` may be alive at any instant. A hung agent (it ignores its
+//! close and only logs `alive` ticks) is killed after its turn deadline and
+//! the kill grace, and shutdown ends the idle agents at once.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,8 +18,16 @@ struct Span {
     group: String,
     run: u64,
     start: u128,
+    /// Its `end` line, or a killed agent's last `alive` tick.
     end: u128,
+    /// It never wrote an end: it was killed.
+    killed: bool,
 }
+
+/// The quick pace of the example (`examples/process_runtime/adapter.rs`).
+const MAX_TURN_NANOS: u128 = 600_000_000;
+const KILL_GRACE_NANOS: u128 = 300_000_000;
+const IDLE_TIMEOUT_NANOS: u128 = 5_000_000_000;
 
 /// A fresh directory, removed when dropped.
 struct TempDir(PathBuf);
@@ -43,7 +53,7 @@ impl Drop for TempDir {
 
 /// Runs the example in its quick configuration and returns its stdout and
 /// the spans its processes logged.
-fn run_example(max_active: usize) -> (String, Vec<Span>) {
+fn run_example(max_active: usize) -> (String, Vec<Span>, Option<u128>) {
     let logs = TempDir::new(&format!("logs-{max_active}"));
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -60,16 +70,33 @@ fn run_example(max_active: usize) -> (String, Vec<Span>) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    (stdout, read_spans(&logs.0))
+    let shutdown = fs::read_to_string(logs.0.join("host.log"))
+        .ok()
+        .and_then(|t| {
+            t.trim()
+                .strip_prefix("event=shutdown unix_nanos=")?
+                .parse()
+                .ok()
+        });
+    (stdout, read_spans(&logs.0), shutdown)
 }
 
 /// Parses `event=start|end group=G run=N unix_nanos=T` lines, one file per run.
 fn read_spans(dir: &Path) -> Vec<Span> {
     let mut spans = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
-        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("run-")
+        {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
         let mut fields: BTreeMap<String, String> = BTreeMap::new();
-        let (mut start, mut end) = (None, None);
+        let (mut start, mut end, mut alive) = (None, None, None);
         for line in text.lines() {
             let kv: BTreeMap<&str, &str> = line
                 .split_whitespace()
@@ -79,6 +106,7 @@ fn read_spans(dir: &Path) -> Vec<Span> {
             match kv["event"] {
                 "start" => start = Some(at),
                 "end" => end = Some(at),
+                "alive" => alive = Some(at),
                 other => panic!("unknown event {other:?}"),
             }
             for key in ["group", "run"] {
@@ -91,7 +119,10 @@ fn read_spans(dir: &Path) -> Vec<Span> {
             group: fields["group"].clone(),
             run,
             start: start.unwrap_or_else(|| panic!("run {run} logged no start")),
-            end: end.unwrap_or_else(|| panic!("run {run} logged no end")),
+            end: end
+                .or(alive)
+                .unwrap_or_else(|| panic!("run {run} logged no end")),
+            killed: end.is_none(),
         });
     }
     spans.sort_by_key(|s| s.run);
@@ -120,7 +151,7 @@ fn max_alive<'a>(spans: impl IntoIterator<Item = &'a Span>) -> usize {
 }
 
 fn assert_promises_held(max_active: usize) {
-    let (stdout, spans) = run_example(max_active);
+    let (stdout, spans, shutdown) = run_example(max_active);
     assert!(
         stdout.contains("no violation"),
         "the checker did not report:\n{stdout}"
@@ -130,8 +161,8 @@ fn assert_promises_held(max_active: usize) {
         assert!(s.start <= s.end, "run {} ended before it started", s.run);
         by_group.entry(&s.group).or_default().push(s);
     }
-    // The workload is not trivial: five groups, several runs in one group.
-    assert_eq!(by_group.len(), 5, "{spans:?}");
+    // The workload is not trivial: six groups, several runs in one group.
+    assert_eq!(by_group.len(), 6, "{spans:?}");
     assert!(by_group.values().any(|runs| runs.len() >= 3), "{spans:?}");
 
     // P1: within a group, each process ended before the next one started.
@@ -152,6 +183,39 @@ fn assert_promises_held(max_active: usize) {
         alive <= max_active,
         "{alive} processes alive at once with max_active {max_active}"
     );
+    // The hung agent: alive past its turn deadline, then dead soon after
+    // the kill grace (its last tick is at most 20 ms before its death).
+    let hung: Vec<&Span> = spans.iter().filter(|s| s.killed).collect();
+    assert_eq!(hung.len(), 1, "one agent was killed: {spans:?}");
+    let lived = hung[0].end - hung[0].start;
+    assert!(
+        lived >= MAX_TURN_NANOS,
+        "killed after {lived} ns, before its deadline"
+    );
+    let slack = 400_000_000; // scheduling on a loaded machine
+    assert!(
+        lived <= MAX_TURN_NANOS + KILL_GRACE_NANOS + slack,
+        "killed {lived} ns after its start: not within the grace"
+    );
+    // Shutdown: every agent alive then ends at once, long before its idle
+    // timeout would have closed it.
+    let shutdown = shutdown.expect("the example logged its shutdown");
+    let at_shutdown: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.start < shutdown && s.end > shutdown)
+        .collect();
+    assert!(
+        !at_shutdown.is_empty(),
+        "agents were idle at shutdown: {spans:?}"
+    );
+    for s in at_shutdown {
+        let after = s.end - shutdown;
+        assert!(
+            after < IDLE_TIMEOUT_NANOS / 5,
+            "run {} ended {after} ns after the shutdown",
+            s.run
+        );
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::report::{self, Evidence, Tally};
 use crate::wire::{self, AgentLine, CLOSE_SENTINEL};
-use crate::workload::{self, Action, FLAKY_FAILURES, FLAKY_GROUP};
+use crate::workload::{self, Action, FLAKY_FAILURES, FLAKY_GROUP, HUNG_GROUP};
 use crate::Options;
 
 /// Any error that stops the example.
@@ -57,6 +57,10 @@ struct Pace {
     turn: Duration,
     idle_timeout: Duration,
     retry_base: Duration,
+    /// A turn taking longer than this is a hung agent.
+    max_turn: Duration,
+    /// How long a closed agent may take to exit before it is killed.
+    kill_grace: Duration,
     /// Multiplies the script's times.
     script_scale: f64,
 }
@@ -66,15 +70,19 @@ impl Pace {
         if quick {
             Pace {
                 turn: Duration::from_millis(60),
-                idle_timeout: Duration::from_millis(400),
+                idle_timeout: Duration::from_secs(5),
                 retry_base: Duration::from_millis(100),
+                max_turn: Duration::from_millis(600),
+                kill_grace: Duration::from_millis(300),
                 script_scale: 0.4,
             }
         } else {
             Pace {
                 turn: Duration::from_millis(150),
-                idle_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(5),
                 retry_base: Duration::from_millis(200),
+                max_turn: Duration::from_millis(1200),
+                kill_grace: Duration::from_millis(500),
                 script_scale: 1.0,
             }
         }
@@ -165,6 +173,8 @@ struct Adapter {
     mailboxes: BTreeMap<Group, Mailbox>,
     /// Failures still to inject, per group.
     failures_left: BTreeMap<Group, u32>,
+    /// The hung group's first agent was started.
+    hung_once: bool,
     next_file: u64,
     /// The input being handled is a deadline firing.
     firing_deadlines: bool,
@@ -181,6 +191,9 @@ pub async fn run(options: &Options) -> Result<(), Fatal> {
         .with_max_active(options.max_active)
         .with_idle_timeout(pace.idle_timeout)
         .with_retry_base(pace.retry_base)
+        .with_max_turn_time(pace.max_turn)
+        .with_max_compact_time(pace.max_turn)
+        .with_kill_grace(pace.kill_grace)
         .with_records(true);
     let scratch = Scratch::new()?;
     let log_dir = match &options.log_dir {
@@ -208,6 +221,7 @@ pub async fn run(options: &Options) -> Result<(), Fatal> {
         live: BTreeMap::new(),
         mailboxes: BTreeMap::new(),
         failures_left: BTreeMap::from([(FLAKY_GROUP.to_string(), FLAKY_FAILURES)]),
+        hung_once: false,
         next_file: 0,
         firing_deadlines: false,
         shutdown_requested: false,
@@ -323,6 +337,14 @@ impl Adapter {
             return Ok(());
         }
         self.note("-", None, "shutdown");
+        // The host's own clock, for the evidence: idle agents end at once.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        fs::write(
+            self.log_dir.join("host.log"),
+            format!("event=shutdown unix_nanos={nanos}\n"),
+        )?;
         match self.step(Input::Shutdown)? {
             Ok(Response::ShutDown(report)) => self.print_shutdown_report(&report),
             other => self.expect_accepted("-", None, other),
@@ -484,6 +506,7 @@ impl Adapter {
                             let _ = kill.send(());
                         }
                         let group = process.group.clone();
+                        self.tally.kills += 1;
                         self.note(&group, Some(run), "killed: it did not exit after its close");
                     }
                 }
@@ -560,7 +583,15 @@ impl Adapter {
                 if fail {
                     agent.arg("--fail");
                 }
-                let flaky = if fail { ", scripted to fail" } else { "" };
+                let hang = self.inject_hang(&group);
+                if hang {
+                    agent.arg("--hang");
+                }
+                let flaky = match (fail, hang) {
+                    (true, _) => ", scripted to fail",
+                    (_, true) => ", scripted to hang",
+                    _ => "",
+                };
                 format!("spawn: messages ({} unread){flaky}", unread.len())
             }
             Work::Task { id, payload } => {
@@ -597,6 +628,12 @@ impl Adapter {
     fn write_message(&mut self, dir: &std::path::Path, text: &str) -> io::Result<()> {
         self.next_file += 1;
         wire::write_message(dir, self.next_file, text)
+    }
+
+    /// Whether this Messages run of `group` is scripted to hang: the first
+    /// run of the hung group.
+    fn inject_hang(&mut self, group: &str) -> bool {
+        group == HUNG_GROUP && !std::mem::replace(&mut self.hung_once, true)
     }
 
     /// Whether this Messages run of `group` is scripted to fail.

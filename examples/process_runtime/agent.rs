@@ -5,6 +5,8 @@
 //!   directory, one turn per batch; after each turn print a `turn` line and an
 //!   `idle` line, then wait for more files until the `_close` sentinel
 //!   appears. With `--fail` the first turn fails and the process exits 1.
+//!   With `--hang` it never answers and ignores its close: it only logs that
+//!   it is alive, every 20 ms, until it is killed.
 //! - `--work task`: do the task (`--prompt`), print one `turn` line, exit.
 //! - `--work compact`: compact the group's context, print one `turn` line
 //!   with the compaction event, exit.
@@ -52,6 +54,7 @@ struct Agent {
     turn: Duration,
     prompt: String,
     fail: bool,
+    hang: bool,
 }
 
 /// Entry point of agent mode; `args` follow the word `agent`.
@@ -106,6 +109,7 @@ impl Agent {
             turn: Duration::from_millis(number("--turn-ms")?),
             prompt: value("--prompt").unwrap_or_default(),
             fail: args.iter().any(|a| a == "--fail"),
+            hang: args.iter().any(|a| a == "--hang"),
         })
     }
 
@@ -128,6 +132,13 @@ impl Agent {
 
     /// Does the work; returns the exit status.
     fn run(&self) -> io::Result<u8> {
+        if self.hang {
+            // A hung agent: its own clock says it is alive, nothing else.
+            loop {
+                self.log_event("alive")?;
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
         match self.work {
             WorkArg::Messages => self.messages(),
             WorkArg::Task => {

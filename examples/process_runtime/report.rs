@@ -27,6 +27,8 @@ pub struct Tally {
     pub piped: u32,
     pub deduplicated: u32,
     pub terminal_failures: u32,
+    /// Agents killed after their close.
+    pub kills: u32,
 }
 
 impl Tally {
@@ -57,7 +59,10 @@ pub struct Span {
     pub group: String,
     pub run: u64,
     pub start: u128,
+    /// Its `end` line, or for a killed agent its last `alive` line.
     pub end: Option<u128>,
+    /// The last `alive` line of a hung agent.
+    pub last_alive: Option<u128>,
 }
 
 /// The start and end timestamps every agent process wrote to its log.
@@ -80,6 +85,7 @@ impl Evidence {
                 run: 0,
                 start: 0,
                 end: None,
+                last_alive: None,
             };
             for line in fs::read_to_string(&path)?.lines() {
                 let field = |key: &str| {
@@ -94,8 +100,16 @@ impl Evidence {
                 match field("event").as_str() {
                     "start" => span.start = nanos,
                     "end" => span.end = Some(nanos),
+                    // A killed agent writes no end: its last sign of life
+                    // is the latest it can have ended before.
+                    "alive" => {
+                        span.last_alive = Some(nanos);
+                    }
                     _ => {}
                 }
+            }
+            if span.end.is_none() {
+                span.end = span.last_alive;
             }
             spans.push(span);
         }
@@ -168,6 +182,7 @@ pub fn print_summary(tally: &Tally, evidence: &Evidence, config: &Config, inputs
         "  retries               {} ({} cursor rollbacks, {} terminal failures)",
         tally.retries, tally.rollbacks, tally.terminal_failures
     );
+    println!("  hung agents killed    {}", tally.kills);
     println!(
         "  follow-ups piped      {}; tasks deduplicated {}",
         tally.piped, tally.deduplicated

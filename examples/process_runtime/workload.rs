@@ -22,6 +22,11 @@ pub enum Action {
     Shutdown,
 }
 
+/// The group whose first agent hangs: it never answers and ignores its
+/// close, so the core closes it at its turn deadline and kills it after the
+/// kill grace; the retry then answers.
+pub const HUNG_GROUP: &str = "foxtrot";
+
 /// The group whose agent fails twice before it succeeds.
 pub const FLAKY_GROUP: &str = "delta";
 /// How many times its agent fails.
@@ -51,6 +56,8 @@ pub fn script() -> Vec<(u64, Action)> {
         (300, msg("echo", "tell me a story")),
         // A follow-up for a group whose live run may be a task run.
         (400, msg("alpha", "and the numbers?")),
+        // An agent that hangs.
+        (500, msg(HUNG_GROUP, "are you there?")),
         (700, msg("echo", "go on")),
         (1100, msg("echo", "and then?")),
         (1300, task("bravo", "backup", "back up the notes")),

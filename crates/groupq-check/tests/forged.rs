@@ -430,7 +430,9 @@ fn an_idle_run_left_holding_a_slot_while_a_group_waits_is_caught() {
     let mut s = one_slot();
     s.real(message("a"));
     s.real(Input::Idle { run: RunId::new(1) });
-    let v = s.forged(message("b"), |r| r.outputs.retain(|o| o.command().is_none()));
+    let v = s.forged(message("b"), |r| {
+        r.outputs.retain(|o| o.command().is_none())
+    });
     assert_eq!(v.property, Property::Eviction, "{v}");
 }
 
