@@ -5,8 +5,8 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Exited, Heartbeat, Idle, Input, Message, Pipe, PipeAnswer, Response, Shutdown, Task,
-    TaskAnswer, Timeout, Turn,
+    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message, Pause, Pipe,
+    PipeAnswer, Response, Resume, Shutdown, Task, TaskAnswer, Timeout, Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;
@@ -104,6 +104,10 @@ event!(Timeout, (), |_e, q, now| {
     Ok(())
 });
 event!(Shutdown, ShutdownReport<K, T, P>, |_e, q, _now| q.on_shutdown());
+event!(Cancel<K, T>, CancelAnswer<P>, |e, q, _now| Ok(q.on_cancel(&e.group, &e.id)));
+event!(Pause<K>, (), |e, q, _now| q.on_pause(e.group));
+event!(Resume<K>, (), |e, q, _now| q.on_resume(&e.group));
+event!(Close<K>, CloseAnswer, |e, q, _now| Ok(q.on_close(&e.group)));
 
 impl<K, T, P> sealed::Sealed<K, T, P> for Input<K, T, P> {}
 impl<K, T, P> Event<K, T, P> for Input<K, T, P>
@@ -124,6 +128,10 @@ where
             Input::Exited { run, exit } => Exited { run, exit }.apply(q, now)?.into(),
             Input::Timeout => Timeout.apply(q, now)?.into(),
             Input::Shutdown => Shutdown.apply(q, now)?.into(),
+            Input::Cancel { group, id } => Cancel { group, id }.apply(q, now)?.into(),
+            Input::Pause { group } => Pause { group }.apply(q, now)?.into(),
+            Input::Resume { group } => Resume { group }.apply(q, now)?.into(),
+            Input::Close { group } => Close { group }.apply(q, now)?.into(),
         })
     }
 

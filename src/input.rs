@@ -61,6 +61,44 @@ pub struct Idle {
     pub run: RunId,
 }
 
+/// Operator: remove a queued task of the group before it starts. Answer:
+/// [`CancelAnswer`]. A task already running is not cancelled (the answer
+/// says so: close the group's run with [`Close`] to stop it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cancel<K, T> {
+    /// The group.
+    pub group: K,
+    /// The task's id.
+    pub id: T,
+}
+
+/// Operator: start nothing for the group until [`Resume`]. Answer: `()`.
+/// Its pending work is kept; it gives up its place in the waiting line; a
+/// live run keeps running.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pause<K> {
+    /// The group.
+    pub group: K,
+}
+
+/// Operator: undo [`Pause`]. Answer: `()`. A group with pending work starts
+/// in a free slot or joins the back of the waiting line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resume<K> {
+    /// The group.
+    pub group: K,
+}
+
+/// The host closes the group's live run itself (a `/compact` typed by the
+/// user, a change of model backend). Answer: [`CloseAnswer`]. The core
+/// emits the one `CloseInput(Host)`, refuses pipes into the run from then
+/// on, and arms its kill deadline.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Close<K> {
+    /// The group.
+    pub group: K,
+}
+
 /// The run is alive (a liveness signal from the agent, between turn
 /// reports). Answer: `()`. It restarts a busy run's stall watch and nothing
 /// else: it never extends the turn deadline.
@@ -153,6 +191,28 @@ pub enum Input<K, T, P> {
     Timeout,
     /// See [`Shutdown`].
     Shutdown,
+    /// See [`Cancel`].
+    Cancel {
+        /// The group.
+        group: K,
+        /// The task's id.
+        id: T,
+    },
+    /// See [`Pause`].
+    Pause {
+        /// The group.
+        group: K,
+    },
+    /// See [`Resume`].
+    Resume {
+        /// The group.
+        group: K,
+    },
+    /// See [`Close`].
+    Close {
+        /// The group.
+        group: K,
+    },
 }
 
 impl<K, T, P> Input<K, T, P> {
@@ -196,6 +256,13 @@ impl<K, T, P> Input<K, T, P> {
             },
             Input::Timeout => Input::Timeout,
             Input::Shutdown => Input::Shutdown,
+            Input::Cancel { group: g, id: i } => Input::Cancel {
+                group: group(g),
+                id: id(i),
+            },
+            Input::Pause { group: g } => Input::Pause { group: group(g) },
+            Input::Resume { group: g } => Input::Resume { group: group(g) },
+            Input::Close { group: g } => Input::Close { group: group(g) },
         }
     }
 
@@ -236,6 +303,33 @@ impl<K, T, P> From<Pipe<K>> for Input<K, T, P> {
 impl<K, T, P> From<Idle> for Input<K, T, P> {
     fn from(i: Idle) -> Self {
         Input::Idle { run: i.run }
+    }
+}
+
+impl<K, T, P> From<Cancel<K, T>> for Input<K, T, P> {
+    fn from(c: Cancel<K, T>) -> Self {
+        Input::Cancel {
+            group: c.group,
+            id: c.id,
+        }
+    }
+}
+
+impl<K, T, P> From<Pause<K>> for Input<K, T, P> {
+    fn from(p: Pause<K>) -> Self {
+        Input::Pause { group: p.group }
+    }
+}
+
+impl<K, T, P> From<Resume<K>> for Input<K, T, P> {
+    fn from(r: Resume<K>) -> Self {
+        Input::Resume { group: r.group }
+    }
+}
+
+impl<K, T, P> From<Close<K>> for Input<K, T, P> {
+    fn from(c: Close<K>) -> Self {
+        Input::Close { group: c.group }
     }
 }
 
@@ -340,6 +434,28 @@ pub enum PipeRefusal {
     ShutDown,
 }
 
+/// The answer to a [`Cancel`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CancelAnswer<P> {
+    /// Removed before it started; here is its payload.
+    Cancelled(P),
+    /// It is the group's live run's task: not cancelled.
+    Running(RunId),
+    /// No task with that id is queued or running in the group.
+    NotQueued,
+}
+
+/// The answer to a [`Close`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseAnswer {
+    /// `CloseInput(Host)` was emitted for this run.
+    Closed(RunId),
+    /// The run's input was already closed: nothing emitted.
+    AlreadyClosing(RunId),
+    /// The group has no live run.
+    NoRun,
+}
+
 /// The answer to an [`Input`] handed over as the enum: the typed answer of
 /// the input it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -359,6 +475,10 @@ pub enum Response<K, T, P> {
     PipeRefused(PipeRefusal),
     /// The answer of [`Shutdown`].
     ShutDown(ShutdownReport<K, T, P>),
+    /// The answer of [`Cancel`].
+    Cancel(CancelAnswer<P>),
+    /// The answer of [`Close`].
+    Close(CloseAnswer),
 }
 
 impl<K, T, P> From<()> for Response<K, T, P> {
@@ -385,6 +505,18 @@ impl<K, T, P> From<PipeAnswer> for Response<K, T, P> {
     }
 }
 
+impl<K, T, P> From<CancelAnswer<P>> for Response<K, T, P> {
+    fn from(a: CancelAnswer<P>) -> Self {
+        Response::Cancel(a)
+    }
+}
+
+impl<K, T, P> From<CloseAnswer> for Response<K, T, P> {
+    fn from(a: CloseAnswer) -> Self {
+        Response::Close(a)
+    }
+}
+
 impl<K, T, P> From<ShutdownReport<K, T, P>> for Response<K, T, P> {
     fn from(r: ShutdownReport<K, T, P>) -> Self {
         Response::ShutDown(r)
@@ -400,6 +532,12 @@ impl<K, T, P> fmt::Display for Response<K, T, P> {
             Response::Piped(run) => write!(f, "piped into {run}"),
             Response::PipeRefused(why) => write!(f, "pipe refused: {why}"),
             Response::ShutDown(_) => write!(f, "shut down"),
+            Response::Cancel(CancelAnswer::Cancelled(_)) => write!(f, "cancelled"),
+            Response::Cancel(CancelAnswer::Running(run)) => write!(f, "running in {run}"),
+            Response::Cancel(CancelAnswer::NotQueued) => write!(f, "not queued"),
+            Response::Close(CloseAnswer::Closed(run)) => write!(f, "closed {run}"),
+            Response::Close(CloseAnswer::AlreadyClosing(run)) => write!(f, "{run} already closing"),
+            Response::Close(CloseAnswer::NoRun) => write!(f, "no run to close"),
         }
     }
 }

@@ -346,8 +346,8 @@ pub use drive::{Drive, Stepped};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
-    Exited, Heartbeat, Idle, Input, Message, Pipe, PipeAnswer, PipeRefusal, Response, Shutdown,
-    Task, TaskAnswer, Timeout, Turn,
+    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message, Pause, Pipe,
+    PipeAnswer, PipeRefusal, Response, Resume, Shutdown, Task, TaskAnswer, Timeout, Turn,
 };
 pub use machine::Machine;
 pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record};

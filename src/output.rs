@@ -46,6 +46,8 @@ pub enum CloseReason {
     /// Another group waits for a slot, and this run was the one idle
     /// longest.
     Evicted,
+    /// The host asked for it ([`Close`](crate::Close)).
+    Host,
 }
 
 /// An advisory for the user of a group, from a turn's report.

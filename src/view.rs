@@ -108,6 +108,8 @@ pub struct Explain<T> {
     pub retry_at: Option<Time>,
     /// Its live run reached the auto-compact threshold.
     pub compact_pending: bool,
+    /// An operator paused it: nothing is started for it until resumed.
+    pub paused: bool,
     /// The last context statistics a turn reported.
     pub last_context: Option<ContextStats>,
 }
@@ -135,6 +137,9 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
         }
         if self.compact_pending {
             write!(f, "; compact pending")?;
+        }
+        if self.paused {
+            write!(f, "; paused")?;
         }
         if let Some(p) = self.last_context.and_then(|c| c.effective_percent()) {
             write!(f, "; context {p}%")?;

@@ -85,6 +85,10 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
     for group in 0..groups {
         inputs.push(Input::Message { group });
         inputs.push(Input::Pipe { group });
+        inputs.push(Input::Pause { group });
+        inputs.push(Input::Resume { group });
+        inputs.push(Input::Close { group });
+        inputs.push(Input::Cancel { group, id: 0 });
         for id in 0..2 {
             let payload = u32::from(group) * 10 + u32::from(id);
             inputs.push(Input::Task { group, id, payload });

@@ -56,6 +56,7 @@ fn explain_shows_pending_jobs_unread_messages_and_place_in_line() {
             failures: 0,
             retry_at: None,
             compact_pending: false,
+            paused: false,
             last_context: None,
         }
     );

@@ -173,6 +173,7 @@ impl StateMachineTest for MachineAgainstModel {
                     || g.check
                     || g.retry.is_some()
                     || g.compact_pending
+                    || g.paused
                     || (g.failures > 0 && !model.shut_down);
                 assert!(!holds, "group {key} forgotten while it holds {g:?}");
                 continue;
@@ -224,6 +225,7 @@ impl StateMachineTest for MachineAgainstModel {
                 e.compact_pending, g.compact_pending,
                 "compact pending of group {key}"
             );
+            assert_eq!(e.paused, g.paused, "paused of group {key}");
         }
         let stats = sut.q.stats();
         assert_eq!(stats.live_runs, model.live_runs().len());

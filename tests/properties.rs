@@ -111,9 +111,11 @@ proptest! {
                 Some(Some(Error::TimeWentBackwards { now: at, last: h.now }))
             } else {
                 match &input {
-                    Input::Message { .. } | Input::Task { .. } | Input::Shutdown => {
-                        Some(h.shut_down.then_some(Error::ShutDown))
-                    }
+                    Input::Message { .. }
+                    | Input::Task { .. }
+                    | Input::Pause { .. }
+                    | Input::Resume { .. }
+                    | Input::Shutdown => Some(h.shut_down.then_some(Error::ShutDown)),
                     // Pipes are answered, never rejected (but for time);
                     // which refusal depends on the run: the checker judges.
                     Input::Pipe { .. } => Some(None),
@@ -149,7 +151,7 @@ proptest! {
     #[test]
     fn every_accepted_task_runs_exactly_once_or_is_reported(
         config in gen::config(),
-        (_groups, steps) in scenario(1, 300),
+        (groups, steps) in scenario(1, 300),
     ) {
         let mut q = Q::new(config.clone()).unwrap();
         let mut checker = Checker::new(&config);
@@ -163,6 +165,9 @@ proptest! {
                     Ok(Response::Duplicate) => deduplicated.push(*payload),
                     _ => {}
                 }
+            }
+            if let Ok(Response::Cancel(groupq::CancelAnswer::Cancelled(payload))) = answer {
+                handed_back.push(*payload);
             }
             if let Ok(Response::ShutDown(report)) = answer {
                 for pg in &report.groups {
@@ -185,7 +190,16 @@ proptest! {
             note(&input, &answer, &outputs);
             h.observe(at, &input, &answer, &outputs);
         }
-        // Finish everything: exit runs cleanly and let deadlines fire.
+        // Finish everything: resume paused groups, exit runs cleanly and let
+        // deadlines fire.
+        if !h.shut_down {
+            for group in 0..groups {
+                let input: In = Input::Resume { group };
+                let (answer, outputs) = checked_step(&mut q, &mut checker, h.now, &input)?;
+                note(&input, &answer, &outputs);
+                h.observe(h.now, &input, &answer, &outputs);
+            }
+        }
         let mut rounds = 0;
         loop {
             rounds += 1;

@@ -136,6 +136,14 @@ pub enum Op {
     TimeoutAtDeadline,
     /// B9.
     Shutdown,
+    /// Operator: cancel a task.
+    Cancel(u8, u8),
+    /// Operator: pause a group.
+    Pause(u8),
+    /// Operator: resume a group.
+    Resume(u8),
+    /// The host closes a group's run.
+    Close(u8),
 }
 
 /// How time moves before an event.
@@ -225,6 +233,13 @@ impl Driver {
                 Input::Timeout
             }
             Op::Shutdown => Input::Shutdown,
+            Op::Cancel(g, id) => Input::Cancel {
+                group: g % 4,
+                id: id % 4,
+            },
+            Op::Pause(g) => Input::Pause { group: g % 4 },
+            Op::Resume(g) => Input::Resume { group: g % 4 },
+            Op::Close(g) => Input::Close { group: g % 4 },
         };
         (now, input)
     }

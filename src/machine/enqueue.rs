@@ -72,7 +72,9 @@ where
         }
         let live = self.groups.get(g).live;
         match self.runs.get(live).map(|r| r.state) {
-            Some(RunState::IdleWaiting) => self.close(g, CloseReason::Preempt),
+            Some(RunState::IdleWaiting) if !self.groups.is_paused(g) => {
+                self.close(g, CloseReason::Preempt)
+            }
             Some(_) => {}
             None => self.wake(g),
         }

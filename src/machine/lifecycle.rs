@@ -95,7 +95,7 @@ where
         self.arm(idx, RunTimer::Idle, self.config.idle_timeout());
         if self.shut_down {
             self.close(g, CloseReason::Shutdown);
-        } else if !self.groups.get(g).jobs.is_empty() {
+        } else if !self.groups.get(g).jobs.is_empty() & !self.groups.is_paused(g) {
             self.close(g, CloseReason::Preempt);
         } else {
             // Groups may be waiting for this slot.

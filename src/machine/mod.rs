@@ -10,7 +10,8 @@
 //! | pipe, idle | `lifecycle.rs` |
 //! | turn report, compaction trigger | `turn.rs` |
 //! | exit, rollback, retry scheduling | `exit.rs` |
-//! | deadlines firing (retry, idle close) | `deadlines.rs` |
+//! | deadlines firing (retry, run deadlines, kill) | `deadlines.rs` |
+//! | cancel, pause, resume, host close | `operator.rs` |
 //! | shutdown report | `shutdown.rs` |
 //! | explain, stats | `views.rs` |
 
@@ -34,6 +35,7 @@ mod deadlines;
 mod enqueue;
 mod exit;
 mod lifecycle;
+mod operator;
 mod shutdown;
 mod turn;
 mod views;
@@ -113,7 +115,7 @@ where
     #[inline]
     fn wake(&mut self, g: GroupIdx) {
         debug_assert!(!self.shut_down);
-        if !self.groups.get(g).is_asleep() {
+        if !self.groups.get(g).is_asleep() || self.groups.is_paused(g) {
             return;
         }
         if self.has_free_slot() {
@@ -154,7 +156,7 @@ where
         if self.shut_down {
             return;
         }
-        if self.groups.get(g).has_pending() {
+        if self.groups.get(g).has_pending() & !self.groups.is_paused(g) {
             match self.config.policy() {
                 Policy::Fair if self.line.len() > 0 => {
                     let ahead = self.line.join(&mut self.groups, g);

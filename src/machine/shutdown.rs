@@ -45,6 +45,7 @@ where
             }
         }
         self.shut_down = true;
+        self.groups.clear_paused();
         while self.line.pop(&mut self.groups).is_some() {}
         // Table order: deterministic, independent of hashing.
         for (g, key) in indices.into_iter().zip(keys) {

@@ -50,6 +50,7 @@ where
                 .then(|| self.timers.get(timers::retry_key(g)))
                 .flatten(),
             compact_pending: group.compact_pending,
+            paused: self.groups.is_paused(g),
             last_context: self.groups.context(g),
         })
     }

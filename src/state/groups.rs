@@ -7,7 +7,7 @@
 //! stable while the group is tracked and reused afterwards.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::state::jobs::Queue;
@@ -93,6 +93,9 @@ pub(crate) struct Groups<K> {
     /// The last context statistics a turn reported, per index. Cold, so
     /// kept out of [`Group`]; grown only when a turn reports them.
     contexts: Vec<Option<ContextStats>>,
+    /// Groups an operator paused. Rare, so kept out of [`Group`]: the hot
+    /// paths only look when it is not empty.
+    paused: BTreeSet<GroupIdx>,
 }
 
 impl<K> Default for Groups<K> {
@@ -102,6 +105,7 @@ impl<K> Default for Groups<K> {
             table: Vec::new(),
             free: Vec::new(),
             contexts: Vec::new(),
+            paused: BTreeSet::new(),
         }
     }
 }
@@ -137,10 +141,11 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         }
     }
 
-    /// Forgets group `g` if it holds nothing (the table's invariant).
+    /// Forgets group `g` if it holds nothing and is not paused (the table's
+    /// invariant).
     #[inline]
     pub(crate) fn forget_if_empty(&mut self, g: GroupIdx) {
-        if !self.get(g).is_empty() {
+        if !self.get(g).is_empty() || self.is_paused(g) {
             return;
         }
         if let Some(group) = self.table[g as usize].take() {
@@ -188,6 +193,26 @@ impl<K> Groups<K> {
             .map(|(i, _)| i as GroupIdx)
     }
 
+    /// Whether an operator paused group `g`.
+    #[inline]
+    pub(crate) fn is_paused(&self, g: GroupIdx) -> bool {
+        !self.paused.is_empty() && self.paused.contains(&g)
+    }
+
+    /// Resumes every group (at shutdown: nothing starts any more).
+    pub(crate) fn clear_paused(&mut self) {
+        self.paused.clear();
+    }
+
+    /// Pauses or resumes group `g`.
+    pub(crate) fn set_paused(&mut self, g: GroupIdx, paused: bool) {
+        if paused {
+            self.paused.insert(g);
+        } else {
+            self.paused.remove(&g);
+        }
+    }
+
     pub(crate) fn context(&self, g: GroupIdx) -> Option<ContextStats> {
         self.contexts.get(g as usize).copied().flatten()
     }
@@ -208,6 +233,7 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Groups<K> {
         f.debug_struct("Groups")
             .field("table", &self.table)
             .field("contexts", &self.contexts)
+            .field("paused", &self.paused)
             .finish_non_exhaustive()
     }
 }
@@ -222,6 +248,7 @@ impl<K: Eq + Hash> PartialEq for Groups<K> {
         self.index == other.index
             && self.table == other.table
             && self.free == other.free
+            && self.paused == other.paused
             && same_contexts
     }
 }

@@ -8,9 +8,11 @@
 //!
 //! Invariants: a queue holds at most one compact job; a queue's task ids
 //! are distinct; when a queue's ids are hashed (`Queue::ids_hashed`), the
-//! id set holds exactly `(group, id)` for each of its tasks.
+//! id index maps exactly `(group, id)` of each of its tasks to its node.
+//! Queues are doubly linked, so a cancelled task leaves from anywhere in
+//! O(1).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::state::{GroupIdx, NIL};
@@ -82,16 +84,19 @@ impl Queue {
 struct Node<T, P> {
     job: Option<Job<T, P>>,
     next: u32,
+    /// The previous node of the same queue, so that a cancelled task can
+    /// be unlinked from the middle in O(1).
+    prev: u32,
 }
 
-/// The arena holding every group's jobs, and the id set of long queues.
+/// The arena holding every group's jobs, and the id index of long queues.
 #[derive(Clone)]
 pub(crate) struct Jobs<T, P> {
     nodes: Vec<Node<T, P>>,
     free: u32,
     len: usize,
-    /// Task ids queued per group, for queues too long to scan.
-    ids: HashSet<(GroupIdx, T)>,
+    /// Task id → its node, per group, for queues too long to scan.
+    ids: HashMap<(GroupIdx, T), u32>,
 }
 
 impl<T, P> Default for Jobs<T, P> {
@@ -100,12 +105,12 @@ impl<T, P> Default for Jobs<T, P> {
             nodes: Vec::new(),
             free: NIL,
             len: 0,
-            ids: HashSet::new(),
+            ids: HashMap::new(),
         }
     }
 }
 
-/// The arena only: the id set mirrors it, and its order is the hasher's.
+/// The arena only: the id index mirrors it, and its order is the hasher's.
 impl<T: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Jobs<T, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Jobs")
@@ -132,29 +137,27 @@ impl<T, P> Jobs<T, P> {
     }
 
     #[inline]
-    fn alloc(&mut self, job: Job<T, P>, next: u32) -> u32 {
+    fn alloc(&mut self, job: Job<T, P>, prev: u32, next: u32) -> u32 {
         self.len += 1;
+        let node = Node {
+            job: Some(job),
+            next,
+            prev,
+        };
         if self.free != NIL {
             let i = self.free;
-            let node = &mut self.nodes[i as usize];
-            self.free = node.next;
-            *node = Node {
-                job: Some(job),
-                next,
-            };
+            self.free = self.nodes[i as usize].next;
+            self.nodes[i as usize] = node;
             i
         } else {
-            self.nodes.push(Node {
-                job: Some(job),
-                next,
-            });
+            self.nodes.push(node);
             (self.nodes.len() - 1) as u32
         }
     }
 
     #[inline]
-    fn push_back(&mut self, q: &mut Queue, job: Job<T, P>) {
-        let i = self.alloc(job, NIL);
+    fn push_back(&mut self, q: &mut Queue, job: Job<T, P>) -> u32 {
+        let i = self.alloc(job, q.tail, NIL);
         if q.tail == NIL {
             q.head = i;
         } else {
@@ -162,6 +165,7 @@ impl<T, P> Jobs<T, P> {
         }
         q.tail = i;
         q.len += 1;
+        i
     }
 
     /// Queues a compact job at the front, unless one is queued already.
@@ -171,7 +175,10 @@ impl<T, P> Jobs<T, P> {
             return;
         }
         q.compact_queued = true;
-        let i = self.alloc(Job::Compact, q.head);
+        let i = self.alloc(Job::Compact, NIL, q.head);
+        if q.head != NIL {
+            self.nodes[q.head as usize].prev = i;
+        }
         q.head = i;
         if q.tail == NIL {
             q.tail = i;
@@ -179,19 +186,22 @@ impl<T, P> Jobs<T, P> {
         q.len += 1;
     }
 
+    /// Unlinks node `i` from `q` and frees it.
     #[inline]
-    fn pop_node(&mut self, q: &mut Queue) -> Option<Job<T, P>> {
-        if q.head == NIL {
-            return None;
-        }
-        let i = q.head;
+    fn unlink(&mut self, q: &mut Queue, i: u32) -> Option<Job<T, P>> {
         let node = &mut self.nodes[i as usize];
         let job = node.job.take();
-        q.head = node.next;
+        let (prev, next) = (node.prev, node.next);
         node.next = self.free;
+        node.prev = NIL;
         self.free = i;
-        if q.head == NIL {
-            q.tail = NIL;
+        match prev {
+            NIL => q.head = next,
+            p => self.nodes[p as usize].next = next,
+        }
+        match next {
+            NIL => q.tail = prev,
+            n => self.nodes[n as usize].prev = prev,
         }
         q.len -= 1;
         self.len -= 1;
@@ -206,11 +216,17 @@ impl<T, P> Jobs<T, P> {
 
     /// The jobs of `q`, front first.
     pub(crate) fn iter<'a>(&'a self, q: &Queue) -> impl Iterator<Item = &'a Job<T, P>> + 'a {
+        self.nodes_of(q).map(|(_, job)| job)
+    }
+
+    /// The jobs of `q` with their node indices, front first.
+    fn nodes_of<'a>(&'a self, q: &Queue) -> impl Iterator<Item = (u32, &'a Job<T, P>)> + 'a {
         let mut i = q.head;
         std::iter::from_fn(move || {
-            let node = self.nodes.get(i as usize)?;
+            let at = i;
+            let node = self.nodes.get(at as usize)?;
             i = node.next;
-            node.job.as_ref()
+            node.job.as_ref().map(|job| (at, job))
         })
     }
 }
@@ -218,7 +234,7 @@ impl<T, P> Jobs<T, P> {
 impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     /// Appends a task to group `g`'s queue unless `id` is queued there
     /// already; hands the task back if it is. O(1): a scan of at most
-    /// `SCAN_MAX` jobs, or one probe of the id set.
+    /// `SCAN_MAX` jobs, or one probe of the id index.
     #[inline]
     pub(crate) fn push_task(
         &mut self,
@@ -228,25 +244,32 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         payload: P,
     ) -> Result<(), (T, P)> {
         if q.ids_hashed {
-            // Clone first: a panicking `Clone` must leave the set as it was.
+            // Clone first: a panicking `Clone` must leave the index as it was.
             let key = (g, id.clone());
-            if self.ids.contains(&key) {
+            if self.ids.contains_key(&key) {
                 return Err((id, payload));
             }
-            self.ids.insert(key);
-        } else if self.has_task(q, &id) {
+            let node = self.push_back(q, Job::Task { id, payload });
+            self.ids.insert(key, node);
+            return Ok(());
+        }
+        if self.find(q, &id).is_some() {
             return Err((id, payload));
-        } else if q.len() >= SCAN_MAX {
-            // Too long to scan from now on: its ids move to the set.
-            let mut moved: Vec<(GroupIdx, T)> = Vec::with_capacity(q.len() + 1);
-            for job in self.iter(q) {
+        }
+        if q.len() >= SCAN_MAX {
+            // Too long to scan from now on: its ids move to the index.
+            let mut moved: Vec<((GroupIdx, T), u32)> = Vec::with_capacity(q.len() + 1);
+            for (node, job) in self.nodes_of(q) {
                 if let Job::Task { id, .. } = job {
-                    moved.push((g, id.clone()));
+                    moved.push(((g, id.clone()), node));
                 }
             }
-            moved.push((g, id.clone()));
+            let key = (g, id.clone());
+            let node = self.push_back(q, Job::Task { id, payload });
+            moved.push((key, node));
             self.ids.extend(moved);
             q.ids_hashed = true;
+            return Ok(());
         }
         self.push_back(q, Job::Task { id, payload });
         Ok(())
@@ -255,27 +278,51 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     /// Removes the front job of group `g`'s queue.
     #[inline]
     pub(crate) fn pop_front(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {
-        let job = self.pop_node(q)?;
+        if q.head == NIL {
+            return None;
+        }
+        let job = self.unlink(q, q.head)?;
+        Some(self.forget(g, q, job))
+    }
+
+    /// Removes the task `id` from group `g`'s queue, wherever it stands;
+    /// hands back its payload. O(1) for long queues, a short scan else.
+    pub(crate) fn remove_task(&mut self, g: GroupIdx, q: &mut Queue, id: &T) -> Option<P> {
+        let node = if q.ids_hashed {
+            *self.ids.get(&(g, id.clone()))?
+        } else {
+            self.find(q, id)?
+        };
+        match self.unlink(q, node).map(|job| self.forget(g, q, job))? {
+            Job::Task { payload, .. } => Some(payload),
+            Job::Compact => None,
+        }
+    }
+
+    /// Keeps the queue's flags and the id index in step with a removed job.
+    #[inline]
+    fn forget(&mut self, g: GroupIdx, q: &mut Queue, job: Job<T, P>) -> Job<T, P> {
         match job {
             Job::Compact => {
                 q.compact_queued = false;
-                Some(Job::Compact)
+                Job::Compact
             }
             Job::Task { id, payload } if q.ids_hashed => {
                 let key = (g, id);
                 self.ids.remove(&key);
                 q.ids_hashed = !q.is_empty();
-                Some(Job::Task { id: key.1, payload })
+                Job::Task { id: key.1, payload }
             }
-            task => Some(task),
+            task => task,
         }
     }
 
-    /// Whether `q` holds a task with this id: a scan, for short queues.
-    #[inline]
-    fn has_task(&self, q: &Queue, id: &T) -> bool {
-        self.iter(q)
-            .any(|j| matches!(j, Job::Task { id: queued, .. } if queued == id))
+    /// The node of the task `id` in `q`: a scan, for short queues.
+    fn find(&self, q: &Queue, id: &T) -> Option<u32> {
+        self.nodes_of(q).find_map(|(node, job)| match job {
+            Job::Task { id: queued, .. } if queued == id => Some(node),
+            _ => None,
+        })
     }
 }
 
@@ -349,5 +396,46 @@ mod tests {
             }
             assert!(jobs.ids.is_empty() && !q.ids_hashed, "no id left behind");
         }
+    }
+
+    #[test]
+    fn a_task_is_removed_from_anywhere_in_short_and_long_queues() {
+        for n in [3u32, 20] {
+            let mut jobs: Jobs<u32, u32> = Jobs::default();
+            let mut q = Queue::default();
+            for id in 0..n {
+                jobs.push_task(1, &mut q, id, id * 10).unwrap();
+            }
+            jobs.push_compact(&mut q);
+            // Middle, tail, then front task.
+            for id in [n / 2, n - 1, 0] {
+                assert_eq!(
+                    jobs.remove_task(1, &mut q, &id),
+                    Some(id * 10),
+                    "n={n} id={id}"
+                );
+                assert_eq!(jobs.remove_task(1, &mut q, &id), None, "gone");
+                assert!(
+                    jobs.push_task(1, &mut q, id, 0).is_ok(),
+                    "its id is free again"
+                );
+                assert_eq!(jobs.remove_task(1, &mut q, &id), Some(0));
+            }
+            let left: Vec<Option<u32>> = ids_of(&jobs, &q);
+            let mut want = vec![None];
+            want.extend((1..n - 1).filter(|&i| i != n / 2).map(Some));
+            assert_eq!(left, want, "n={n}: order kept, compact first");
+            while jobs.pop_front(1, &mut q).is_some() {}
+            assert!(jobs.ids.is_empty() && jobs.len() == 0);
+        }
+    }
+
+    fn ids_of(jobs: &Jobs<u32, u32>, q: &Queue) -> Vec<Option<u32>> {
+        jobs.iter(q)
+            .map(|j| match j {
+                Job::Task { id, .. } => Some(*id),
+                Job::Compact => None,
+            })
+            .collect()
     }
 }

@@ -1,11 +1,12 @@
 //! The waiting line: groups with pending work and no run that found no
 //! free slot, in the order they joined.
 //!
-//! An intrusive FIFO through the group table (each group's `LineLink`):
-//! joining at the back and leaving from the front are O(1) and allocate
-//! nothing. Invariants: a group is in the line at most once
-//! (`Group::in_line`); groups leave only from the front, so the tickets in
-//! the line are consecutive and a group's position is a subtraction.
+//! An intrusive doubly linked FIFO through the group table (each group's
+//! `LineLink`): joining at the back, leaving from the front and leaving
+//! from anywhere (a paused group gives up its place) are O(1) and allocate
+//! nothing. Invariant: a group is in the line at most once
+//! (`Group::in_line`). A group's position is counted by walking from the
+//! head: the only O(n) read, used by `explain` alone.
 
 use crate::state::groups::Groups;
 use crate::state::{GroupIdx, LineLink, NIL};
@@ -16,7 +17,6 @@ pub(crate) struct Line {
     head: GroupIdx,
     tail: GroupIdx,
     len: usize,
-    next_ticket: u32,
 }
 
 impl Default for Line {
@@ -25,7 +25,6 @@ impl Default for Line {
             head: NIL,
             tail: NIL,
             len: 0,
-            next_ticket: 0,
         }
     }
 }
@@ -40,12 +39,13 @@ impl Line {
     /// Puts `g` at the back; returns how many groups are ahead of it.
     #[inline]
     pub(crate) fn join<K>(&mut self, groups: &mut Groups<K>, g: GroupIdx) -> usize {
-        let ticket = self.next_ticket;
-        self.next_ticket = ticket.wrapping_add(1);
         let group = groups.get_mut(g);
         debug_assert!(!group.in_line);
         group.in_line = true;
-        group.line = LineLink { next: NIL, ticket };
+        group.line = LineLink {
+            prev: self.tail,
+            next: NIL,
+        };
         if self.tail == NIL {
             self.head = g;
         } else {
@@ -63,25 +63,42 @@ impl Line {
             return None;
         }
         let g = self.head;
-        let group = groups.get_mut(g);
-        let next = group.line.next;
-        group.in_line = false;
-        group.line.next = NIL;
-        self.head = next;
-        if next == NIL {
-            self.tail = NIL;
-        }
-        self.len -= 1;
+        self.leave(groups, g);
         Some(g)
     }
 
-    /// Groups ahead of `g`, if it is in the line.
-    pub(crate) fn position<K>(&self, groups: &Groups<K>, g: GroupIdx) -> Option<usize> {
-        let group = groups.get(g);
+    /// Takes `g` out of the line, wherever it stands; nothing if it is not
+    /// in it.
+    #[inline]
+    pub(crate) fn leave<K>(&mut self, groups: &mut Groups<K>, g: GroupIdx) {
+        let group = groups.get_mut(g);
         if !group.in_line {
+            return;
+        }
+        let LineLink { prev, next } = std::mem::take(&mut group.line);
+        group.in_line = false;
+        match prev {
+            NIL => self.head = next,
+            p => groups.get_mut(p).line.next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => groups.get_mut(n).line.prev = prev,
+        }
+        self.len -= 1;
+    }
+
+    /// Groups ahead of `g`, if it is in the line: a walk from the head.
+    pub(crate) fn position<K>(&self, groups: &Groups<K>, g: GroupIdx) -> Option<usize> {
+        if !groups.get(g).in_line {
             return None;
         }
-        let head = groups.get(self.head).line.ticket;
-        Some(group.line.ticket.wrapping_sub(head) as usize)
+        let mut ahead = 0;
+        let mut at = self.head;
+        while at != g && at != NIL {
+            ahead += 1;
+            at = groups.get(at).line.next;
+        }
+        Some(ahead)
     }
 }

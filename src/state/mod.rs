@@ -27,18 +27,15 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// [`line::Line`] reads or writes its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LineLink {
+    pub(in crate::state) prev: GroupIdx,
     pub(in crate::state) next: GroupIdx,
-    /// Join order, wrapping: the number of groups ahead is `ticket - head's
-    /// ticket`, exact in wrapping `u32` arithmetic while the line holds
-    /// fewer than `u32::MAX` groups.
-    pub(in crate::state) ticket: u32,
 }
 
 impl Default for LineLink {
     fn default() -> Self {
         LineLink {
+            prev: NIL,
             next: NIL,
-            ticket: 0,
         }
     }
 }

@@ -96,6 +96,10 @@ pub enum Act {
     Exit(Pick, Exit),
     Timeout,
     Shutdown,
+    Cancel(G, Id),
+    Pause(G),
+    Resume(G),
+    Close(G),
 }
 
 /// One generated step.
@@ -237,6 +241,10 @@ pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
         50 => (pick(), turn_output()).prop_map(|(p, o)| Act::Turn(p, o)),
         60 => (pick(), exit()).prop_map(|(p, e)| Act::Exit(p, e)),
         30 => Just(Act::Timeout),
+        8 => (0..groups, 0..3u8).prop_map(|(g, id)| Act::Cancel(g, id)),
+        5 => (0..groups).prop_map(Act::Pause),
+        8 => (0..groups).prop_map(Act::Resume),
+        5 => (0..groups).prop_map(Act::Close),
         shutdown => Just(Act::Shutdown),
     ]
 }
@@ -340,6 +348,13 @@ impl Harness {
             },
             Act::Timeout => Input::Timeout,
             Act::Shutdown => Input::Shutdown,
+            Act::Cancel(group, id) => Input::Cancel {
+                group: *group,
+                id: *id,
+            },
+            Act::Pause(group) => Input::Pause { group: *group },
+            Act::Resume(group) => Input::Resume { group: *group },
+            Act::Close(group) => Input::Close { group: *group },
         };
         (at, input)
     }

@@ -18,9 +18,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use groupq::{
-    CloseReason, Command, CompactionTrigger, Config, ContextStats, Error, Exit, Input, LiveRun,
-    Notice, PendingGroup, PipeRefusal, Policy, Response, RunId, RunState, ShutdownReport, Time,
-    TurnReport, TurnStatus, Work, WorkKind,
+    CancelAnswer, CloseAnswer, CloseReason, Command, CompactionTrigger, Config, ContextStats,
+    Error, Exit, Input, LiveRun, Notice, PendingGroup, PipeRefusal, Policy, Response, RunId,
+    RunState, ShutdownReport, Time, TurnReport, TurnStatus, Work, WorkKind,
 };
 
 /// A queued job of a group.
@@ -65,6 +65,8 @@ pub struct ModelGroup<K, T, P> {
     pub retry: Option<(u32, Time)>,
     /// The live run reached the auto-compact threshold (B5).
     pub compact_pending: bool,
+    /// An operator paused the group: nothing starts for it.
+    pub paused: bool,
 }
 
 impl<K, T, P> ModelGroup<K, T, P> {
@@ -229,6 +231,56 @@ where
                 Ok(Response::Accepted)
             }
             Input::Shutdown => self.shutdown(),
+            Input::Pause { group } => {
+                if self.shut_down {
+                    return Err(Error::ShutDown);
+                }
+                let i = self.index(group.clone());
+                self.groups[i].paused = true;
+                self.line.retain(|k| *k != group);
+                Ok(Response::Accepted)
+            }
+            Input::Resume { group } => {
+                if self.shut_down {
+                    return Err(Error::ShutDown);
+                }
+                if let Some(i) = self.groups.iter().position(|g| g.key == group) {
+                    self.groups[i].paused = false;
+                    let g = &self.groups[i];
+                    if g.run.is_none() && g.has_pending() && !self.line.contains(&group) {
+                        if self.free_slot() {
+                            self.start(i);
+                        } else {
+                            self.join_line(i);
+                            self.evict();
+                        }
+                    }
+                    let g = &self.groups[i];
+                    let idle = g
+                        .run
+                        .as_ref()
+                        .is_some_and(|r| r.state == RunState::IdleWaiting);
+                    if idle && !g.jobs.is_empty() {
+                        self.close(i, CloseReason::Preempt);
+                    }
+                }
+                Ok(Response::Accepted)
+            }
+            Input::Cancel { group, id } => Ok(Response::Cancel(self.cancel(group, id))),
+            Input::Close { group } => {
+                let Some(i) = self.groups.iter().position(|g| g.key == group) else {
+                    return Ok(Response::Close(CloseAnswer::NoRun));
+                };
+                Ok(Response::Close(match self.groups[i].run.as_ref() {
+                    None => CloseAnswer::NoRun,
+                    Some(r) if r.state == RunState::Closing => CloseAnswer::AlreadyClosing(r.id),
+                    Some(r) => {
+                        let run = r.id;
+                        self.close(i, CloseReason::Host);
+                        CloseAnswer::Closed(run)
+                    }
+                }))
+            }
             other => panic!("the model does not know {other:?}"),
         }
     }
@@ -247,6 +299,7 @@ where
                     failures: 0,
                     retry: None,
                     compact_pending: false,
+                    paused: false,
                 });
                 self.groups.len() - 1
             }
@@ -402,7 +455,7 @@ where
     fn message(&mut self, key: K) {
         let i = self.index(key);
         self.groups[i].check = true;
-        if self.groups[i].run.is_some() {
+        if self.groups[i].run.is_some() || self.groups[i].paused {
             return;
         }
         if self.free_slot() {
@@ -454,9 +507,11 @@ where
         self.groups[i]
             .jobs
             .push_back(ModelJob::Task { id, payload });
+        let paused = self.groups[i].paused;
         match self.groups[i].run.as_ref().map(|r| r.state) {
-            Some(RunState::IdleWaiting) => self.close(i, CloseReason::Preempt),
+            Some(RunState::IdleWaiting) if !paused => self.close(i, CloseReason::Preempt),
             Some(_) => {}
+            None if paused => {}
             None if self.free_slot() => self.start(i),
             None => {
                 self.join_line(i);
@@ -497,6 +552,35 @@ where
         }
     }
 
+    /// Operator cancel: the running task is not cancelled; a queued one is
+    /// removed and its payload handed back.
+    fn cancel(&mut self, group: K, id: T) -> CancelAnswer<P> {
+        let Some(i) = self.groups.iter().position(|g| g.key == group) else {
+            return CancelAnswer::NotQueued;
+        };
+        if let Some(r) = self.groups[i]
+            .run
+            .as_ref()
+            .filter(|r| r.task.as_ref() == Some(&id))
+        {
+            return CancelAnswer::Running(r.id);
+        }
+        let at = self.groups[i]
+            .jobs
+            .iter()
+            .position(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
+        let Some(at) = at else {
+            return CancelAnswer::NotQueued;
+        };
+        let Some(ModelJob::Task { payload, .. }) = self.groups[i].jobs.remove(at) else {
+            unreachable!("a task was found there");
+        };
+        if !self.groups[i].has_pending() {
+            self.line.retain(|k| *k != group);
+        }
+        CancelAnswer::Cancelled(payload)
+    }
+
     /// B4: a busy run becomes idle; its turn deadlines give way to the
     /// idle deadline; after shutdown it is closed at once, else preempted if
     /// jobs wait.
@@ -518,7 +602,7 @@ where
         self.set_after(Some(self.config.idle_timeout()), ModelTimer::Idle(id));
         if self.shut_down {
             self.close(i, CloseReason::Shutdown);
-        } else if !self.groups[i].jobs.is_empty() {
+        } else if !self.groups[i].jobs.is_empty() && !self.groups[i].paused {
             self.close(i, CloseReason::Preempt);
         } else {
             self.evict();
@@ -664,7 +748,7 @@ where
                     .group(k)
                     .is_some_and(|g| g.run.is_none() && g.has_pending())
         });
-        if self.groups[i].has_pending() {
+        if self.groups[i].has_pending() && !self.groups[i].paused {
             match self.config.policy() {
                 Policy::Fair if others_waiting => self.join_line(i),
                 _ => self.start(i),
@@ -782,6 +866,7 @@ where
         self.shut_down = true;
         self.line.clear();
         for i in 0..self.groups.len() {
+            self.groups[i].paused = false;
             self.groups[i].jobs.clear();
             self.groups[i].check = false;
             self.groups[i].compact_pending = false;

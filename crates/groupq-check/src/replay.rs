@@ -171,6 +171,7 @@ impl fmt::Display for ShowOutput<'_> {
                         CloseReason::Stalled => "stalled",
                         CloseReason::Shutdown => "shutdown",
                         CloseReason::Evicted => "evicted",
+                        CloseReason::Host => "host",
                         _ => "unknown-reason",
                     }
                 ),

@@ -36,6 +36,8 @@ pub(super) struct GroupAccount<T, P> {
     /// Waiting for a slot since: `(key in Checker::starved, groups ahead,
     /// slot releases then)`.
     pub(super) starved: Option<(u64, usize, u64)>,
+    /// An operator paused it.
+    pub(super) paused: bool,
 }
 
 impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
@@ -51,6 +53,7 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
             retry_at: None,
             compact_owed: false,
             starved: None,
+            paused: false,
         }
     }
 
@@ -61,7 +64,29 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
     /// Nothing live, pending, scheduled or owed: the machine must have
     /// forgotten it, and so does the checker.
     pub(super) fn is_empty(&self) -> bool {
-        self.run.is_none() && !self.has_pending() && self.retry_at.is_none() && !self.compact_owed
+        self.run.is_none()
+            && !self.has_pending()
+            && self.retry_at.is_none()
+            && !self.compact_owed
+            && !self.paused
+    }
+
+    /// Waiting for a slot: work, no run, not paused.
+    pub(super) fn is_waiting(&self) -> bool {
+        self.run.is_none() && self.has_pending() && !self.paused
+    }
+
+    /// Removes a queued task; its payload if it was queued.
+    pub(super) fn remove_task(&mut self, id: &T) -> Option<P> {
+        let at = self
+            .jobs
+            .iter()
+            .position(|j| matches!(j, JobAccount::Task { id: queued, .. } if queued == id))?;
+        self.queued.remove(id);
+        match self.jobs.remove(at) {
+            Some(JobAccount::Task { payload, .. }) => Some(payload),
+            _ => None,
+        }
     }
 
     pub(super) fn push_task(&mut self, id: T, payload: P) {
@@ -127,6 +152,9 @@ pub(super) struct Expect<K> {
     pub(super) auto_compacted: Option<Option<u64>>,
     /// The input is a timeout: the only input that fires deadlines.
     pub(super) timeout: bool,
+    /// The input is the host closing this run: its `CloseInput(Host)` is
+    /// owed.
+    pub(super) host_close: Option<RunId>,
 }
 
 impl<K> Default for Expect<K> {
@@ -139,6 +167,7 @@ impl<K> Default for Expect<K> {
             warning: None,
             auto_compacted: None,
             timeout: false,
+            host_close: None,
         }
     }
 }

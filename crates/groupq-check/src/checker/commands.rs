@@ -83,7 +83,16 @@ where
     }
 
     /// Every obligation of the input was met by its commands.
-    pub(super) fn check_obligations_met(&self, expect: &Expect<K>) -> Verdict<K> {
+    pub(super) fn check_obligations_met(&mut self, expect: &Expect<K>) -> Verdict<K> {
+        if expect.host_close.is_some() && !std::mem::take(&mut self.host_closed) {
+            let detail = "the host's close was answered but not emitted".to_string();
+            return self.fail(
+                Property::CloseOnce,
+                expect.group.as_ref(),
+                expect.host_close,
+                detail,
+            );
+        }
         let missing = [
             (expect.rollback, Property::Retry, "RollbackCursor"),
             (expect.terminal, Property::Retry, "TerminalFailure"),
@@ -132,7 +141,8 @@ where
                 "second CloseInput".into(),
             );
         }
-        if !self.close_justified(run, r, reason, expect.timeout, waiting) {
+        let host = reason == CloseReason::Host && expect.host_close == Some(run);
+        if !host && !self.close_justified(run, r, reason, expect.timeout, waiting) {
             let detail = format!(
                 "CloseInput({reason:?}) of a {:?} run without cause",
                 r.state
@@ -141,6 +151,9 @@ where
         }
         if let Some(r) = self.runs.get_mut(&run) {
             r.state = RunState::Closing;
+        }
+        if host {
+            self.host_closed = true;
         }
         self.on_closed(run);
         Ok(())
@@ -188,6 +201,10 @@ where
                 self.rules.max_active
             );
             return self.fail(Property::GlobalLimit, Some(group), Some(run), detail);
+        }
+        if self.groups.get(group).is_some_and(|g| g.paused) {
+            let detail = "Spawn for a paused group".to_string();
+            return self.fail(Property::Paused, Some(group), Some(run), detail);
         }
         if let Some(other) = self.groups.get(group).and_then(|g| g.run) {
             let detail = format!("second live run; {other} is still live");

@@ -168,6 +168,7 @@ where
         match reason {
             CloseReason::Preempt => {
                 r.state == RunState::IdleWaiting
+                    && !self.groups.get(&r.group).is_some_and(|g| g.paused)
                     && self
                         .groups
                         .get(&r.group)

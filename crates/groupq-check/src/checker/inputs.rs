@@ -5,8 +5,8 @@ use std::fmt;
 use std::hash::Hash;
 
 use groupq::{
-    CompactionTrigger, Error, Exit, Input, Output, PipeRefusal, Response, RunId, RunState, Time,
-    TurnReport, TurnStatus, WorkKind,
+    CancelAnswer, CloseAnswer, CompactionTrigger, Error, Exit, Input, Output, PipeRefusal,
+    Response, RunId, RunState, Time, TurnReport, TurnStatus, WorkKind,
 };
 
 use super::account::{Expect, RunAccount};
@@ -87,6 +87,45 @@ where
                 live.sort_by_key(|g| self.groups.get(g).map(|a| a.seen));
                 touched.extend(live);
             }
+            Input::Pause { group } => {
+                self.refuse_after_shutdown(group)?;
+                self.answer_is(response, matches!(response, Response::Accepted), "pause")?;
+                self.group_mut(group).paused = true;
+                touched.push(group.clone());
+            }
+            Input::Resume { group } => {
+                self.refuse_after_shutdown(group)?;
+                self.answer_is(response, matches!(response, Response::Accepted), "resume")?;
+                if let Some(g) = self.groups.get_mut(group) {
+                    g.paused = false;
+                    touched.push(group.clone());
+                }
+            }
+            Input::Cancel { group, id } => {
+                self.on_cancel(group, id, response)?;
+                touched.push(group.clone());
+            }
+            Input::Close { group } => {
+                let live = self.groups.get(group).and_then(|g| g.run);
+                let state = live.and_then(|r| self.runs.get(&r)).map(|r| r.state);
+                let fits = match (response, live, state) {
+                    (Response::Close(CloseAnswer::NoRun), None, _) => true,
+                    (
+                        Response::Close(CloseAnswer::AlreadyClosing(r)),
+                        Some(l),
+                        Some(RunState::Closing),
+                    ) => *r == l,
+                    (Response::Close(CloseAnswer::Closed(r)), Some(l), Some(s)) => {
+                        *r == l && s != RunState::Closing
+                    }
+                    _ => false,
+                };
+                self.answer_is(response, fits, "close")?;
+                if let Response::Close(CloseAnswer::Closed(run)) = response {
+                    expect.host_close = Some(*run);
+                }
+                touched.push(group.clone());
+            }
             _ => {
                 let detail = "an input this checker does not know".to_string();
                 return self.fail(Property::Contract, None, input.run(), detail);
@@ -141,6 +180,37 @@ where
             }
             other => self.answer_is(other, false, "task"),
         }
+    }
+
+    /// A cancel is answered by what the group holds: the running task, a
+    /// queued one (with its own payload, then gone), or nothing.
+    fn on_cancel(&mut self, group: &K, id: &T, response: &Response<K, T, P>) -> Verdict<K> {
+        let live = self.groups.get(group).and_then(|g| g.run);
+        let running = live.filter(|r| self.runs.get(r).and_then(|r| r.task.as_ref()) == Some(id));
+        let answer = match response {
+            Response::Cancel(a) => a,
+            other => return self.answer_is(other, false, "cancel"),
+        };
+        let fits = match (answer, running) {
+            (CancelAnswer::Running(r), Some(run)) => *r == run,
+            (CancelAnswer::Running(_), None) => false,
+            (_, Some(_)) => false,
+            (CancelAnswer::Cancelled(payload), None) => {
+                match self.groups.get_mut(group).and_then(|g| g.remove_task(id)) {
+                    Some(queued) => queued == *payload,
+                    None => false,
+                }
+            }
+            (CancelAnswer::NotQueued, None) => !self
+                .groups
+                .get(group)
+                .is_some_and(|g| g.queued.contains(id)),
+        };
+        if fits {
+            return Ok(());
+        }
+        let detail = format!("cancel of {id:?} answered wrongly");
+        self.fail(Property::NothingLostOrTwice, Some(group), running, detail)
     }
 
     fn on_pipe(&mut self, group: &K, response: &Response<K, T, P>) -> Verdict<K> {
@@ -371,9 +441,14 @@ where
             };
         }
         let justified = match (input, e) {
-            (Input::Message { .. } | Input::Task { .. } | Input::Shutdown, Error::ShutDown) => {
-                self.shut_down
-            }
+            (
+                Input::Message { .. }
+                | Input::Task { .. }
+                | Input::Pause { .. }
+                | Input::Resume { .. }
+                | Input::Shutdown,
+                Error::ShutDown,
+            ) => self.shut_down,
             (
                 Input::Idle { run }
                 | Input::Heartbeat { run }

@@ -77,6 +77,8 @@ pub enum Property {
     /// that no closing run will make room for; the run closed is the one
     /// idle longest, and never more than the waiting groups need.
     Eviction,
+    /// Nothing is spawned for a paused group.
+    Paused,
     /// Another clause of the contract: a notice without cause, a late
     /// wake-up, a wrong report.
     Contract,
@@ -192,6 +194,8 @@ pub struct Checker<K, T, P> {
     idle_order: BTreeMap<u64, RunId>,
     /// Runs closing and not yet exited.
     closing: usize,
+    /// The host close owed by this step was emitted.
+    host_closed: bool,
     last_run: u64,
     /// Pending retries in firing order: (deadline, order set) → group.
     retries: BTreeMap<(Time, u64), K>,
@@ -222,6 +226,7 @@ where
             deadlines: BTreeSet::new(),
             idle_order: BTreeMap::new(),
             closing: 0,
+            host_closed: false,
             last_run: 0,
             retries: BTreeMap::new(),
             starved: BTreeMap::new(),

@@ -106,6 +106,7 @@ where
             g.unread = false;
             g.retry_at = None;
             g.starved = None;
+            g.paused = false;
             if g.run.is_some() {
                 g.compact_owed = false;
             }

@@ -30,7 +30,7 @@ where
                 .runs
                 .get(&run)
                 .is_some_and(|r| r.state == RunState::IdleWaiting);
-            if idle && !g.jobs.is_empty() {
+            if idle && !g.jobs.is_empty() && !g.paused {
                 let detail = "idle run not preempted although jobs wait".to_string();
                 return self.fail(Property::Contract, Some(key), Some(run), detail);
             }
@@ -71,7 +71,7 @@ where
             let Some(g) = self.groups.get_mut(&key) else {
                 continue;
             };
-            let starving = !self.shut_down && g.run.is_none() && g.has_pending();
+            let starving = !self.shut_down && g.is_waiting();
             match (starving, g.starved) {
                 (true, None) => {
                     self.seq += 1;
@@ -116,7 +116,7 @@ where
             let Some(g) = self.groups.get(key) else {
                 continue;
             };
-            let now = !self.shut_down && g.run.is_none() && g.has_pending();
+            let now = !self.shut_down && g.is_waiting();
             match (g.starved.is_some(), now) {
                 (true, false) => waiting -= 1,
                 (false, true) => waiting += 1,

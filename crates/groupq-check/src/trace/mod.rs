@@ -43,6 +43,9 @@
 //!   | `5ms pipe <group>` | [`Input::Pipe`] |
 //!   | `5ms idle run#<n>` | [`Input::Idle`] |
 //!   | `5ms heartbeat run#<n>` | [`Input::Heartbeat`] |
+//!   | `5ms cancel <group> <id>` | [`Input::Cancel`] |
+//!   | `5ms pause <group>` / `5ms resume <group>` | [`Input::Pause`], [`Input::Resume`] |
+//!   | `5ms close <group>` | [`Input::Close`] |
 //!   | `5ms turn run#<n> <attributes>` | [`Input::Turn`] |
 //!   | `5ms exited run#<n> clean` (or `failed`) | [`Input::Exited`] |
 //!   | `5ms timeout` | [`Input::Timeout`] |
@@ -163,7 +166,7 @@ pub enum ParseErrorKind {
     #[error("invalid time `{0}` (expected e.g. 15ms, 15.000250ms or 2s)")]
     InvalidTime(String),
     /// The word after the time names no input.
-    #[error("unknown input `{0}` (expected message, task, pipe, idle, heartbeat, turn, exited, timeout or shutdown)")]
+    #[error("unknown input `{0}` (expected message, task, pipe, idle, heartbeat, turn, exited, timeout, shutdown, cancel, pause, resume or close)")]
     UnknownInput(String),
     /// The line ended where an argument was expected.
     #[error("missing {0}")]

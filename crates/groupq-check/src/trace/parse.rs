@@ -76,6 +76,19 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
         "pipe" => Input::Pipe {
             group: args.next(GROUP)?.text.clone(),
         },
+        "cancel" => Input::Cancel {
+            group: args.next(GROUP)?.text.clone(),
+            id: args.next("a task id")?.text.clone(),
+        },
+        "pause" => Input::Pause {
+            group: args.next(GROUP)?.text.clone(),
+        },
+        "resume" => Input::Resume {
+            group: args.next(GROUP)?.text.clone(),
+        },
+        "close" => Input::Close {
+            group: args.next(GROUP)?.text.clone(),
+        },
         "heartbeat" => Input::Heartbeat {
             run: parse_run(args.next(RUN)?)?,
         },

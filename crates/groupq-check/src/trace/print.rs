@@ -55,6 +55,10 @@ impl fmt::Display for Step {
             Input::Pipe { group } => write!(f, "pipe {}", Str(group)),
             Input::Idle { run } => write!(f, "idle {run}"),
             Input::Heartbeat { run } => write!(f, "heartbeat {run}"),
+            Input::Cancel { group, id } => write!(f, "cancel {} {}", Str(group), Str(id)),
+            Input::Pause { group } => write!(f, "pause {}", Str(group)),
+            Input::Resume { group } => write!(f, "resume {}", Str(group)),
+            Input::Close { group } => write!(f, "close {}", Str(group)),
             Input::Turn { run, report } => {
                 write!(f, "turn {run}")?;
                 write_turn_report(f, report)

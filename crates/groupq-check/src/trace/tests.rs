@@ -510,7 +510,7 @@ fn parse_errors_display_their_position() {
     assert_eq!(
         err.to_string(),
         "line 2, column 5: unknown input `frob` (expected message, task, pipe, idle, \
-         heartbeat, turn, exited, timeout or shutdown)"
+         heartbeat, turn, exited, timeout, shutdown, cancel, pause, resume or close)"
     );
 }
 
@@ -690,6 +690,10 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
         text().prop_map(|group| Input::Pipe { group }),
         run().prop_map(|run| Input::Idle { run }),
         run().prop_map(|run| Input::Heartbeat { run }),
+        (text(), text()).prop_map(|(group, id)| Input::Cancel { group, id }),
+        text().prop_map(|group| Input::Pause { group }),
+        text().prop_map(|group| Input::Resume { group }),
+        text().prop_map(|group| Input::Close { group }),
         (run(), turn_output()).prop_map(|(run, output)| Input::Turn {
             run,
             report: output
