@@ -383,17 +383,17 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
 
 #[test]
 fn two_groups_one_slot_every_state_within_depth_6_is_checked() {
-    exhaust(config(1, Policy::Fair), 2, 6, 18_613);
+    exhaust(config(1, Policy::Fair), 2, 6, 39_919);
 }
 
 #[test]
 fn two_groups_two_slots_every_state_within_depth_5_is_checked() {
-    exhaust(config(2, Policy::Fair), 2, 5, 22_554);
+    exhaust(config(2, Policy::Fair), 2, 5, 40_599);
 }
 
 #[test]
 fn three_groups_one_slot_fair_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Fair), 3, 5, 30_419);
+    exhaust(config(1, Policy::Fair), 3, 5, 78_766);
 }
 
 #[test]
@@ -402,13 +402,13 @@ fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
         config(1, Policy::Legacy).with_evict_idle(false),
         3,
         5,
-        32_084,
+        82_056,
     );
 }
 
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
-    exhaust(config(2, Policy::Fair), 3, 4, 15_005);
+    exhaust(config(2, Policy::Fair), 3, 4, 28_925);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)
