@@ -187,13 +187,32 @@
 //!   always comes first and the kill only ever follows it by `kill_grace`,
 //!   whichever deadline or reason closed it.
 //! - **[`Heartbeat`]**: restarts a busy run's stall watch; nothing else.
-//! - **B11 views**: [`Machine::explain`] (a group's run and its state and
-//!   idle deadline, jobs, unread messages, place in line, failures and
-//!   retry, compact pending, last context) and [`Machine::stats`].
+//! - **Operator controls**:
+//!   - [`Cancel`] removes a queued task wherever it stands and hands back
+//!     its payload ([`CancelAnswer::Cancelled`]); a task already running is
+//!     not cancelled ([`CancelAnswer::Running`]: close the run with
+//!     [`Close`] to stop it); a group left with nothing to wait for leaves
+//!     the line.
+//!   - [`Pause`] starts nothing for the group until [`Resume`]: its pending
+//!     work is kept, it gives up its place in the waiting line (and is not
+//!     counted as waiting for eviction), its idle run is not preempted for
+//!     tasks that could not start, and a live run keeps running. [`Resume`]
+//!     starts it in a free slot or puts it at the back of the line. Both are
+//!     rejected after shutdown, which resumes every group.
+//!   - [`Close`]: the host closes a group's live run itself (a `/compact`
+//!     typed by the user, a change of model backend): the one
+//!     `CloseInput(Host)` is emitted, pipes into the run are refused from
+//!     then on, and its kill deadline is armed ([`CloseAnswer`]).
+//! - **B11 views**: [`Machine::explain`] (a group's run, its state and every
+//!   deadline, jobs, unread messages, place in line, failures and retry,
+//!   compact pending, paused, last context) and [`Machine::stats`]. The
+//!   place in line is counted by walking the line from its head: the one
+//!   view that costs O(n) in the waiting groups.
 //! - **B12 memory**: a group with no run, no pending work, no retry and no
 //!   compact owed holds no memory ([`Machine::is_quiescent`] when none is
-//!   held). Every input costs O(1) or O(log n) in the groups, jobs and
-//!   waiting groups, and the steady state allocates nothing.
+//!   held); a paused group is held until it is resumed. Every input costs
+//!   O(1) or O(log n) in the groups, jobs and waiting groups (a cancel too),
+//!   and the steady state allocates nothing.
 //!
 //! # What the adapter must do
 //!
@@ -273,8 +292,10 @@
 //! - **P15** eviction (when on): after every input, no idle run holds a slot
 //!   while more groups wait than runs are closing; the run evicted is the
 //!   one idle longest.
+//! - **P16** operator controls: nothing is spawned for a paused group; a
+//!   cancelled task never spawns; a host close is emitted once.
 //!
-//! The companion crate `groupq-check` checks P1–P12, P14 and P15 step by step (its
+//! The companion crate `groupq-check` checks P1–P12 and P14–P16 step by step (its
 //! `Checker` and `Checked`), with its own account and arithmetic; P13 is
 //! proven by running machines with different hash seeds side by side.
 //!

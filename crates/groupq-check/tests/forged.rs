@@ -449,3 +449,50 @@ fn an_eviction_nobody_waits_for_is_caught() {
     });
     assert_eq!(v.property, Property::CloseOnce, "{v}");
 }
+
+#[test]
+fn a_spawn_for_a_paused_group_is_caught() {
+    let mut s = one_slot();
+    s.real(Input::Pause { group: "a" });
+    let v = s.forged(message("a"), |r| {
+        r.outputs.push(spawn(1, "a", Work::Messages));
+    });
+    assert_eq!(v.property, Property::Paused, "{v}");
+}
+
+#[test]
+fn a_cancelled_task_that_spawns_anyway_is_caught() {
+    let mut s = one_slot();
+    s.real(message("busy"));
+    s.real(task("a", 1, "t"));
+    s.real(Input::Cancel { group: "a", id: 1 });
+    let v = s.forged(
+        Input::Exited {
+            run: RunId::new(1),
+            exit: Exit::Clean,
+        },
+        |r| r.outputs = vec![spawn(2, "a", task_work(1, "t"))],
+    );
+    assert_eq!(v.property, Property::NothingLostOrTwice, "{v}");
+}
+
+#[test]
+fn a_cancel_answered_with_another_payload_is_caught() {
+    let mut s = one_slot();
+    s.real(message("busy"));
+    s.real(task("a", 1, "t"));
+    let v = s.forged(Input::Cancel { group: "a", id: 1 }, |r| {
+        r.answer = Ok(Response::Cancel(groupq::CancelAnswer::Cancelled(
+            "forged".into(),
+        )));
+    });
+    assert_eq!(v.property, Property::NothingLostOrTwice, "{v}");
+}
+
+#[test]
+fn a_host_close_answered_but_not_emitted_is_caught() {
+    let mut s = one_slot();
+    s.real(message("a"));
+    let v = s.forged(Input::Close { group: "a" }, |r| r.outputs.clear());
+    assert_eq!(v.property, Property::CloseOnce, "{v}");
+}
