@@ -7,7 +7,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::{Command, Dropped, Record};
-use crate::state::timers::{self, RunTimer};
+use crate::state::timers;
 use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{Exit, RunId, WorkKind};
@@ -21,11 +21,9 @@ where
     /// at the front of the group's jobs, then hands the slot on.
     pub(crate) fn on_exited(&mut self, now: Time, run: RunId, exit: Exit) -> Result<(), Error> {
         let (g, r) = self.runs.finish(run)?;
+        let idx = std::mem::replace(&mut self.groups.get_mut(g).live, NIL);
+        self.disarm_all(idx, r.state, !r.killed);
         let group = self.groups.get_mut(g);
-        let idx = std::mem::replace(&mut group.live, NIL);
-        for timer in RunTimer::ALL {
-            self.timers.cancel(timers::run_key(idx, timer));
-        }
         let failed = (exit == Exit::Failed) | r.errored;
         let messages = r.kind == WorkKind::Messages;
         // Nothing reached the user, or a follow-up piped in after the last

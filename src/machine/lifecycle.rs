@@ -46,7 +46,7 @@ where
                     // A new turn starts: the idle deadline only ever closes
                     // an idle run.
                     self.disarm(idx, RunTimer::Idle);
-                    self.arm(idx, RunTimer::Turn, self.config.max_turn_time());
+                    self.arm(idx, RunTimer::Turn, self.durations.turn);
                     self.arm_stall(idx);
                 }
                 PipeAnswer::Piped(id)
@@ -92,7 +92,7 @@ where
         for timer in [RunTimer::Turn, RunTimer::Stall, RunTimer::Grace] {
             self.disarm(idx, timer);
         }
-        self.arm(idx, RunTimer::Idle, self.config.idle_timeout());
+        self.arm(idx, RunTimer::Idle, self.durations.idle);
         if self.shut_down {
             self.close(g, CloseReason::Shutdown);
         } else if !self.groups.get(g).jobs.is_empty() & !self.groups.is_paused(g) {

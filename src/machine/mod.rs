@@ -26,7 +26,7 @@ use crate::state::groups::Groups;
 use crate::state::jobs::{Job, Jobs};
 use crate::state::line::Line;
 use crate::state::runs::{Run, Runs};
-use crate::state::timers::{self, RunTimer, Timers};
+use crate::state::timers::{self, RunDurations, RunTimer, Timers};
 use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{RunId, RunState, Work, WorkKind};
@@ -59,6 +59,8 @@ pub struct Machine<K, T, P> {
     jobs: Jobs<T, P>,
     line: Line,
     timers: Timers,
+    /// The run deadlines' durations, from the config.
+    durations: RunDurations,
     /// Buffered outputs; reused, so the steady state allocates nothing.
     out: VecDeque<Output<K, T, P>>,
 }
@@ -73,6 +75,7 @@ where
         config.validate()?;
         Ok(Machine {
             runs: Runs::with_capacity(config.max_active()),
+            durations: RunDurations::of(&config),
             config,
             now: Time::ZERO,
             shut_down: false,
@@ -230,11 +233,11 @@ where
         // Every run must make progress: a turn deadline from the start, the
         // life cap and the stall watch if configured.
         let turn = match kind {
-            WorkKind::Compact => self.config.max_compact_time(),
-            _ => self.config.max_turn_time(),
+            WorkKind::Compact => self.durations.compact,
+            _ => self.durations.turn,
         };
         self.arm(idx, RunTimer::Turn, turn);
-        if let Some(life) = self.config.max_run_time() {
+        if let Some(life) = self.durations.life {
             self.arm(idx, RunTimer::Life, life);
         }
         self.arm_stall(idx);
@@ -257,27 +260,45 @@ where
         if run.state == RunState::Closing {
             return;
         }
-        let run = run.id;
+        let (run, state) = (run.id, run.state);
         self.runs.set_state(idx, RunState::Closing);
-        for timer in [
-            RunTimer::Idle,
-            RunTimer::Turn,
-            RunTimer::Life,
-            RunTimer::Stall,
-            RunTimer::Grace,
-        ] {
-            self.disarm(idx, timer);
-        }
-        self.arm(idx, RunTimer::Kill, self.config.kill_grace());
+        self.disarm_all(idx, state, false);
+        self.arm(idx, RunTimer::Kill, self.durations.kill);
         self.command(Command::CloseInput { run, reason });
     }
 
-    /// Arms run timer `timer` of the run at table index `idx`, `after` from
-    /// now.
+    /// Arms run timer `timer` of the run at table index `idx`, `after`
+    /// nanoseconds from now.
     #[inline]
-    fn arm(&mut self, idx: u32, timer: RunTimer, after: std::time::Duration) {
-        self.timers
-            .set(timers::run_key(idx, timer), self.now + after);
+    fn arm(&mut self, idx: u32, timer: RunTimer, after: u64) {
+        let at = Time::from_nanos(self.now.as_nanos().saturating_add(after));
+        self.timers.set(timers::run_key(idx, timer), at);
+    }
+
+    /// Disarms every timer a run in `state` can have armed (and its kill if
+    /// `killable`): the deadlines of a state are dropped when the run leaves
+    /// it, so only these can be left.
+    #[inline]
+    fn disarm_all(&mut self, idx: u32, state: RunState, killable: bool) {
+        match state {
+            RunState::Busy => {
+                self.disarm(idx, RunTimer::Turn);
+                if self.durations.stall.is_some() {
+                    self.disarm(idx, RunTimer::Stall);
+                }
+                if self.shut_down {
+                    self.disarm(idx, RunTimer::Grace);
+                }
+            }
+            RunState::IdleWaiting => self.disarm(idx, RunTimer::Idle),
+            RunState::Closing => {}
+        }
+        if self.durations.life.is_some() && state != RunState::Closing {
+            self.disarm(idx, RunTimer::Life);
+        }
+        if killable {
+            self.disarm(idx, RunTimer::Kill);
+        }
     }
 
     #[inline]
@@ -288,7 +309,7 @@ where
     /// (Re-)arms the stall watch of a busy run, when stall detection is on.
     #[inline]
     fn arm_stall(&mut self, idx: u32) {
-        if let Some(stall) = self.config.stall_timeout() {
+        if let Some(stall) = self.durations.stall {
             self.arm(idx, RunTimer::Stall, stall);
         }
     }

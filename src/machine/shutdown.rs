@@ -82,7 +82,6 @@ where
     /// deadline. In run-id order, so that equal deadlines fire in that
     /// order.
     fn wind_down_runs(&mut self) {
-        let grace = self.config.shutdown_grace();
         let mut live: Vec<_> = self.groups.indices().collect();
         live.retain(|&g| self.runs.get(self.groups.get(g).live).is_some());
         live.sort_by_key(|&g| self.runs.get(self.groups.get(g).live).map(|r| r.id));
@@ -90,7 +89,7 @@ where
             let idx = self.groups.get(g).live;
             match self.runs.get(idx).map(|r| r.state) {
                 Some(RunState::IdleWaiting) => self.close(g, CloseReason::Shutdown),
-                Some(RunState::Busy) => self.arm(idx, RunTimer::Grace, grace),
+                Some(RunState::Busy) => self.arm(idx, RunTimer::Grace, self.durations.grace),
                 _ => {}
             }
         }

@@ -92,7 +92,7 @@ where
             self.arm_stall(live);
         }
         if report.replied & was_idle {
-            self.arm(live, RunTimer::Idle, self.config.idle_timeout());
+            self.arm(live, RunTimer::Idle, self.durations.idle);
         }
         for command in commands.iter_mut().filter_map(Option::take) {
             self.command(command);

@@ -31,16 +31,6 @@ pub(crate) enum RunTimer {
 }
 
 impl RunTimer {
-    /// Every run timer: what `Exited` cancels.
-    pub(crate) const ALL: [RunTimer; 6] = [
-        RunTimer::Idle,
-        RunTimer::Turn,
-        RunTimer::Life,
-        RunTimer::Stall,
-        RunTimer::Kill,
-        RunTimer::Grace,
-    ];
-
     fn from_bits(bits: u32) -> RunTimer {
         match bits {
             0 => RunTimer::Idle,
@@ -49,6 +39,34 @@ impl RunTimer {
             3 => RunTimer::Stall,
             4 => RunTimer::Kill,
             _ => RunTimer::Grace,
+        }
+    }
+}
+
+/// The configured durations of the run deadlines, in nanoseconds, computed
+/// once: arming a deadline is then one saturating addition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunDurations {
+    pub(crate) idle: u64,
+    pub(crate) turn: u64,
+    pub(crate) compact: u64,
+    pub(crate) life: Option<u64>,
+    pub(crate) stall: Option<u64>,
+    pub(crate) kill: u64,
+    pub(crate) grace: u64,
+}
+
+impl RunDurations {
+    pub(crate) fn of(config: &crate::config::Config) -> Self {
+        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        RunDurations {
+            idle: nanos(config.idle_timeout()),
+            turn: nanos(config.max_turn_time()),
+            compact: nanos(config.max_compact_time()),
+            life: config.max_run_time().map(nanos),
+            stall: config.stall_timeout().map(nanos),
+            kill: nanos(config.kill_grace()),
+            grace: nanos(config.shutdown_grace()),
         }
     }
 }
@@ -259,7 +277,14 @@ mod tests {
     fn keys_round_trip() {
         for i in [0, 1, 77] {
             assert_eq!(split(retry_key(i)), Timer::Retry(i));
-            for kind in RunTimer::ALL {
+            for kind in [
+                RunTimer::Idle,
+                RunTimer::Turn,
+                RunTimer::Life,
+                RunTimer::Stall,
+                RunTimer::Kill,
+                RunTimer::Grace,
+            ] {
                 assert_eq!(split(run_key(i, kind)), Timer::Run(i, kind));
             }
         }
