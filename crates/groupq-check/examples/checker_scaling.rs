@@ -36,6 +36,14 @@ fn step(ms: u64, input: Input<String, String, String>) -> Step {
     }
 }
 
+/// Runs 1 to `n` exit cleanly at `ms`.
+fn exit_all(steps: &mut Vec<Step>, ms: u64, n: usize) {
+    for r in 1..=n as u64 {
+        let (run, exit) = (RunId::new(r), Exit::Clean);
+        steps.push(step(ms, Input::Exited { run, exit }));
+    }
+}
+
 fn live(n: usize) -> Trace {
     let mut steps = Vec::new();
     for g in 0..n {
@@ -56,15 +64,7 @@ fn live(n: usize) -> Trace {
             },
         ));
     }
-    for r in 1..=n as u64 {
-        steps.push(step(
-            2,
-            Input::Exited {
-                run: RunId::new(r),
-                exit: Exit::Clean,
-            },
-        ));
-    }
+    exit_all(&mut steps, 2, n);
     Trace {
         config: Config::default().with_max_active(n),
         steps,
@@ -77,15 +77,7 @@ fn pending(n: usize) -> Trace {
         let (group, id, payload) = ("g".to_string(), format!("t{id}"), String::new());
         steps.push(step(0, Input::Task { group, id, payload }));
     }
-    for r in 1..=n as u64 {
-        steps.push(step(
-            1,
-            Input::Exited {
-                run: RunId::new(r),
-                exit: Exit::Clean,
-            },
-        ));
-    }
+    exit_all(&mut steps, 1, n);
     Trace {
         config: Config::default().with_max_active(1),
         steps,
