@@ -5,9 +5,8 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::input::TaskAnswer;
 use crate::machine::Machine;
-use crate::output::{CloseReason, Pending, Record};
+use crate::output::{Pending, Record};
 use crate::state::GroupIdx;
-use crate::work::RunState;
 
 impl<K, T, P> Machine<K, T, P>
 where
@@ -70,13 +69,10 @@ where
                 what: Pending::Task(id),
             });
         }
-        let live = self.groups.get(g).live;
-        match self.runs.get(live).map(|r| r.state) {
-            Some(RunState::IdleWaiting) if !self.groups.is_paused(g) => {
-                self.close(g, CloseReason::Preempt)
-            }
-            Some(_) => {}
-            None => self.wake(g),
+        if self.runs.get(self.groups.get(g).live).is_some() {
+            self.preempt_for_jobs(g);
+        } else {
+            self.wake(g);
         }
         Ok(TaskAnswer::Queued)
     }

@@ -95,9 +95,7 @@ where
         self.arm(idx, RunTimer::Idle, self.durations.idle);
         if self.shut_down {
             self.close(g, CloseReason::Shutdown);
-        } else if !self.groups.get(g).jobs.is_empty() & !self.groups.is_paused(g) {
-            self.close(g, CloseReason::Preempt);
-        } else {
+        } else if !self.preempt_for_jobs(g) {
             // Groups may be waiting for this slot.
             self.evict_for_waiting();
         }

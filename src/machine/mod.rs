@@ -130,6 +130,22 @@ where
         }
     }
 
+    /// Preemption: the group's idle run is closed when tasks wait for the
+    /// group (and it is not paused), so that they can start. Returns whether
+    /// it closed the run.
+    fn preempt_for_jobs(&mut self, g: GroupIdx) -> bool {
+        let group = self.groups.get(g);
+        let idle = self
+            .runs
+            .get(group.live)
+            .is_some_and(|r| r.state == RunState::IdleWaiting);
+        if idle & !group.jobs.is_empty() & !self.groups.is_paused(g) {
+            self.close(g, CloseReason::Preempt);
+            return true;
+        }
+        false
+    }
+
     /// While more groups wait than closing runs will free slots for, close
     /// the run idle longest (when eviction is on). So no slot is held by an
     /// idle run while a group waits, and never more runs are closed than

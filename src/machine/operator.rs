@@ -64,14 +64,7 @@ where
             self.wake(g);
         }
         // An idle run of the group may now be preempted by its tasks.
-        let idx = self.groups.get(g).live;
-        let idle = self
-            .runs
-            .get(idx)
-            .is_some_and(|r| r.state == RunState::IdleWaiting);
-        if idle && !self.groups.get(g).jobs.is_empty() {
-            self.close(g, CloseReason::Preempt);
-        }
+        self.preempt_for_jobs(g);
         self.groups.forget_if_empty(g);
         Ok(())
     }
