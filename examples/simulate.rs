@@ -164,12 +164,16 @@ struct Measured {
 /// passes of each, interleaved so that both see the same load from the
 /// rest of the system. The machine is drained (every group forgotten,
 /// buffers kept) before each pass, the floor's map cleared.
-fn drive<D: Drive<u32, u32, ()>>(
+fn drive<D>(
     d: &mut Driver<D>,
     floor: &mut Floor,
     events: &[WEvent],
     groups: u32,
-) -> Result<Measured, String> {
+) -> Result<Measured, String>
+where
+    D: Drive<u32, u32, ()>,
+    D::Error: std::fmt::Display,
+{
     d.run(events);
     let spawns = d.spawns;
     d.drain();
@@ -194,11 +198,8 @@ fn drive<D: Drive<u32, u32, ()>>(
         }
         d.drain();
     }
-    if d.rejected != 0 {
-        return Err(format!(
-            "{} inputs rejected or broke an invariant (run with the checker to see which)",
-            d.rejected
-        ));
+    if let Some(first) = &d.first_error {
+        return Err(format!("{} inputs failed; the first {first}", d.rejected));
     }
     let stats = d.machine.machine().stats();
     if stats.tracked_groups != 0 {
@@ -255,13 +256,12 @@ fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Resul
     // The same driver and loop either way: only the machine differs.
     let m = if args.check {
         let checked = Checked::new(config).map_err(|e| e.to_string())?;
-        let mut d = Driver::over(checked, groups);
-        let m = drive(&mut d, &mut floor, events, groups);
-        if let Err(e) = &m {
-            // Replay with a reporting loop to name the violation.
-            return Err(format!("{e}: {}", first_violation(events, groups, policy)));
-        }
-        m?
+        drive(
+            &mut Driver::over(checked, groups),
+            &mut floor,
+            events,
+            groups,
+        )?
     } else {
         drive(&mut Driver::new(config, groups), &mut floor, events, groups)?
     };
@@ -281,22 +281,6 @@ fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Resul
         m.spawns,
         m.allocs as f64 / (PASSES as f64 * n),
     ))
-}
-
-/// The first violation (or rejection) the checker reports on W, for the
-/// error message.
-fn first_violation(events: &[WEvent], groups: u32, policy: Policy) -> String {
-    let Ok(checked) = Checked::<u32, u32, ()>::new(w::config(policy)) else {
-        return "invalid configuration".into();
-    };
-    let mut d = Driver::over(checked, groups);
-    for chunk in events.chunks(1) {
-        d.run(chunk);
-        if d.rejected > 0 {
-            return format!("first failing input at {}", d.now());
-        }
-    }
-    "not reproduced".into()
 }
 
 fn main() -> ExitCode {

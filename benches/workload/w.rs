@@ -109,6 +109,9 @@ pub struct Driver<D = Q> {
     pub exit: Exit,
     /// Answers other than `Ok` (none expected in W).
     pub rejected: u64,
+    /// The first of them, with its time: a rejection, or with a checked
+    /// machine the invariant it broke.
+    pub first_error: Option<String>,
 }
 
 impl Driver<Q> {
@@ -118,7 +121,11 @@ impl Driver<Q> {
     }
 }
 
-impl<D: Drive<u32, u32, ()>> Driver<D> {
+impl<D> Driver<D>
+where
+    D: Drive<u32, u32, ()>,
+    D::Error: std::fmt::Display,
+{
     /// A driver for W with `groups` groups over `machine`.
     pub fn over(machine: D, groups: u32) -> Self {
         Driver {
@@ -129,6 +136,7 @@ impl<D: Drive<u32, u32, ()>> Driver<D> {
             spawns: 0,
             exit: Exit::Clean,
             rejected: 0,
+            first_error: None,
         }
     }
 
@@ -221,7 +229,12 @@ impl<D: Drive<u32, u32, ()>> Driver<D> {
                 live.push((run, group));
             }
         });
-        self.rejected += u64::from(stepped.is_err());
+        if let Err(e) = stepped {
+            self.rejected += 1;
+            if self.first_error.is_none() {
+                self.first_error = Some(format!("at {now}: {e}"));
+            }
+        }
     }
 }
 
