@@ -28,6 +28,16 @@ pub(super) enum Deadline {
     Grace = 5,
 }
 
+/// Every deadline of a run.
+const ALL: [Deadline; 6] = [
+    Deadline::Idle,
+    Deadline::Turn,
+    Deadline::Life,
+    Deadline::Stall,
+    Deadline::Kill,
+    Deadline::Grace,
+];
+
 /// The deadlines a close drops (all but the kill).
 const CLOSED_BY_CLOSE: [Deadline; 5] = [
     Deadline::Idle,
@@ -129,6 +139,22 @@ where
             Deadline::Kill,
             self.after(Some(self.rules.kill_grace_nanos)),
         );
+    }
+
+    /// The run exited: none of its deadlines is left, it is no longer idle,
+    /// and no longer counts as closing.
+    pub(super) fn on_gone(&mut self, run: RunId) {
+        for which in ALL {
+            self.set_deadline(run, which, None);
+        }
+        self.leave_idle(run);
+        if self
+            .runs
+            .get(&run)
+            .is_some_and(|r| r.state == RunState::Closing)
+        {
+            self.closing -= 1;
+        }
     }
 
     /// Shutdown: busy runs get the grace deadline (idle ones must be closed

@@ -10,7 +10,7 @@ use groupq::{
 };
 
 use super::account::{Expect, RunAccount};
-use super::{Checker, Deadline, Property, Verdict};
+use super::{Checker, Property, Verdict};
 
 impl<K, T, P> Checker<K, T, P>
 where
@@ -325,19 +325,8 @@ where
         touched: &mut Vec<K>,
     ) -> Verdict<K> {
         self.live_run_mut(run)?;
-        for which in [
-            Deadline::Idle,
-            Deadline::Turn,
-            Deadline::Life,
-            Deadline::Stall,
-            Deadline::Kill,
-            Deadline::Grace,
-        ] {
-            self.set_deadline(run, which, None);
-        }
-        self.leave_idle(run);
+        self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
-        self.closing -= usize::from(r.state == RunState::Closing);
         self.releases += 1;
         let rules = self.rules.clone();
         let shut_down = self.shut_down;
