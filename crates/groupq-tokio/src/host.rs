@@ -1,0 +1,121 @@
+//! What the host hears from the driver: [`HostEvent`]s, one per command the
+//! core emitted and per thing a run did that a user or operator sees.
+
+use groupq::{CloseReason, Notice, RunId, Time, WorkKind};
+
+use crate::runtime::RunExit;
+
+/// One thing that happened, in the order it happened.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum HostEvent {
+    /// A run was started.
+    Spawned {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// Its kind of work.
+        kind: WorkKind,
+        /// The task's id, for a task run.
+        task: Option<String>,
+        /// Messages in its input at start, for a messages run.
+        messages: usize,
+    },
+    /// A follow-up was written into a live run.
+    Piped {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+    },
+    /// A turn's reply, for the user. Sending it is delivering it: a reply
+    /// the host's receiver was gone for counts as not delivered.
+    Reply {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// The task's id, for a task run.
+        task: Option<String>,
+        /// The reply.
+        text: String,
+    },
+    /// A turn failed.
+    TurnFailed {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// What the agent said.
+        error: String,
+    },
+    /// The group's context was compacted: persist that it happened now.
+    Compacted {
+        /// The group.
+        group: String,
+    },
+    /// A run's input was closed.
+    Closed {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A run was killed: it did not exit within the kill grace of its close.
+    Killed {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+    },
+    /// A run ended.
+    Exited {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// How.
+        exit: RunExit,
+    },
+    /// A notice for the group's user.
+    Notice {
+        /// The group.
+        group: String,
+        /// The notice.
+        notice: Notice,
+    },
+    /// A failed run's messages are unread again; the next run reads them.
+    RolledBack {
+        /// The group.
+        group: String,
+        /// How many messages will be read again.
+        messages: usize,
+    },
+    /// A retry of the group's messages is scheduled.
+    RetryScheduled {
+        /// The group.
+        group: String,
+        /// Which attempt.
+        attempt: u32,
+        /// When, on the driver's clock.
+        at: Time,
+    },
+    /// Retries are exhausted; the group's unread messages stay unread until
+    /// its next message. Tell the user.
+    TerminalFailure {
+        /// The group.
+        group: String,
+        /// Messages left unread.
+        unread: usize,
+    },
+    /// A task's run failed; tasks are not retried.
+    TaskFailed {
+        /// The group.
+        group: String,
+        /// The task.
+        id: String,
+    },
+}

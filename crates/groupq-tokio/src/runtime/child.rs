@@ -1,0 +1,110 @@
+//! Watching a run's local child process (the agent itself, or the `docker
+//! run` client attached to the container): its stdout lines become
+//! [`RunEvent::Line`]s, its stderr becomes log events, its end becomes the
+//! single [`RunEvent::Exited`], and a kill request is carried out while the
+//! child is still unreaped (so its pid cannot have been reused).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use groupq_agent::AgentLine;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::oneshot;
+
+use super::{RunEvent, RunEvents, RunExit};
+
+/// How to kill a child's run, given the child's pid.
+pub(crate) type Killer = Box<dyn FnOnce(Option<u32>) + Send>;
+
+/// The runtime's side of a watched child: ask for a kill.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    kill: Option<oneshot::Sender<()>>,
+}
+
+impl Watched {
+    /// Asks the watcher to kill the run (once; later asks do nothing).
+    pub(crate) fn kill(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+    }
+}
+
+/// Starts watching `child`: its lines and exit go to `events` (the exit
+/// through `exit_of_run`, for a client whose status can mean "never
+/// started"), and [`Watched::kill`] runs `killer`.
+pub(crate) fn watch(
+    mut child: Child,
+    events: RunEvents,
+    killer: Killer,
+    exit_of_run: fn(RunExit) -> RunExit,
+) -> Watched {
+    let (kill, mut killed) = oneshot::channel::<()>();
+    if let Some(stderr) = child.stderr.take() {
+        let run = events.run();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::warn!(run = run.get(), "agent stderr: {line}");
+            }
+        });
+    }
+    tokio::spawn(async move {
+        let mut killer = Some(killer);
+        let pid = child.id();
+        if let Some(stdout) = child.stdout.take() {
+            let mut lines = BufReader::new(stdout).lines();
+            loop {
+                tokio::select! {
+                    line = lines.next_line() => match line {
+                        Ok(Some(line)) => forward(&events, &line),
+                        _ => break,
+                    },
+                    asked = &mut killed, if killer.is_some() => {
+                        if let (Ok(()), Some(kill)) = (asked, killer.take()) {
+                            kill(pid);
+                        }
+                    }
+                }
+            }
+        }
+        let exit = loop {
+            tokio::select! {
+                status = child.wait() => break match status {
+                    Ok(status) => exit_of_run(exit_of(status)),
+                    Err(e) => RunExit::NotStarted(format!("cannot wait for the process: {e}")),
+                },
+                asked = &mut killed, if killer.is_some() => {
+                    if let (Ok(()), Some(kill)) = (asked, killer.take()) {
+                        kill(pid);
+                    }
+                }
+            }
+        };
+        events.send(RunEvent::Exited(exit));
+    });
+    Watched { kill: Some(kill) }
+}
+
+/// One stdout line: a protocol line is forwarded, anything else logged.
+fn forward(events: &RunEvents, line: &str) {
+    match serde_json::from_str::<AgentLine>(line) {
+        Ok(line) => {
+            events.send(RunEvent::Line(line));
+        }
+        Err(e) => tracing::warn!(
+            run = events.run().get(),
+            "not a protocol line ({e}): {line:?}"
+        ),
+    }
+}
+
+fn exit_of(status: ExitStatus) -> RunExit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => RunExit::Code(code),
+        (None, Some(signal)) => RunExit::Signal(signal),
+        (None, None) => RunExit::Code(-1),
+    }
+}

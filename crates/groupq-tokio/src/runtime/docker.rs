@@ -1,0 +1,263 @@
+//! [`DockerRuntime`]: each run is a Docker container, started and watched
+//! through the `docker` command-line client.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use groupq::RunId;
+use tokio::process::Command;
+
+use super::child::{self, Watched};
+use super::ipc::{Layout, RunDir};
+use super::{RunEvent, RunEvents, RunExit, RunSpec, Runtime};
+
+/// The label every container of this runtime carries, with its owner's name
+/// as the value: what a reaper filters on.
+pub const OWNER_LABEL: &str = "io.groupq.owner";
+/// The label with the container's run id.
+pub const RUN_LABEL: &str = "io.groupq.run";
+/// The label naming the driver instance that started the container.
+pub const INSTANCE_LABEL: &str = "io.groupq.instance";
+
+/// `docker run` exits 125 when the daemon could not create or start the
+/// container (no such image, bad mount): the run never started.
+const DOCKER_RUN_FAILED: i32 = 125;
+
+/// Runs every run as a container:
+///
+/// `docker run -i --rm --init --network none --name groupq-<instance>-<run>
+/// --label io.groupq.owner=<owner> --label io.groupq.run=<run> --label
+/// io.groupq.instance=<instance> -v <run dir>:/ipc -v <group dir>:/group
+/// <image> <args>`
+///
+/// - The container's stdout is the protocol's lines (the `docker run`
+///   client stays attached); its exit status is the run's.
+/// - Follow-ups and the close sentinel are files in the bind-mounted run
+///   directory, exactly as for processes.
+/// - `--init` gives the agent an init process as PID 1, so `docker stop`'s
+///   SIGTERM reaches an agent that does not handle signals itself.
+/// - Kill is `docker kill <name>`, retried until the container is gone (a
+///   kill can arrive while the container is still being created).
+/// - Containers are labelled with the owner, run id and driver instance, so
+///   orphans can be found by label ([`containers`](Self::containers)).
+///
+/// The `docker` client was chosen over the Docker API crates: it is what
+/// operators already run, `docker run`'s exit status and attached stdout are
+/// exactly the run's exit and lines, and it adds no dependency tree (a
+/// client crate would bring an HTTP stack for the same three calls).
+///
+/// Dropping the runtime kills every container still running.
+pub struct DockerRuntime {
+    layout: Layout,
+    image: String,
+    args: Vec<OsString>,
+    owner: String,
+    instance: String,
+    runs: HashMap<RunId, (RunDir, Watched, String)>,
+}
+
+impl DockerRuntime {
+    /// Runs `image` for every run, with run and group directories under
+    /// `work_dir` (created if missing). Owner label `groupq`.
+    pub fn new(work_dir: &Path, image: impl Into<String>) -> io::Result<DockerRuntime> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Ok(DockerRuntime {
+            layout: Layout::new(work_dir)?,
+            image: image.into(),
+            args: Vec::new(),
+            owner: "groupq".into(),
+            instance: format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000),
+            runs: HashMap::new(),
+        })
+    }
+
+    /// Arguments after the image (the agent's command line).
+    pub fn with_args<I, A>(mut self, args: I) -> DockerRuntime
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The value of the owner label: one per installation, so a reaper
+    /// never touches another installation's containers.
+    pub fn with_owner(mut self, owner: impl Into<String>) -> DockerRuntime {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Keeps run directories after the runs end (for their logs).
+    pub fn keep_run_dirs(mut self, keep: bool) -> DockerRuntime {
+        self.layout.keep_runs(keep);
+        self
+    }
+
+    /// The names of the containers, running or not, that carry `owner`'s
+    /// label: what is left behind after a crash.
+    pub async fn containers(owner: &str) -> io::Result<Vec<String>> {
+        let out = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+            .arg(format!("label={OWNER_LABEL}={owner}"))
+            .output()
+            .await?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "docker ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn name(&self, run: RunId) -> String {
+        format!("groupq-{}-{}", self.instance, run.get())
+    }
+
+    fn start(
+        &mut self,
+        spec: &RunSpec,
+        events: &RunEvents,
+    ) -> io::Result<(RunDir, Watched, String)> {
+        let dir = self.layout.prepare(spec)?;
+        let name = self.name(spec.run);
+        let mount = |from: &Path, to: &str| {
+            let mut arg = OsString::from(from);
+            arg.push(":");
+            arg.push(to);
+            arg
+        };
+        let child = Command::new("docker")
+            .args([
+                "run",
+                "-i",
+                "--rm",
+                "--init",
+                "--network",
+                "none",
+                "--name",
+                &name,
+            ])
+            .arg("--label")
+            .arg(format!("{OWNER_LABEL}={}", self.owner))
+            .arg("--label")
+            .arg(format!("{RUN_LABEL}={}", spec.run.get()))
+            .arg("--label")
+            .arg(format!("{INSTANCE_LABEL}={}", self.instance))
+            .arg("-v")
+            .arg(mount(&dir.path, "/ipc"))
+            .arg("-v")
+            .arg(mount(&self.layout.group_dir(&spec.group), "/group"))
+            .arg(&self.image)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("docker: {e}")))?;
+        let container = name.clone();
+        let killer = Box::new(move |_pid: Option<u32>| {
+            tokio::spawn(kill_container(container));
+        });
+        Ok((
+            dir,
+            child::watch(child, events.clone(), killer, docker_exit),
+            name,
+        ))
+    }
+}
+
+/// `docker kill`, retried while the container may still be being created.
+async fn kill_container(name: String) {
+    for _ in 0..50 {
+        let killed = Command::new("docker")
+            .args(["kill", &name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        if killed.is_ok_and(|s| s.success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::error!(container = %name, "docker kill kept failing");
+}
+
+impl Runtime for DockerRuntime {
+    fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
+        match self.start(&spec, &events) {
+            Ok(started) => {
+                self.runs.insert(spec.run, started);
+            }
+            Err(e) => {
+                events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
+            }
+        }
+    }
+
+    fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
+        match self.runs.get_mut(&run) {
+            Some((dir, _, _)) => dir.deliver(message),
+            None => Ok(()),
+        }
+    }
+
+    fn close(&mut self, run: RunId) -> io::Result<()> {
+        match self.runs.get(&run) {
+            Some((dir, _, _)) => dir.close(),
+            None => Ok(()),
+        }
+    }
+
+    fn kill(&mut self, run: RunId) {
+        if let Some((_, watched, _)) = self.runs.get_mut(&run) {
+            watched.kill();
+        }
+    }
+
+    fn release(&mut self, run: RunId) {
+        self.runs.remove(&run);
+        self.layout.remove(run);
+    }
+}
+
+/// Maps `docker run`'s own failure to a run that never started.
+fn docker_exit(exit: RunExit) -> RunExit {
+    match exit {
+        RunExit::Code(DOCKER_RUN_FAILED) => RunExit::NotStarted(
+            "docker could not create or start the container (status 125)".into(),
+        ),
+        other => other,
+    }
+}
+
+impl Drop for DockerRuntime {
+    fn drop(&mut self) {
+        // No executor may be left to run `docker kill` tasks: kill here.
+        let names: Vec<&str> = self
+            .runs
+            .values()
+            .map(|(_, _, name)| name.as_str())
+            .collect();
+        if !names.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .arg("kill")
+                .args(&names)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Run directories: the files side of the agent protocol (`run.json`, the
+//! input directory, message files, the close sentinel), shared by every
+//! runtime that speaks it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use groupq::RunId;
+use groupq_agent::{
+    write_atomic, write_message, AssignedWork, Assignment, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
+};
+
+use super::{RunSpec, RunWork};
+
+/// The work directory's layout: `runs/run-<id>/` per run (the IPC
+/// directory), `groups/<group>/` per group (kept across runs).
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    root: PathBuf,
+    keep_runs: bool,
+}
+
+impl Layout {
+    /// `root` is created if missing and made absolute (containers mount
+    /// paths under it).
+    pub(crate) fn new(root: &Path) -> io::Result<Layout> {
+        fs::create_dir_all(root.join("runs"))?;
+        fs::create_dir_all(root.join("groups"))?;
+        Ok(Layout {
+            root: root.canonicalize()?,
+            keep_runs: false,
+        })
+    }
+
+    pub(crate) fn keep_runs(&mut self, keep: bool) {
+        self.keep_runs = keep;
+    }
+
+    /// Creates the run's IPC directory with its assignment and its first
+    /// messages, and the group's directory if missing.
+    pub(crate) fn prepare(&self, spec: &RunSpec) -> io::Result<RunDir> {
+        let path = self
+            .root
+            .join("runs")
+            .join(format!("run-{}", spec.run.get()));
+        let input = path.join(INPUT_DIR);
+        fs::create_dir_all(&input)?;
+        fs::create_dir_all(self.group_dir(&spec.group))?;
+        let assignment = Assignment {
+            run: spec.run.get(),
+            group: spec.group.clone(),
+            work: match &spec.work {
+                RunWork::Messages => AssignedWork::Messages,
+                RunWork::Task { id, payload } => AssignedWork::Task {
+                    task_id: id.clone(),
+                    prompt: payload.clone(),
+                },
+                RunWork::Compact => AssignedWork::Compact,
+            },
+        };
+        write_atomic(&path, RUN_FILE, &serde_json::to_vec(&assignment)?)?;
+        let mut dir = RunDir {
+            path,
+            input,
+            next_seq: 0,
+        };
+        for message in &spec.messages {
+            dir.deliver(message)?;
+        }
+        Ok(dir)
+    }
+
+    /// The group's persistent directory. The name is the group's with every
+    /// byte outside `[A-Za-z0-9_-]` written `%XX`, so any group name is one
+    /// safe path component.
+    pub(crate) fn group_dir(&self, group: &str) -> PathBuf {
+        let mut name = String::with_capacity(group.len() + 1);
+        name.push('g');
+        for byte in group.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => name.push(byte as char),
+                other => name.push_str(&format!("%{other:02X}")),
+            }
+        }
+        self.root.join("groups").join(name)
+    }
+
+    /// Removes a finished run's directory, unless runs are kept.
+    pub(crate) fn remove(&self, run: RunId) {
+        if !self.keep_runs {
+            let _ = fs::remove_dir_all(self.root.join("runs").join(format!("run-{}", run.get())));
+        }
+    }
+}
+
+/// One run's IPC directory.
+#[derive(Debug)]
+pub(crate) struct RunDir {
+    pub(crate) path: PathBuf,
+    input: PathBuf,
+    next_seq: u64,
+}
+
+impl RunDir {
+    /// Writes a message into the run's input, after the ones before it.
+    pub(crate) fn deliver(&mut self, text: &str) -> io::Result<()> {
+        self.next_seq += 1;
+        write_message(&self.input, self.next_seq, text)
+    }
+
+    /// Writes the close sentinel.
+    pub(crate) fn close(&self) -> io::Result<()> {
+        write_atomic(&self.input, CLOSE_SENTINEL, b"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_become_one_safe_path_component() {
+        let layout = Layout {
+            root: PathBuf::from("/w"),
+            keep_runs: false,
+        };
+        assert_eq!(
+            layout.group_dir("alpha-1"),
+            PathBuf::from("/w/groups/galpha-1")
+        );
+        assert_eq!(
+            layout.group_dir("../x y"),
+            PathBuf::from("/w/groups/g%2E%2E%2Fx%20y")
+        );
+        assert_eq!(layout.group_dir(""), PathBuf::from("/w/groups/g"));
+    }
+}

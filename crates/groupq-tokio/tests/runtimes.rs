@@ -1,0 +1,338 @@
+//! The driver on real runs: every scenario runs on processes and on Docker
+//! containers with the same body, and is judged from what the agents wrote
+//! about themselves (their own start, turn, alive and end times), not from
+//! the driver's bookkeeping. Without Docker, the Docker half says loudly
+//! that it skipped (and fails under `GROUPQ_REQUIRE_DOCKER=1`).
+
+mod support;
+
+use std::time::Duration;
+
+use groupq::{CloseReason, Config, TaskAnswer};
+use groupq_tokio::{Delivery, DockerRuntime, Driver, HostEvent, RunExit};
+
+use support::{evidence, max_alive, owner, runtime, say, unix_nanos, Host, Kind, Scratch};
+
+const MS: u128 = 1_000_000;
+
+/// Starts a checked driver on `kind`'s runtime in `dir`.
+fn start(
+    kind: Kind,
+    dir: &Scratch,
+    config: Config,
+) -> (
+    tokio::task::JoinHandle<Result<(), groupq_tokio::DriverError>>,
+    groupq_tokio::Handle,
+    Host,
+) {
+    let (driver, handle, events) = Driver::builder(config)
+        .checked(true)
+        .build(runtime(kind, &dir.0))
+        .unwrap();
+    (tokio::spawn(driver.run()), handle, Host::new(events))
+}
+
+/// After a Docker scenario: how many containers it started (the CI log
+/// shows it), and none of the tests' containers is left behind.
+async fn docker_after(kind: Kind, dir: &Scratch, test: &str, spawns: u64) {
+    let owner = owner(&dir.0);
+    if kind == Kind::Docker {
+        say(&format!("docker: {test} started {spawns} containers"));
+        // `--rm` removes a container just after `docker run` returns.
+        for _ in 0..200 {
+            if DockerRuntime::containers(&owner).await.unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "containers left behind: {:?}",
+            DockerRuntime::containers(&owner).await
+        );
+    }
+}
+
+/// Four groups, three messages and a task each, two slots: no group ever
+/// has two agents alive, at most two agents are alive at once, and every
+/// message and task is answered.
+async fn limits_hold(kind: Kind) {
+    let dir = Scratch::new("limits");
+    let config = Config::default()
+        .with_max_active(2)
+        .with_idle_timeout(Duration::from_millis(200));
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    let groups = ["g0", "g1", "g2", "g3"];
+    let mut texts = Vec::new();
+    for round in 0..3 {
+        for group in groups {
+            let text = format!("{group}-m{round}");
+            handle.message(group, text.clone()).await.unwrap();
+            texts.push(text);
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    for group in groups {
+        let queued = handle
+            .task(group, "t", format!("{group}-task"))
+            .await
+            .unwrap();
+        assert_eq!(queued, TaskAnswer::Queued);
+    }
+    let mut replies = Vec::new();
+    let mut tasks_done = 0;
+    while tasks_done < groups.len()
+        || !texts
+            .iter()
+            .all(|t| replies.iter().any(|r: &String| r.contains(t.as_str())))
+    {
+        let (text, task) = host
+            .until(|e| match e {
+                HostEvent::Reply { text, task, .. } => Some((text.clone(), task.is_some())),
+                _ => None,
+            })
+            .await;
+        tasks_done += usize::from(task);
+        replies.push(text);
+    }
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let (alive, in_group) = max_alive(&spans);
+    assert!(
+        in_group <= 1,
+        "{in_group} agents of one group alive at once: {spans:#?}"
+    );
+    assert!(
+        alive <= 2,
+        "{alive} agents alive at once with max_active 2: {spans:#?}"
+    );
+    assert!(
+        spans.len() >= 8,
+        "{} runs for 4 groups' messages and tasks",
+        spans.len()
+    );
+    assert!(
+        spans.iter().all(|s| !s.killed),
+        "an agent was killed: {spans:#?}"
+    );
+    docker_after(kind, &dir, "limits_hold", handle_spawns(&host)).await;
+}
+
+/// A hung agent (it answers nothing and ignores its close) is closed at
+/// its turn deadline and killed after the kill grace: by its own clock it
+/// was alive until about then, and not after.
+async fn hung_agent_is_killed_after_its_deadline(kind: Kind) {
+    let dir = Scratch::new("hung");
+    let config = Config::default()
+        .with_max_turn_time(Duration::from_millis(600))
+        .with_kill_grace(Duration::from_millis(300))
+        .with_max_retries(0);
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    let sent = unix_nanos();
+    handle.message("stuck", "#hang").await.unwrap();
+    let reason = host
+        .until(|e| match e {
+            HostEvent::Closed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, CloseReason::TurnTimeout);
+    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
+        .await;
+    let exit = host
+        .until(|e| match e {
+            HostEvent::Exited { exit, .. } => Some(exit.clone()),
+            _ => None,
+        })
+        .await;
+    // SIGKILL: the process's signal, or `docker run`'s 128 + 9.
+    assert!(
+        exit == RunExit::Signal(9) || exit == RunExit::Code(137),
+        "a killed agent exited with {exit}"
+    );
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let hung = spans
+        .iter()
+        .find(|s| s.group == "stuck")
+        .expect("the hung agent's log");
+    assert!(hung.killed, "the hung agent logged an end: {hung:?}");
+    // Kill at (spawn + 600 ms + 300 ms); its alive ticks are 20 ms apart.
+    let kill_at = sent + 900 * MS;
+    assert!(
+        hung.end >= kill_at - 40 * MS,
+        "it stopped ticking {} ms before the kill was due",
+        (kill_at - hung.end) / MS
+    );
+    assert!(
+        hung.end <= kill_at + 1500 * MS,
+        "it ticked {} ms after the kill was due",
+        (hung.end - kill_at) / MS
+    );
+    docker_after(
+        kind,
+        &dir,
+        "hung_agent_is_killed_after_its_deadline",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
+/// Shutdown closes an idle agent at once; a busy, hung one is closed when
+/// the shutdown grace ends and killed a kill grace later, by the agents'
+/// own clocks.
+async fn shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace(kind: Kind) {
+    let dir = Scratch::new("shutdown");
+    let config = Config::default()
+        .with_idle_timeout(Duration::from_secs(60))
+        .with_max_turn_time(Duration::from_secs(60))
+        .with_shutdown_grace(Duration::from_millis(800))
+        .with_kill_grace(Duration::from_millis(300));
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    handle.message("idle", "hello").await.unwrap();
+    handle.message("stuck", "#hang").await.unwrap();
+    host.until(|e| matches!(e, HostEvent::Reply { .. }).then_some(()))
+        .await;
+    // Let the hung agent start ticking.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let shut = unix_nanos();
+    let report = handle.shutdown().await.unwrap();
+    assert_eq!(report.live_runs.len(), 2, "{report:?}");
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let idle = spans
+        .iter()
+        .find(|s| s.group == "idle")
+        .expect("the idle agent's log");
+    let stuck = spans
+        .iter()
+        .find(|s| s.group == "stuck")
+        .expect("the hung agent's log");
+    assert!(!idle.killed, "the idle agent was killed: {idle:?}");
+    assert!(
+        idle.end <= shut + 500 * MS,
+        "the idle agent ended {} ms after shutdown",
+        (idle.end - shut) / MS
+    );
+    assert!(stuck.killed, "the hung agent logged an end: {stuck:?}");
+    let kill_at = shut + (800 + 300) * MS;
+    assert!(
+        stuck.end >= kill_at - 40 * MS,
+        "the hung agent stopped {} ms before the grace ended",
+        (kill_at - stuck.end) / MS
+    );
+    assert!(
+        stuck.end <= kill_at + 1500 * MS,
+        "the hung agent ticked {} ms after the grace",
+        (stuck.end - kill_at) / MS
+    );
+    let closed: Vec<CloseReason> = host
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::Closed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, [CloseReason::Shutdown, CloseReason::Shutdown]);
+    assert!(host
+        .seen
+        .iter()
+        .any(|e| matches!(e, HostEvent::Killed { .. })));
+    docker_after(
+        kind,
+        &dir,
+        "shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
+/// A follow-up written into a live agent is answered by that agent.
+async fn a_follow_up_is_answered_by_the_live_agent(kind: Kind) {
+    let dir = Scratch::new("follow-up");
+    let config = Config::default().with_idle_timeout(Duration::from_secs(60));
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    assert_eq!(
+        handle.message("chat", "first").await.unwrap(),
+        Delivery::Queued
+    );
+    let first = host
+        .until(|e| match e {
+            HostEvent::Reply { run, text, .. } => Some((*run, text.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(first.1, "re: first");
+    // The agent is alive and its input open: the follow-up goes into it.
+    let delivery = handle.message("chat", "second").await.unwrap();
+    assert_eq!(delivery, Delivery::Piped(first.0));
+    let second = host
+        .until(|e| match e {
+            HostEvent::Reply { run, text, .. } => Some((*run, text.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(second, (first.0, "re: second".to_string()));
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    assert_eq!(spans.len(), 1, "one agent: {spans:#?}");
+    assert_eq!(
+        spans[0].turns,
+        [1, 1],
+        "its own log: two turns of one message each"
+    );
+    assert!(!spans[0].killed);
+    docker_after(
+        kind,
+        &dir,
+        "a_follow_up_is_answered_by_the_live_agent",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
+/// Runs spawned, from the host's events.
+fn handle_spawns(host: &Host) -> u64 {
+    host.seen
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Spawned { .. }))
+        .count() as u64
+}
+
+/// One test per scenario and runtime.
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {
+        mod processes {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Kind::Process).await;
+                }
+            )*
+        }
+        mod docker {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if super::support::docker_ready(stringify!($scenario)) {
+                        super::$scenario(super::Kind::Docker).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_runtimes!(
+    limits_hold,
+    hung_agent_is_killed_after_its_deadline,
+    shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace,
+    a_follow_up_is_answered_by_the_live_agent,
+);
