@@ -12,9 +12,12 @@
 //!   turn reporting the compaction, exit 0.
 //!
 //! Scripted behaviour, from a message's text or a task's prompt:
-//! `#fail` makes that turn fail (an `error` turn line, exit 1); `#hang`
-//! makes the agent hang: it answers nothing, ignores its close, and only
-//! logs `alive` every 20 ms until it is killed.
+//! - `#fail`: the turn fails (an `error` turn line, exit 1), every time.
+//! - `#flaky`: the turn fails the first two times the group sees it (a
+//!   count kept in the group directory), then succeeds: what a retry is for.
+//! - `#hang`: the first run of the group that sees it hangs: it answers
+//!   nothing, ignores its close, and only logs `alive` every 20 ms until it
+//!   is killed. Later runs answer (a marker in the group directory).
 //!
 //! The group's context size lives in `context` in the group directory,
 //! growing by 1,100 tokens per message from 2,000 in a 10,000-token window,
@@ -49,8 +52,12 @@ const ALIVE_TICK: Duration = Duration::from_millis(20);
 
 /// The scripted word that fails a turn.
 pub const FAIL: &str = "#fail";
-/// The scripted word that hangs the agent.
+/// The scripted word that hangs the group's first run that sees it.
 pub const HANG: &str = "#hang";
+/// The scripted word that fails the group's first two turns that see it.
+pub const FLAKY: &str = "#flaky";
+/// How many times `#flaky` fails.
+const FLAKY_FAILURES: u32 = 2;
 
 struct Agent {
     assignment: Assignment,
@@ -142,7 +149,8 @@ impl Agent {
             AssignedWork::Messages => self.messages(),
             AssignedWork::Task { prompt, .. } => {
                 self.script(prompt)?;
-                let ok = self.turn(&format!("done: {prompt}"), 0, !prompt.contains(FAIL))?;
+                let ok = self.succeeds(prompt)?;
+                let ok = self.turn(&format!("done: {prompt}"), 0, ok)?;
                 Ok(if ok { 0 } else { 1 })
             }
             AssignedWork::Compact => {
@@ -164,9 +172,12 @@ impl Agent {
         }
     }
 
-    /// A `#hang` in the text: hang until killed.
+    /// A `#hang` in the text, the group's first: hang until killed.
     fn script(&self, text: &str) -> io::Result<()> {
-        if text.contains(HANG) {
+        let marker = self.group_dir.join("hung");
+        if text.contains(HANG) && !marker.exists() {
+            fs::create_dir_all(&self.group_dir)?;
+            fs::write(&marker, b"")?;
             loop {
                 self.log("alive", "")?;
                 thread::sleep(ALIVE_TICK);
@@ -206,7 +217,10 @@ impl Agent {
         for text in batch {
             self.script(text)?;
         }
-        let ok = !batch.iter().any(|t| t.contains(FAIL));
+        let mut ok = true;
+        for text in batch {
+            ok &= self.succeeds(text)?;
+        }
         let tokens = self.tokens()? + TOKENS_PER_MESSAGE * batch.len() as u64;
         if ok {
             self.set_tokens(tokens)?;
@@ -250,6 +264,28 @@ impl Agent {
         emit(&AgentLine::Turn(line))?;
         self.log("turn", &format!(" messages={messages}"))?;
         Ok(ok)
+    }
+
+    /// Whether a turn over `text` succeeds: not for `#fail`, nor for the
+    /// group's first `#flaky` turns.
+    fn succeeds(&self, text: &str) -> io::Result<bool> {
+        if text.contains(FAIL) {
+            return Ok(false);
+        }
+        if !text.contains(FLAKY) {
+            return Ok(true);
+        }
+        let count = self.group_dir.join("flaky");
+        let failed: u32 = fs::read_to_string(&count)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if failed >= FLAKY_FAILURES {
+            return Ok(true);
+        }
+        fs::create_dir_all(&self.group_dir)?;
+        fs::write(&count, (failed + 1).to_string())?;
+        Ok(false)
     }
 
     fn tokens(&self) -> io::Result<u64> {

@@ -1,7 +1,7 @@
 //! End-to-end evidence of P1 and P2 with real processes: run the
-//! `process_runtime` example (a tokio adapter whose runs are operating-system
-//! processes) and read the start and end timestamps each process wrote about
-//! itself. No two processes of one group may overlap, and no more than
+//! `orchestrator` example (the README's main command: the `groupq-tokio`
+//! driver with the process runtime) and read the start and end timestamps
+//! each agent wrote about itself. No two processes of one group may overlap, and no more than
 //! `max_active` may be alive at any instant. A hung agent (it ignores its
 //! close and only logs `alive` ticks) is killed after its turn deadline and
 //! the kill grace, and shutdown ends the idle agents at once.
@@ -24,7 +24,7 @@ struct Span {
     killed: bool,
 }
 
-/// The quick pace of the example (`examples/process_runtime/adapter.rs`).
+/// The quick pace of the example (`examples/orchestrator/main.rs`).
 const MAX_TURN_NANOS: u128 = 600_000_000;
 const KILL_GRACE_NANOS: u128 = 300_000_000;
 const IDLE_TIMEOUT_NANOS: u128 = 5_000_000_000;
@@ -57,10 +57,10 @@ fn run_example(max_active: usize) -> (String, Vec<Span>, Option<u128>) {
     let logs = TempDir::new(&format!("logs-{max_active}"));
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", "process_runtime", "--"])
+        .args(["run", "--quiet", "--example", "orchestrator", "--"])
         .args(["--quick", "--max-active", &max_active.to_string()])
-        .arg("--log-dir")
-        .arg(&logs.0)
+        .arg("--work-dir")
+        .arg(logs.0.join("work"))
         .output()
         .expect("cargo runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -70,7 +70,7 @@ fn run_example(max_active: usize) -> (String, Vec<Span>, Option<u128>) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let shutdown = fs::read_to_string(logs.0.join("host.log"))
+    let shutdown = fs::read_to_string(logs.0.join("work/host.log"))
         .ok()
         .and_then(|t| {
             t.trim()
@@ -78,22 +78,15 @@ fn run_example(max_active: usize) -> (String, Vec<Span>, Option<u128>) {
                 .parse()
                 .ok()
         });
-    (stdout, read_spans(&logs.0), shutdown)
+    (stdout, read_spans(&logs.0.join("work/runs")), shutdown)
 }
 
-/// Parses `event=start|end group=G run=N unix_nanos=T` lines, one file per run.
+/// Parses the `event=start|turn|alive|end group=G run=N unix_nanos=T` lines
+/// of each run directory's `agent.log`.
 fn read_spans(dir: &Path) -> Vec<Span> {
     let mut spans = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if !path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("run-")
-        {
-            continue;
-        }
+        let path = entry.unwrap().path().join("agent.log");
         let text = fs::read_to_string(&path).unwrap();
         let mut fields: BTreeMap<String, String> = BTreeMap::new();
         let (mut start, mut end, mut alive) = (None, None, None);
@@ -106,7 +99,7 @@ fn read_spans(dir: &Path) -> Vec<Span> {
             match kv["event"] {
                 "start" => start = Some(at),
                 "end" => end = Some(at),
-                "alive" => alive = Some(at),
+                "alive" | "turn" => alive = Some(at),
                 other => panic!("unknown event {other:?}"),
             }
             for key in ["group", "run"] {
