@@ -112,7 +112,11 @@ impl Pace {
             (150, 1200, 500, 200, 1.0)
         };
         // A container's start counts toward its first turn's deadline.
-        let max_turn = if options.docker { max_turn + 1500 } else { max_turn };
+        let max_turn = if options.docker {
+            max_turn + 1500
+        } else {
+            max_turn
+        };
         let ms = Duration::from_millis;
         Pace {
             turn: ms(turn),
