@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;

@@ -1,0 +1,256 @@
+//! The driver's contract on a runtime the test drives by hand: what the
+//! runtime is told (the stream of calls), what the host hears, and what
+//! the handle answers.
+
+mod support;
+
+use std::time::Duration;
+
+use groupq::{CancelAnswer, CloseReason, Config, RunId, TaskAnswer};
+use groupq_tokio::{Delivery, Driver, DriverError, HostEvent, RunExit, RunWork};
+
+use support::fake::{fake, Call};
+use support::Host;
+
+fn config() -> Config {
+    Config::default()
+        .with_max_active(1)
+        .with_retry_base(Duration::from_millis(10))
+}
+
+fn spawned(calls: &[Call]) -> Vec<(RunId, String, RunWork, Vec<String>)> {
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Spawn(spec) => Some((
+                spec.run,
+                spec.group.clone(),
+                spec.work.clone(),
+                spec.messages.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run() {
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    assert_eq!(
+        handle.message("a", "hello").await.unwrap(),
+        Delivery::Queued
+    );
+    let run = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        spawned(&runs.calls()),
+        [(run, "a".into(), RunWork::Messages, vec!["hello".into()])]
+    );
+    assert_eq!(
+        handle.message("a", "more").await.unwrap(),
+        Delivery::Piped(run)
+    );
+    assert!(runs.calls().contains(&Call::Deliver(run, "more".into())));
+    runs.reply(run, "re: hello | more", 2);
+    let text = host
+        .until(|e| match e {
+            HostEvent::Reply { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(text, "re: hello | more");
+    assert_eq!(handle.metrics().replies, 1);
+    assert_eq!(handle.metrics().piped, 1);
+    handle.shutdown().await.unwrap();
+    host.until(|e| {
+        matches!(
+            e,
+            HostEvent::Closed {
+                reason: CloseReason::Shutdown,
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await;
+    runs.exit(run, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+    assert_eq!(runs.calls().last(), Some(&Call::Release(run)));
+}
+
+#[tokio::test]
+async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "one").await.unwrap();
+    let first = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    runs.reply(first, "re: one", 1);
+    host.until(|e| matches!(e, HostEvent::Reply { .. }).then_some(()))
+        .await;
+    assert_eq!(
+        handle.message("a", "two").await.unwrap(),
+        Delivery::Piped(first)
+    );
+    // The agent dies before answering "two".
+    runs.exit(first, RunExit::Code(1));
+    let rewound = host
+        .until(|e| match e {
+            HostEvent::RolledBack { messages, .. } => Some(*messages),
+            _ => None,
+        })
+        .await;
+    assert_eq!(rewound, 1);
+    let retry = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    let spawns = spawned(&runs.calls());
+    assert_eq!(
+        spawns[1],
+        (retry, "a".into(), RunWork::Messages, vec!["two".into()])
+    );
+    assert_eq!(handle.metrics().retries, 1);
+    drop(handle);
+    runs.exit(retry, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    assert_eq!(
+        handle.task("a", "t1", "first").await.unwrap(),
+        TaskAnswer::Queued
+    );
+    assert_eq!(
+        handle.task("a", "t1", "first").await.unwrap(),
+        TaskAnswer::Duplicate
+    );
+    assert_eq!(
+        handle.task("a", "t2", "second").await.unwrap(),
+        TaskAnswer::Queued
+    );
+    assert_eq!(
+        handle.cancel("a", "t2").await.unwrap(),
+        CancelAnswer::Cancelled("second".into())
+    );
+    let run = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        spawned(&runs.calls()),
+        [(
+            run,
+            "a".into(),
+            RunWork::Task {
+                id: "t1".into(),
+                payload: "first".into()
+            },
+            vec![]
+        )]
+    );
+    handle.pause("b").await.unwrap();
+    handle.message("b", "waits").await.unwrap();
+    runs.exit(run, RunExit::Code(0));
+    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
+        .await;
+    // b is paused: nothing starts although the slot is free.
+    assert_eq!(handle.stats().await.unwrap().live_runs, 0);
+    assert!(handle.explain("b").await.unwrap().unwrap().paused);
+    handle.resume("b").await.unwrap();
+    let b = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, group, .. } if group == "b" => Some(*run),
+            _ => None,
+        })
+        .await;
+    let report = handle.shutdown().await.unwrap();
+    assert_eq!(report.live_runs.len(), 1);
+    // After shutdown the core rejects new work, and nothing is kept.
+    assert!(matches!(
+        handle.message("b", "late").await,
+        Err(DriverError::Rejected(groupq::Error::ShutDown))
+    ));
+    runs.exit(b, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+    assert!(matches!(handle.stats().await, Err(DriverError::Stopped)));
+}
+
+#[tokio::test]
+async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
+    let (runtime, runs) = fake();
+    let config = config()
+        .with_max_turn_time(Duration::from_millis(50))
+        .with_kill_grace(Duration::from_millis(50));
+    let (driver, handle, events) = Driver::builder(config)
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "hi").await.unwrap();
+    handle.message("b", "waiting").await.unwrap();
+    let run = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    let reason = host
+        .until(|e| match e {
+            HostEvent::Closed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, CloseReason::TurnTimeout);
+    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
+        .await;
+    assert_eq!(handle.metrics().kills, 1);
+    // Killed but not yet gone: b still waits.
+    assert_eq!(handle.stats().await.unwrap().live_runs, 1);
+    assert_eq!(handle.stats().await.unwrap().waiting_groups, 1);
+    let calls = runs.calls();
+    assert!(calls.contains(&Call::Close(run)) && calls.contains(&Call::Kill(run)));
+    runs.exit(run, RunExit::Signal(9));
+    let next = host
+        .until(|e| match e {
+            HostEvent::Spawned { group, run, .. } => Some((group.clone(), *run)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(next.0, "b");
+    drop(handle);
+    runs.exit(next.1, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+}

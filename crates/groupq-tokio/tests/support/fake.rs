@@ -1,0 +1,100 @@
+//! A runtime the test drives by hand: it records every call, and the test
+//! makes its runs speak and exit.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use groupq::RunId;
+use groupq_agent::{AgentLine, Status, TurnLine};
+use groupq_tokio::{RunEvent, RunEvents, RunExit, RunSpec, Runtime};
+
+/// One call the driver made.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Call {
+    Spawn(RunSpec),
+    Deliver(RunId, String),
+    Close(RunId),
+    Kill(RunId),
+    Release(RunId),
+}
+
+#[derive(Default)]
+struct Shared {
+    calls: Vec<Call>,
+    events: HashMap<RunId, RunEvents>,
+}
+
+/// The runtime half, given to the driver.
+pub struct Fake(Arc<Mutex<Shared>>);
+
+/// The test's half.
+#[derive(Clone)]
+pub struct Runs(Arc<Mutex<Shared>>);
+
+pub fn fake() -> (Fake, Runs) {
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    (Fake(Arc::clone(&shared)), Runs(shared))
+}
+
+impl Runtime for Fake {
+    fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
+        let mut shared = self.0.lock().unwrap();
+        shared.events.insert(spec.run, events);
+        shared.calls.push(Call::Spawn(spec));
+    }
+    fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
+        self.0
+            .lock()
+            .unwrap()
+            .calls
+            .push(Call::Deliver(run, message.to_string()));
+        Ok(())
+    }
+    fn close(&mut self, run: RunId) -> io::Result<()> {
+        self.0.lock().unwrap().calls.push(Call::Close(run));
+        Ok(())
+    }
+    fn kill(&mut self, run: RunId) {
+        self.0.lock().unwrap().calls.push(Call::Kill(run));
+    }
+    fn release(&mut self, run: RunId) {
+        let mut shared = self.0.lock().unwrap();
+        shared.events.remove(&run);
+        shared.calls.push(Call::Release(run));
+    }
+}
+
+impl Runs {
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.0.lock().unwrap().calls.clone()
+    }
+
+    fn send(&self, run: RunId, event: RunEvent) {
+        let shared = self.0.lock().unwrap();
+        shared.events[&run].send(event);
+    }
+
+    /// The run answers `messages` messages with `reply`, then goes idle.
+    pub fn reply(&self, run: RunId, reply: &str, messages: u64) {
+        self.send(
+            run,
+            RunEvent::Line(AgentLine::Turn(TurnLine {
+                status: Status::Success,
+                reply: Some(reply.into()),
+                error: None,
+                messages,
+                tokens: None,
+                context_limit: None,
+                compacted_from: None,
+            })),
+        );
+        self.send(run, RunEvent::Line(AgentLine::Idle));
+    }
+
+    /// The run exits.
+    pub fn exit(&self, run: RunId, exit: RunExit) {
+        self.send(run, RunEvent::Exited(exit));
+    }
+}
