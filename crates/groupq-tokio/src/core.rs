@@ -11,8 +11,9 @@ use crate::error::DriverError;
 pub(crate) type Queue = Machine<String, String, String>;
 pub(crate) type QueueOutput = Output<String, String, String>;
 
+// Both boxed: a machine is hundreds of bytes, and the driver moves into its task.
 pub(crate) enum Core {
-    Plain(Queue),
+    Plain(Box<Queue>),
     Checked(Box<Checked<String, String, String>>),
 }
 
@@ -21,7 +22,7 @@ impl Core {
         Ok(if checked {
             Core::Checked(Box::new(Checked::new(config)?))
         } else {
-            Core::Plain(Machine::new(config)?)
+            Core::Plain(Box::new(Machine::new(config)?))
         })
     }
 
