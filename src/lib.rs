@@ -14,6 +14,11 @@
 //! 2. at most `max_active` containers are live at once;
 //! 3. no queued work is lost or run twice.
 //!
+//! On tokio you need not write the adapter: the workspace's `groupq-tokio`
+//! crate is this crate's run loop written once, with runtimes that start runs
+//! as processes or Docker containers. This page is the contract it (and any
+//! adapter of your own) keeps.
+//!
 //! # Concepts
 //!
 //! - **Group**: a conversation, keyed by a type `K` of your choosing.
