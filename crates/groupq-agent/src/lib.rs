@@ -38,7 +38,9 @@
 //!
 //! - `{"type":"turn","status":"success","reply":"re: hello","messages":1,"tokens":3100,"context_limit":10000}`:
 //!   a turn finished ([`TurnLine`]). `messages` is how many input messages,
-//!   in order, the turn answered; the driver delivers `reply` to the user.
+//!   in order, the turn answered (left out: all it was given so far); the
+//!   driver delivers `reply` to the user, and a later failure of the run
+//!   retries only the messages no delivered reply answered.
 //!   `"status":"error"` with `"error"` reports a failed turn.
 //! - `{"type":"idle"}`: the agent answered everything and waits for input.
 //! - `{"type":"heartbeat"}`: the agent is alive, mid-turn (a tool call in
@@ -50,7 +52,10 @@
 //! ## Exit
 //!
 //! Exit status 0 means the run ended cleanly; anything else, or a signal, is
-//! a failed run (its messages are retried; a task is reported failed). On
+//! a failed run (its messages are retried; a task is reported failed). Exit
+//! 0 only once every message given has been answered: a messages run that
+//! exits 0 with messages no turn line answered is treated as failed, so
+//! those messages are handed to the next run rather than lost. On
 //! SIGTERM the agent should exit promptly; the Docker runtime starts
 //! containers with `--init`, so an agent that is PID 1 need not handle
 //! signals itself.

@@ -84,9 +84,10 @@ pub struct TurnLine {
     /// Why the turn failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// How many input messages, in order, this turn answered.
-    #[serde(default)]
-    pub messages: u64,
+    /// How many input messages, in order, this turn answered; absent: every
+    /// message the run has been given so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
     /// Tokens in the group's context after the turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
@@ -143,7 +144,7 @@ mod tests {
             status: Status::Success,
             reply: Some("re: hello".into()),
             error: None,
-            messages: 1,
+            messages: Some(1),
             tokens: Some(3100),
             context_limit: Some(10000),
             compacted_from: None,
@@ -162,7 +163,7 @@ mod tests {
             minimal,
             AgentLine::Turn(TurnLine {
                 status: Status::Error,
-                messages: 0,
+                messages: None,
                 ..
             })
         ));

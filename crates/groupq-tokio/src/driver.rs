@@ -307,8 +307,16 @@ impl<R: Runtime> Driver<R> {
             RunEvent::Line(AgentLine::Heartbeat) => self.step(Heartbeat { run }),
             RunEvent::Exited(exit) => {
                 info!(run = run.get(), group = %group, %exit, "exited");
-                self.live.remove(&run);
-                let clean = exit.is_clean();
+                let kind = self.live.remove(&run).map(|l| l.kind);
+                let mut clean = exit.is_clean();
+                let unanswered = self.mailboxes.unanswered(&group);
+                if clean && kind == Some(WorkKind::Messages) && unanswered > 0 {
+                    // Counted as done, they would be lost: a failure hands
+                    // them to the next run.
+                    warn!(run = run.get(), group = %group, unanswered,
+                        "exited 0 with messages no reply answered: treated as failed");
+                    clean = false;
+                }
                 self.tell(HostEvent::Exited { group, run, exit });
                 let result = self.step(Exited {
                     run,

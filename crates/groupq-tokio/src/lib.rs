@@ -61,8 +61,13 @@
 //!   receiver is gone the reply counts as undelivered, and a failure of that
 //!   run makes its messages unread again.
 //! - **Rollback.** When the core rolls a group's cursor back, the messages
-//!   a delivered reply answered (the `messages` count of its turn line) stay
-//!   answered; the rest are handed to the next run.
+//!   a delivered reply answered (the `messages` count of its turn line, or
+//!   all given so far when it has none) stay answered; the rest are handed
+//!   to the next run.
+//! - **Exit 0 with unanswered messages.** A messages run that exits 0 while
+//!   messages it was given (a follow-up written just before it exited, say)
+//!   were answered by no delivered reply is reported to the core as failed,
+//!   so those messages are rolled back and retried instead of lost.
 //! - **Terminal failure.** The unread messages stay unread; the group's next
 //!   message hands them to a run again. The host is told
 //!   ([`HostEvent::TerminalFailure`]).
@@ -78,7 +83,8 @@
 //! - Run [`Driver::run`] to completion inside a tokio runtime (with the
 //!   time and process drivers enabled); the handle's calls wait for it.
 //! - Receive [`HostEvents`] promptly: the channel is unbounded. Dropping the
-//!   receiver is allowed; replies then count as undelivered.
+//!   receiver is allowed, but replies then count as undelivered, so the
+//!   messages they answered are retried.
 //! - Persist the shutdown report's work and resubmit it on the next start.
 //!
 //! ## Observability

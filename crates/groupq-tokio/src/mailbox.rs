@@ -71,10 +71,14 @@ impl Mailboxes {
         self.mailbox(group).take_unread()
     }
 
-    /// A reply answering the next `count` messages was delivered.
-    pub(crate) fn answered(&mut self, group: &str, count: u64) {
+    /// A reply answering the next `count` messages (`None`: every message
+    /// handed so far) was delivered.
+    pub(crate) fn answered(&mut self, group: &str, count: Option<u64>) {
         let mailbox = self.mailbox(group);
-        mailbox.rollback_to = (mailbox.rollback_to + count).min(mailbox.cursor);
+        mailbox.rollback_to = match count {
+            Some(count) => (mailbox.rollback_to + count).min(mailbox.cursor),
+            None => mailbox.cursor,
+        };
         mailbox.forget_answered();
     }
 
@@ -85,6 +89,13 @@ impl Mailboxes {
         let rewound = mailbox.cursor - mailbox.rollback_to;
         mailbox.cursor = mailbox.rollback_to;
         rewound as usize
+    }
+
+    /// Messages handed to the group's run that no delivered reply answered.
+    pub(crate) fn unanswered(&self, group: &str) -> usize {
+        self.groups
+            .get(group)
+            .map_or(0, |m| (m.cursor - m.rollback_to) as usize)
     }
 
     /// Messages not yet handed to a run.
@@ -113,14 +124,15 @@ mod tests {
         m.push("g", "b".into());
         assert_eq!(m.start_run("g"), ["a", "b"]);
         // The first turn answered "a" and was delivered.
-        m.answered("g", 1);
+        m.answered("g", Some(1));
         m.push("g", "c".into());
         assert_eq!(m.take_unread("g"), ["c"]);
         // The run fails: "b" and "c" are read again, "a" is not.
+        assert_eq!(m.unanswered("g"), 2);
         assert_eq!(m.roll_back("g"), 2);
         assert_eq!(m.unread("g"), 2);
         assert_eq!(m.start_run("g"), ["b", "c"]);
-        m.answered("g", 2);
+        m.answered("g", None);
         assert_eq!(m.roll_back("g"), 0);
         assert_eq!(m.unread("g"), 0);
     }
@@ -130,7 +142,7 @@ mod tests {
         let mut m = Mailboxes::default();
         m.push("g", "a".into());
         m.start_run("g");
-        m.answered("g", 5);
+        m.answered("g", Some(5));
         m.push("g", "b".into());
         assert_eq!(m.roll_back("g"), 0);
         assert_eq!(m.start_run("g"), ["b"]);

@@ -254,3 +254,47 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     runs.exit(next.1, RunExit::Code(0));
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() {
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "one").await.unwrap();
+    let first = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    runs.reply(first, "re: one", 1);
+    host.until(|e| matches!(e, HostEvent::Reply { .. }).then_some(()))
+        .await;
+    assert_eq!(
+        handle.message("a", "two").await.unwrap(),
+        Delivery::Piped(first)
+    );
+    // The agent exits cleanly without a turn for "two".
+    runs.exit(first, RunExit::Code(0));
+    let rewound = host
+        .until(|e| match e {
+            HostEvent::RolledBack { messages, .. } => Some(*messages),
+            _ => None,
+        })
+        .await;
+    assert_eq!(rewound, 1);
+    let retry = host
+        .until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await;
+    assert_eq!(spawned(&runs.calls())[1].3, ["two"]);
+    drop(handle);
+    runs.exit(retry, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+}

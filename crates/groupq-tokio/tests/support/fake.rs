@@ -84,7 +84,7 @@ impl Runs {
                 status: Status::Success,
                 reply: Some(reply.into()),
                 error: None,
-                messages,
+                messages: Some(messages),
                 tokens: None,
                 context_limit: None,
                 compacted_from: None,
