@@ -7,22 +7,12 @@
 //! the kill grace, and shutdown ends the idle agents at once.
 
 use std::collections::BTreeMap;
+
+use groupq_agent::log::{max_alive, read_runs, Span};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// One process's life by its own wall clock (nanoseconds since the Unix epoch).
-#[derive(Debug)]
-struct Span {
-    group: String,
-    run: u64,
-    start: u128,
-    /// Its `end` line, or a killed agent's last `alive` tick.
-    end: u128,
-    /// It never wrote an end: it was killed.
-    killed: bool,
-}
 
 /// The quick pace of the example (`examples/orchestrator/main.rs`).
 const MAX_TURN_NANOS: u128 = 600_000_000;
@@ -78,69 +68,11 @@ fn run_example(max_active: usize) -> (String, Vec<Span>, Option<u128>) {
                 .parse()
                 .ok()
         });
-    (stdout, read_spans(&logs.0.join("work/runs")), shutdown)
-}
-
-/// Parses the `event=start|turn|alive|end group=G run=N unix_nanos=T` lines
-/// of each run directory's `agent.log`.
-fn read_spans(dir: &Path) -> Vec<Span> {
-    let mut spans = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path().join("agent.log");
-        let text = fs::read_to_string(&path).unwrap();
-        let mut fields: BTreeMap<String, String> = BTreeMap::new();
-        let (mut start, mut end, mut alive) = (None, None, None);
-        for line in text.lines() {
-            let kv: BTreeMap<&str, &str> = line
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .collect();
-            let at: u128 = kv["unix_nanos"].parse().unwrap();
-            match kv["event"] {
-                "start" => start = Some(at),
-                "end" => end = Some(at),
-                "alive" | "turn" => alive = Some(at),
-                other => panic!("unknown event {other:?}"),
-            }
-            for key in ["group", "run"] {
-                let previous = fields.insert(key.to_string(), kv[key].to_string());
-                assert!(previous.map_or(true, |p| p == kv[key]), "mixed log: {text}");
-            }
-        }
-        let run = fields["run"].parse().unwrap();
-        spans.push(Span {
-            group: fields["group"].clone(),
-            run,
-            start: start.unwrap_or_else(|| panic!("run {run} logged no start")),
-            end: end
-                .or(alive)
-                .unwrap_or_else(|| panic!("run {run} logged no end")),
-            killed: end.is_none(),
-        });
-    }
-    spans.sort_by_key(|s| s.run);
-    spans
-}
-
-/// Most processes alive at one instant. At equal timestamps an end sorts
-/// before a start (`false < true`).
-fn max_alive<'a>(spans: impl IntoIterator<Item = &'a Span>) -> usize {
-    let mut events: Vec<(u128, bool)> = Vec::new();
-    for s in spans {
-        events.push((s.start, true));
-        events.push((s.end, false));
-    }
-    events.sort();
-    let (mut alive, mut max) = (0usize, 0);
-    for (_, is_start) in events {
-        if is_start {
-            alive += 1;
-            max = max.max(alive);
-        } else {
-            alive -= 1;
-        }
-    }
-    max
+    (
+        stdout,
+        read_runs(&logs.0.join("work/runs")).expect("the agents' logs"),
+        shutdown,
+    )
 }
 
 fn assert_promises_held(max_active: usize) {
@@ -168,10 +100,11 @@ fn assert_promises_held(max_active: usize) {
                 pair[1].run
             );
         }
-        assert_eq!(max_alive(runs.iter().copied()), 1, "group {group}");
+        let runs: Vec<Span> = runs.iter().map(|s| (*s).clone()).collect();
+        assert_eq!(max_alive(&runs).1, 1, "group {group}");
     }
     // P2: never more than max_active alive at once.
-    let alive = max_alive(&spans);
+    let alive = max_alive(&spans).0;
     assert!(
         alive <= max_active,
         "{alive} processes alive at once with max_active {max_active}"

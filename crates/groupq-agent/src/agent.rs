@@ -27,12 +27,12 @@
 //! its own wall clock: `event=start|turn|alive|end group=.. run=..
 //! unix_nanos=..` (`turn` lines add `messages=N`; `end` adds `code=N`).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::wire::{
     read_messages, AgentLine, AssignedWork, Assignment, Status, TurnLine, CLOSE_SENTINEL,
@@ -126,21 +126,10 @@ impl Agent {
         })
     }
 
-    /// Appends `event=.. group=.. run=.. unix_nanos=..<extra>` to the log.
+    /// Appends an event to the run's `agent.log` ([`crate::log`]).
     fn log(&self, event: &str, extra: &str) -> io::Result<()> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(io::Error::other)?
-            .as_nanos();
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.ipc.join("agent.log"))?;
-        writeln!(
-            log,
-            "event={event} group={} run={} unix_nanos={nanos}{extra}",
-            self.assignment.group, self.assignment.run
-        )
+        let Assignment { group, run, .. } = &self.assignment;
+        crate::log::append(&self.ipc, event, group, *run, extra)
     }
 
     /// Does the work; returns the exit status.

@@ -63,6 +63,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod log;
 mod wire;
 
 pub use wire::{

@@ -129,6 +129,20 @@ fn answer<A>(to: oneshot::Sender<A>, value: A) {
     let _ = to.send(value);
 }
 
+/// Answers a request with a step's result. A rejection is only the answer;
+/// a violation is the answer and also stops the loop.
+fn reply<A>(
+    to: oneshot::Sender<Result<A, DriverError>>,
+    result: Result<A, DriverError>,
+) -> Result<(), DriverError> {
+    let stop = match &result {
+        Err(DriverError::Violation(v)) => Err(DriverError::Violation(v.clone())),
+        _ => Ok(()),
+    };
+    answer(to, result);
+    stop
+}
+
 impl<R: Runtime> Driver<R> {
     /// Runs the loop until the core is shut down and every run has exited.
     /// Shutdown comes from [`Handle::shutdown`], or from dropping every
@@ -182,25 +196,18 @@ impl<R: Runtime> Driver<R> {
         answer
     }
 
-    /// A step whose rejection is the answer; only a violation stops the loop.
-    fn fatal<A>(result: &Result<A, DriverError>) -> Result<(), DriverError> {
-        match result {
-            Err(DriverError::Violation(v)) => Err(DriverError::Violation(v.clone())),
-            _ => Ok(()),
-        }
-    }
-
+    /// Handles a request inside its span and answers it.
     fn on_request(&mut self, request: Request) -> Result<(), DriverError> {
+        use tracing::debug_span as span;
         match request {
             Request::Message {
                 group,
                 text,
                 answer: to,
             } => {
-                let _span = tracing::debug_span!("message", group = %group).entered();
+                let _span = span!("message", group = %group).entered();
                 let result = self.message(group, text);
-                Self::fatal(&result)?;
-                answer(to, result);
+                reply(to, result)
             }
             Request::Task {
                 group,
@@ -208,52 +215,43 @@ impl<R: Runtime> Driver<R> {
                 payload,
                 answer: to,
             } => {
-                let _span = tracing::debug_span!("task", group = %group, task = %id).entered();
-                let result = self.step(Task { group, id, payload });
-                Self::fatal(&result)?;
-                answer(to, result);
+                let _span = span!("task", group = %group, task = %id).entered();
+                reply(to, self.step(Task { group, id, payload }))
             }
             Request::Cancel {
                 group,
                 id,
                 answer: to,
             } => {
-                let _span = tracing::debug_span!("cancel", group = %group, task = %id).entered();
-                let result = self.step(Cancel { group, id });
-                Self::fatal(&result)?;
-                answer(to, result);
+                let _span = span!("cancel", group = %group, task = %id).entered();
+                reply(to, self.step(Cancel { group, id }))
             }
             Request::Pause { group, answer: to } => {
-                let _span = tracing::debug_span!("pause", group = %group).entered();
-                let result = self.step(Pause { group });
-                Self::fatal(&result)?;
-                answer(to, result);
+                let _span = span!("pause", group = %group).entered();
+                reply(to, self.step(Pause { group }))
             }
             Request::Resume { group, answer: to } => {
-                let _span = tracing::debug_span!("resume", group = %group).entered();
-                let result = self.step(Resume { group });
-                Self::fatal(&result)?;
-                answer(to, result);
+                let _span = span!("resume", group = %group).entered();
+                reply(to, self.step(Resume { group }))
             }
             Request::Close { group, answer: to } => {
-                let _span = tracing::debug_span!("close", group = %group).entered();
-                let result = self.step(Close { group });
-                Self::fatal(&result)?;
-                answer(to, result);
+                let _span = span!("close", group = %group).entered();
+                reply(to, self.step(Close { group }))
             }
             Request::Explain { group, answer: to } => {
-                answer(to, self.core.machine().explain(&group))
+                answer(to, self.core.machine().explain(&group));
+                Ok(())
             }
-            Request::Stats { answer: to } => answer(to, self.core.machine().stats()),
+            Request::Stats { answer: to } => {
+                answer(to, self.core.machine().stats());
+                Ok(())
+            }
             Request::Shutdown { answer: to } => {
-                let _span = tracing::debug_span!("shutdown").entered();
+                let _span = span!("shutdown").entered();
                 info!("shutdown");
-                let result = self.step(Shutdown);
-                Self::fatal(&result)?;
-                answer(to, result);
+                reply(to, self.step(Shutdown))
             }
         }
-        Ok(())
     }
 
     /// Pipe, or on refusal Message: the fallback done for the user. A

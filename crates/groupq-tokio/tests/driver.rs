@@ -46,12 +46,7 @@ async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run()
         handle.message("a", "hello").await.unwrap(),
         Delivery::Queued
     );
-    let run = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
+    let run = host.spawned().await;
     assert_eq!(
         spawned(&runs.calls()),
         [(run, "a".into(), RunWork::Messages, vec!["hello".into()])]
@@ -62,12 +57,7 @@ async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run()
     );
     assert!(runs.calls().contains(&Call::Deliver(run, "more".into())));
     runs.reply(run, "re: hello | more", 2);
-    let text = host
-        .until(|e| match e {
-            HostEvent::Reply { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .await;
+    let text = host.reply().await.1;
     assert_eq!(text, "re: hello | more");
     assert_eq!(handle.metrics().replies, 1);
     assert_eq!(handle.metrics().piped, 1);
@@ -88,8 +78,10 @@ async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run()
     assert_eq!(runs.calls().last(), Some(&Call::Release(run)));
 }
 
-#[tokio::test]
-async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
+/// A group's run answered "one" (delivered), then "two" was piped in and
+/// the run ended with `exit` before answering it: "two", and only "two", is
+/// handed to the retry.
+async fn only_the_unanswered_follow_up_is_retried(exit: RunExit) {
     let (runtime, runs) = fake();
     let (driver, handle, events) = Driver::builder(config())
         .checked(true)
@@ -98,21 +90,14 @@ async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
     let running = tokio::spawn(driver.run());
     let mut host = Host::new(events);
     handle.message("a", "one").await.unwrap();
-    let first = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
+    let first = host.spawned().await;
     runs.reply(first, "re: one", 1);
-    host.until(|e| matches!(e, HostEvent::Reply { .. }).then_some(()))
-        .await;
+    host.reply().await;
     assert_eq!(
         handle.message("a", "two").await.unwrap(),
         Delivery::Piped(first)
     );
-    // The agent dies before answering "two".
-    runs.exit(first, RunExit::Code(1));
+    runs.exit(first, exit);
     let rewound = host
         .until(|e| match e {
             HostEvent::RolledBack { messages, .. } => Some(*messages),
@@ -120,21 +105,25 @@ async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
         })
         .await;
     assert_eq!(rewound, 1);
-    let retry = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
-    let spawns = spawned(&runs.calls());
+    let retry = host.spawned().await;
     assert_eq!(
-        spawns[1],
+        spawned(&runs.calls())[1],
         (retry, "a".into(), RunWork::Messages, vec!["two".into()])
     );
     assert_eq!(handle.metrics().retries, 1);
     drop(handle);
     runs.exit(retry, RunExit::Code(0));
     running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
+    only_the_unanswered_follow_up_is_retried(RunExit::Code(1)).await;
+}
+
+#[tokio::test]
+async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() {
+    only_the_unanswered_follow_up_is_retried(RunExit::Code(0)).await;
 }
 
 #[tokio::test]
@@ -162,12 +151,7 @@ async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
         handle.cancel("a", "t2").await.unwrap(),
         CancelAnswer::Cancelled("second".into())
     );
-    let run = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
+    let run = host.spawned().await;
     assert_eq!(
         spawned(&runs.calls()),
         [(
@@ -221,12 +205,7 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     let mut host = Host::new(events);
     handle.message("a", "hi").await.unwrap();
     handle.message("b", "waiting").await.unwrap();
-    let run = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
+    let run = host.spawned().await;
     let reason = host
         .until(|e| match e {
             HostEvent::Closed { reason, .. } => Some(*reason),
@@ -252,49 +231,5 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     assert_eq!(next.0, "b");
     drop(handle);
     runs.exit(next.1, RunExit::Code(0));
-    running.await.unwrap().unwrap();
-}
-
-#[tokio::test]
-async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() {
-    let (runtime, runs) = fake();
-    let (driver, handle, events) = Driver::builder(config())
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
-    handle.message("a", "one").await.unwrap();
-    let first = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
-    runs.reply(first, "re: one", 1);
-    host.until(|e| matches!(e, HostEvent::Reply { .. }).then_some(()))
-        .await;
-    assert_eq!(
-        handle.message("a", "two").await.unwrap(),
-        Delivery::Piped(first)
-    );
-    // The agent exits cleanly without a turn for "two".
-    runs.exit(first, RunExit::Code(0));
-    let rewound = host
-        .until(|e| match e {
-            HostEvent::RolledBack { messages, .. } => Some(*messages),
-            _ => None,
-        })
-        .await;
-    assert_eq!(rewound, 1);
-    let retry = host
-        .until(|e| match e {
-            HostEvent::Spawned { run, .. } => Some(*run),
-            _ => None,
-        })
-        .await;
-    assert_eq!(spawned(&runs.calls())[1].3, ["two"]);
-    drop(handle);
-    runs.exit(retry, RunExit::Code(0));
     running.await.unwrap().unwrap();
 }

@@ -261,22 +261,12 @@ async fn a_follow_up_is_answered_by_the_live_agent(kind: Kind) {
         handle.message("chat", "first").await.unwrap(),
         Delivery::Queued
     );
-    let first = host
-        .until(|e| match e {
-            HostEvent::Reply { run, text, .. } => Some((*run, text.clone())),
-            _ => None,
-        })
-        .await;
+    let first = host.reply().await;
     assert_eq!(first.1, "re: first");
     // The agent is alive and its input open: the follow-up goes into it.
     let delivery = handle.message("chat", "second").await.unwrap();
     assert_eq!(delivery, Delivery::Piped(first.0));
-    let second = host
-        .until(|e| match e {
-            HostEvent::Reply { run, text, .. } => Some((*run, text.clone())),
-            _ => None,
-        })
-        .await;
+    let second = host.reply().await;
     assert_eq!(second, (first.0, "re: second".to_string()));
     handle.shutdown().await.unwrap();
     driver.await.unwrap().unwrap();

@@ -1,7 +1,6 @@
 //! [`DockerRuntime`]: each run is a Docker container, started and watched
 //! through the `docker` command-line client.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::path::Path;
@@ -11,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use groupq::RunId;
 use tokio::process::Command;
 
-use super::child::{self, Watched};
 use super::ipc::{Layout, RunDir};
-use super::{RunEvent, RunEvents, RunExit, RunSpec, Runtime};
+use super::local::{LocalRuns, Started};
+use super::{RunEvents, RunExit, RunSpec, Runtime};
 
 /// The label every container of this runtime carries, with its owner's name
 /// as the value: what a reaper filters on.
@@ -52,12 +51,16 @@ const DOCKER_RUN_FAILED: i32 = 125;
 ///
 /// Dropping the runtime kills every container still running.
 pub struct DockerRuntime {
-    layout: Layout,
+    runs: LocalRuns,
+    containers: Containers,
+}
+
+/// How this runtime's containers are made and named.
+struct Containers {
     image: String,
     args: Vec<OsString>,
     owner: String,
     instance: String,
-    runs: HashMap<RunId, (RunDir, Watched, String)>,
 }
 
 impl DockerRuntime {
@@ -68,12 +71,13 @@ impl DockerRuntime {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Ok(DockerRuntime {
-            layout: Layout::new(work_dir)?,
-            image: image.into(),
-            args: Vec::new(),
-            owner: "groupq".into(),
-            instance: format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000),
-            runs: HashMap::new(),
+            runs: LocalRuns::new(Layout::new(work_dir)?),
+            containers: Containers {
+                image: image.into(),
+                args: Vec::new(),
+                owner: "groupq".into(),
+                instance: format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000),
+            },
         })
     }
 
@@ -83,20 +87,20 @@ impl DockerRuntime {
         I: IntoIterator<Item = A>,
         A: Into<OsString>,
     {
-        self.args = args.into_iter().map(Into::into).collect();
+        self.containers.args = args.into_iter().map(Into::into).collect();
         self
     }
 
     /// The value of the owner label: one per installation, so a reaper
     /// never touches another installation's containers.
     pub fn with_owner(mut self, owner: impl Into<String>) -> DockerRuntime {
-        self.owner = owner.into();
+        self.containers.owner = owner.into();
         self
     }
 
     /// Keeps run directories after the runs end (for their logs).
     pub fn keep_run_dirs(mut self, keep: bool) -> DockerRuntime {
-        self.layout.keep_runs(keep);
+        self.runs.layout.keep_runs(keep);
         self
     }
 
@@ -119,17 +123,15 @@ impl DockerRuntime {
             .map(str::to_string)
             .collect())
     }
+}
 
+impl Containers {
     fn name(&self, run: RunId) -> String {
         format!("groupq-{}-{}", self.instance, run.get())
     }
 
-    fn start(
-        &mut self,
-        spec: &RunSpec,
-        events: &RunEvents,
-    ) -> io::Result<(RunDir, Watched, String)> {
-        let dir = self.layout.prepare(spec)?;
+    /// `docker run` for `spec` in `dir`.
+    fn start(&self, spec: &RunSpec, layout: &Layout, dir: &RunDir) -> io::Result<Started> {
         let name = self.name(spec.run);
         let mount = |from: &Path, to: &str| {
             let mut arg = OsString::from(from);
@@ -157,7 +159,7 @@ impl DockerRuntime {
             .arg("-v")
             .arg(mount(&dir.path, "/ipc"))
             .arg("-v")
-            .arg(mount(&self.layout.group_dir(&spec.group), "/group"))
+            .arg(mount(&layout.group_dir(&spec.group), "/group"))
             .arg(&self.image)
             .args(&self.args)
             .stdin(Stdio::null())
@@ -166,15 +168,14 @@ impl DockerRuntime {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("docker: {e}")))?;
-        let container = name.clone();
         let killer = Box::new(move |_pid: Option<u32>| {
-            tokio::spawn(kill_container(container));
+            tokio::spawn(kill_container(name));
         });
-        Ok((
-            dir,
-            child::watch(child, events.clone(), killer, docker_exit),
-            name,
-        ))
+        Ok(Started {
+            child,
+            killer,
+            exit_of_run: docker_exit,
+        })
     }
 }
 
@@ -197,39 +198,26 @@ async fn kill_container(name: String) {
 
 impl Runtime for DockerRuntime {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
-        match self.start(&spec, &events) {
-            Ok(started) => {
-                self.runs.insert(spec.run, started);
-            }
-            Err(e) => {
-                events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
-            }
-        }
+        let containers = &self.containers;
+        self.runs.spawn(&spec, events, |layout, dir| {
+            containers.start(&spec, layout, dir)
+        });
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        match self.runs.get_mut(&run) {
-            Some((dir, _, _)) => dir.deliver(message),
-            None => Ok(()),
-        }
+        self.runs.deliver(run, message)
     }
 
     fn close(&mut self, run: RunId) -> io::Result<()> {
-        match self.runs.get(&run) {
-            Some((dir, _, _)) => dir.close(),
-            None => Ok(()),
-        }
+        self.runs.close(run)
     }
 
     fn kill(&mut self, run: RunId) {
-        if let Some((_, watched, _)) = self.runs.get_mut(&run) {
-            watched.kill();
-        }
+        self.runs.kill(run);
     }
 
     fn release(&mut self, run: RunId) {
-        self.runs.remove(&run);
-        self.layout.remove(run);
+        self.runs.release(run);
     }
 }
 
@@ -246,10 +234,10 @@ fn docker_exit(exit: RunExit) -> RunExit {
 impl Drop for DockerRuntime {
     fn drop(&mut self) {
         // No executor may be left to run `docker kill` tasks: kill here.
-        let names: Vec<&str> = self
+        let names: Vec<String> = self
             .runs
-            .values()
-            .map(|(_, _, name)| name.as_str())
+            .live()
+            .map(|run| self.containers.name(run))
             .collect();
         if !names.is_empty() {
             let _ = std::process::Command::new("docker")

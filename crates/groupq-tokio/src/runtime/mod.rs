@@ -5,6 +5,7 @@
 mod child;
 mod docker;
 mod ipc;
+mod local;
 mod process;
 
 use std::fmt;

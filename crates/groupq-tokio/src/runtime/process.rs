@@ -1,7 +1,6 @@
 //! [`ProcessRuntime`]: each run is a local process, the embedded default
 //! that needs no daemon.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,9 +11,9 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::process::Command;
 
-use super::child::{self, Watched};
 use super::ipc::{Layout, RunDir};
-use super::{RunEvent, RunEvents, RunExit, RunSpec, Runtime};
+use super::local::{LocalRuns, Started};
+use super::{RunEvents, RunSpec, Runtime};
 
 /// A program and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,9 +54,8 @@ impl CommandLine {
 ///
 /// Dropping the runtime kills every process still running.
 pub struct ProcessRuntime {
-    layout: Layout,
+    runs: LocalRuns,
     commands: [CommandLine; 3],
-    runs: HashMap<RunId, (RunDir, Watched)>,
 }
 
 impl ProcessRuntime {
@@ -65,9 +63,8 @@ impl ProcessRuntime {
     /// under `work_dir` (created if missing).
     pub fn new(work_dir: &Path, command: CommandLine) -> io::Result<ProcessRuntime> {
         Ok(ProcessRuntime {
-            layout: Layout::new(work_dir)?,
+            runs: LocalRuns::new(Layout::new(work_dir)?),
             commands: [command.clone(), command.clone(), command],
-            runs: HashMap::new(),
         })
     }
 
@@ -79,35 +76,35 @@ impl ProcessRuntime {
 
     /// Keeps run directories after the runs end (for their logs).
     pub fn keep_run_dirs(mut self, keep: bool) -> ProcessRuntime {
-        self.layout.keep_runs(keep);
+        self.runs.layout.keep_runs(keep);
         self
     }
+}
 
-    fn start(&mut self, spec: &RunSpec, events: &RunEvents) -> io::Result<(RunDir, Watched)> {
-        let dir = self.layout.prepare(spec)?;
-        let line = &self.commands[kind_index(spec.work.kind())];
-        let child = Command::new(&line.program)
-            .args(&line.args)
-            .env("GROUPQ_IPC", &dir.path)
-            .env("GROUPQ_GROUP_DIR", self.layout.group_dir(&spec.group))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", line.program.display())))?;
-        let killer = Box::new(|pid: Option<u32>| {
-            // The child leads its own process group (process_group(0)).
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        });
-        Ok((
-            dir,
-            child::watch(child, events.clone(), killer, std::convert::identity),
-        ))
-    }
+/// Starts `line` in `dir` as the leader of a new process group.
+fn start(line: &CommandLine, layout: &Layout, dir: &RunDir, group: &str) -> io::Result<Started> {
+    let child = Command::new(&line.program)
+        .args(&line.args)
+        .env("GROUPQ_IPC", &dir.path)
+        .env("GROUPQ_GROUP_DIR", layout.group_dir(group))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", line.program.display())))?;
+    let killer = Box::new(|pid: Option<u32>| {
+        // The child leads its own process group (process_group(0)).
+        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    });
+    Ok(Started {
+        child,
+        killer,
+        exit_of_run: std::convert::identity,
+    })
 }
 
 fn kind_index(kind: WorkKind) -> usize {
@@ -120,46 +117,31 @@ fn kind_index(kind: WorkKind) -> usize {
 
 impl Runtime for ProcessRuntime {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
-        match self.start(&spec, &events) {
-            Ok(started) => {
-                self.runs.insert(spec.run, started);
-            }
-            Err(e) => {
-                events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
-            }
-        }
+        let line = &self.commands[kind_index(spec.work.kind())];
+        self.runs.spawn(&spec, events, |layout, dir| {
+            start(line, layout, dir, &spec.group)
+        });
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        match self.runs.get_mut(&run) {
-            Some((dir, _)) => dir.deliver(message),
-            None => Ok(()),
-        }
+        self.runs.deliver(run, message)
     }
 
     fn close(&mut self, run: RunId) -> io::Result<()> {
-        match self.runs.get(&run) {
-            Some((dir, _)) => dir.close(),
-            None => Ok(()),
-        }
+        self.runs.close(run)
     }
 
     fn kill(&mut self, run: RunId) {
-        if let Some((_, watched)) = self.runs.get_mut(&run) {
-            watched.kill();
-        }
+        self.runs.kill(run);
     }
 
     fn release(&mut self, run: RunId) {
-        self.runs.remove(&run);
-        self.layout.remove(run);
+        self.runs.release(run);
     }
 }
 
 impl Drop for ProcessRuntime {
     fn drop(&mut self) {
-        for (_, watched) in self.runs.values_mut() {
-            watched.kill();
-        }
+        self.runs.kill_all();
     }
 }

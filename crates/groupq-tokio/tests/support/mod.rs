@@ -6,7 +6,6 @@
 
 pub mod fake;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +13,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use groupq::RunId;
+#[allow(unused_imports)] // each test file uses its part
+pub use groupq_agent::log::{max_alive, Span};
 use groupq_tokio::{CommandLine, DockerRuntime, HostEvent, HostEvents, ProcessRuntime, Runtime};
 
 /// The image the Docker tests run (built by `docker/build-image.sh`).
@@ -173,6 +175,24 @@ impl Host {
         }
     }
 
+    /// Waits for the next run started: its id.
+    pub async fn spawned(&mut self) -> RunId {
+        self.until(|e| match e {
+            HostEvent::Spawned { run, .. } => Some(*run),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for the next reply: its run and text.
+    pub async fn reply(&mut self) -> (RunId, String) {
+        self.until(|e| match e {
+            HostEvent::Reply { run, text, .. } => Some((*run, text.clone())),
+            _ => None,
+        })
+        .await
+    }
+
     /// Takes every event left after the driver ended.
     pub fn drain(&mut self) {
         while let Ok(event) = self.events.try_recv() {
@@ -181,94 +201,7 @@ impl Host {
     }
 }
 
-/// One agent's life by its own clock.
-#[derive(Clone, Debug)]
-pub struct Span {
-    pub group: String,
-    pub run: u64,
-    pub start: u128,
-    /// Its `end` line, or a killed agent's last sign of life.
-    pub end: u128,
-    /// It wrote no `end` line: it was killed.
-    pub killed: bool,
-    /// Messages each of its turns answered.
-    pub turns: Vec<u64>,
-}
-
-/// Every agent's `agent.log` under `dir/runs/`.
+/// Every agent's life by its own clock, from `dir/runs/*/agent.log`.
 pub fn evidence(dir: &Path) -> Vec<Span> {
-    let mut spans = Vec::new();
-    let Ok(runs) = fs::read_dir(dir.join("runs")) else {
-        return spans;
-    };
-    for entry in runs {
-        let log = entry.unwrap().path().join("agent.log");
-        let Ok(text) = fs::read_to_string(&log) else {
-            continue;
-        };
-        let mut span = Span {
-            group: String::new(),
-            run: 0,
-            start: 0,
-            end: 0,
-            killed: true,
-            turns: Vec::new(),
-        };
-        for line in text.lines() {
-            let field = |key: &str| {
-                line.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let nanos: u128 = field("unix_nanos").parse().unwrap();
-            span.group = field("group");
-            span.run = field("run").parse().unwrap();
-            match field("event").as_str() {
-                "start" => {
-                    span.start = nanos;
-                    span.end = nanos;
-                }
-                "turn" => {
-                    span.turns.push(field("messages").parse().unwrap());
-                    span.end = nanos;
-                }
-                "alive" => span.end = nanos,
-                "end" => {
-                    span.end = nanos;
-                    span.killed = false;
-                }
-                other => panic!("unknown event {other:?} in {}", log.display()),
-            }
-        }
-        spans.push(span);
-    }
-    spans.sort_by_key(|s| s.run);
-    spans
-}
-
-/// Most agents alive at one instant, overall and within one group, by the
-/// agents' own clocks. At equal times an end counts before a start.
-pub fn max_alive(spans: &[Span]) -> (usize, usize) {
-    let mut events: Vec<(u128, bool, &str)> = Vec::new();
-    for s in spans {
-        events.push((s.start, true, &s.group));
-        events.push((s.end, false, &s.group));
-    }
-    events.sort();
-    let (mut alive, mut max, mut max_in_group) = (0usize, 0usize, 0usize);
-    let mut in_group: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, is_start, group) in events {
-        let n = in_group.entry(group).or_default();
-        if is_start {
-            alive += 1;
-            *n += 1;
-        } else {
-            alive -= 1;
-            *n -= 1;
-        }
-        max = max.max(alive);
-        max_in_group = max_in_group.max(*n);
-    }
-    (max, max_in_group)
+    groupq_agent::log::read_runs(&dir.join("runs")).expect("the agents' logs")
 }

@@ -1,0 +1,190 @@
+//! The reference agent's evidence: `agent.log` in its run directory, one
+//! line per event with the agent's own wall clock, and the reader that
+//! tests and the demo judge the promises on.
+//!
+//! `event=start|turn|alive|end group=G run=N unix_nanos=T` (a `turn` line
+//! adds `messages=N`, an `end` line `code=N`). Group names in this log must
+//! not contain whitespace (the reference agent is for tests and demos).
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The log's file name in the run directory.
+pub const LOG_FILE: &str = "agent.log";
+
+/// Appends one event line to `dir/agent.log`, stamped now.
+pub fn append(dir: &Path, event: &str, group: &str, run: u64, extra: &str) -> io::Result<()> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(io::Error::other)?
+        .as_nanos();
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))?;
+    writeln!(
+        log,
+        "event={event} group={group} run={run} unix_nanos={nanos}{extra}"
+    )
+}
+
+/// One agent's life by its own clock (nanoseconds since the Unix epoch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The group it served.
+    pub group: String,
+    /// Its run id.
+    pub run: u64,
+    /// When it started.
+    pub start: u128,
+    /// Its `end` line, or for an agent that wrote none (killed) its last
+    /// sign of life.
+    pub end: u128,
+    /// It wrote no `end` line: it was killed.
+    pub killed: bool,
+    /// How many messages each of its turns answered.
+    pub turns: Vec<u64>,
+}
+
+/// Reads `runs/*/agent.log` (one directory per run; a run whose agent never
+/// started has no log and no span). Spans are sorted by run id. A line that
+/// is not the format above is an `InvalidData` error naming file and line.
+pub fn read_runs(runs: &Path) -> io::Result<Vec<Span>> {
+    let mut spans = Vec::new();
+    for entry in fs::read_dir(runs).map_err(|e| at(runs, e))? {
+        let log = entry?.path().join(LOG_FILE);
+        match fs::read_to_string(&log) {
+            Ok(text) => spans.push(parse(&log, &text)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(at(&log, e)),
+        }
+    }
+    spans.sort_by_key(|s| s.run);
+    Ok(spans)
+}
+
+fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn parse(path: &Path, text: &str) -> io::Result<Span> {
+    let mut span = Span {
+        group: String::new(),
+        run: 0,
+        start: 0,
+        end: 0,
+        killed: true,
+        turns: Vec::new(),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let bad = |what: &str| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}:{}: {what}: {line:?}", path.display(), n + 1),
+            )
+        };
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .ok_or_else(|| bad(&format!("no {key}=")))
+        };
+        let nanos: u128 = field("unix_nanos")?
+            .parse()
+            .map_err(|_| bad("bad unix_nanos"))?;
+        span.group = field("group")?.to_string();
+        span.run = field("run")?.parse().map_err(|_| bad("bad run"))?;
+        match field("event")? {
+            "start" => {
+                span.start = nanos;
+                span.end = nanos;
+            }
+            "turn" => {
+                let messages = field("messages")?
+                    .parse()
+                    .map_err(|_| bad("bad messages"))?;
+                span.turns.push(messages);
+                span.end = nanos;
+            }
+            "alive" => span.end = nanos,
+            "end" => {
+                span.end = nanos;
+                span.killed = false;
+            }
+            _ => return Err(bad("unknown event")),
+        }
+    }
+    Ok(span)
+}
+
+/// Most agents alive at one instant, overall and within one group. At
+/// equal times an end counts before a start: a driver starts a group's next
+/// agent only after it saw the previous one exit.
+pub fn max_alive(spans: &[Span]) -> (usize, usize) {
+    let mut events: Vec<(u128, bool, &str)> = Vec::new();
+    for s in spans {
+        events.push((s.start, true, &s.group));
+        events.push((s.end, false, &s.group));
+    }
+    events.sort();
+    let (mut alive, mut max, mut max_in_group) = (0usize, 0usize, 0usize);
+    let mut in_group: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, is_start, group) in events {
+        let n = in_group.entry(group).or_default();
+        if is_start {
+            alive += 1;
+            *n += 1;
+        } else {
+            alive = alive.saturating_sub(1);
+            *n = n.saturating_sub(1);
+        }
+        max = max.max(alive);
+        max_in_group = max_in_group.max(*n);
+    }
+    (max, max_in_group)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_reads_back_and_a_bad_line_names_its_place() {
+        let path = Path::new("runs/run-1/agent.log");
+        let span = parse(
+            path,
+            "event=start group=a run=1 unix_nanos=10\n\
+             event=turn group=a run=1 unix_nanos=20 messages=2\n\
+             event=alive group=a run=1 unix_nanos=30\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (span.start, span.end, span.killed, span.turns),
+            (10, 30, true, vec![2])
+        );
+        let e = parse(path, "event=start group=a run=x unix_nanos=1\n").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string().starts_with("runs/run-1/agent.log:1: bad run"),
+            "{e}"
+        );
+        assert!(parse(path, "garbage").is_err());
+    }
+
+    #[test]
+    fn overlaps_are_counted_per_group_and_overall() {
+        let span = |group: &str, start, end| Span {
+            group: group.into(),
+            run: 0,
+            start,
+            end,
+            killed: false,
+            turns: vec![],
+        };
+        let spans = [span("a", 0, 10), span("a", 10, 20), span("b", 5, 15)];
+        assert_eq!(max_alive(&spans), (2, 1));
+        assert_eq!(max_alive(&[span("a", 0, 10), span("a", 9, 20)]), (2, 2));
+    }
+}
