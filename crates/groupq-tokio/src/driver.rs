@@ -171,6 +171,7 @@ impl<R: Runtime> Driver<R> {
                     }
                 },
                 () = sleep_until(deadline) => {
+                    let _span = tracing::debug_span!("timeout").entered();
                     self.step(Timeout)?;
                 }
             }

@@ -89,8 +89,8 @@
 //!
 //! ## Observability
 //!
-//! Every request and run event is handled inside a `tracing` span (`message`,
-//! `task`, `cancel`, `pause`, `resume`, `close`, `shutdown`, `run`) with the
+//! Every input is handled inside a `tracing` span (`message`, `task`,
+//! `cancel`, `pause`, `resume`, `close`, `shutdown`, `run`, `timeout`) with the
 //! group, run and task as fields; every command is an event (`spawn` with
 //! the work kind, `close input` with the reason, `kill`, `notice`, `cursor
 //! rolled back`, `retries exhausted`). Agents' stderr and unreadable stdout

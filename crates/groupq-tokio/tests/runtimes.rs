@@ -37,7 +37,7 @@ fn start(
 async fn docker_after(kind: Kind, dir: &Scratch, test: &str, spawns: u64) {
     let owner = owner(&dir.0);
     if kind == Kind::Docker {
-        say(&format!("docker: {test} started {spawns} containers"));
+        say(&format!("docker: {test} asked for {spawns} containers"));
         // `--rm` removes a container just after `docker run` returns.
         for _ in 0..200 {
             if DockerRuntime::containers(&owner).await.unwrap().is_empty() {
@@ -288,6 +288,62 @@ async fn a_follow_up_is_answered_by_the_live_agent(kind: Kind) {
     .await;
 }
 
+/// A run that cannot start (no such program, no such image) is reported
+/// as never started, and the core retries its messages.
+async fn a_run_that_cannot_start_is_reported_as_never_started(kind: Kind) {
+    let dir = Scratch::new("never-started");
+    let runtime: Box<dyn groupq_tokio::Runtime> = match kind {
+        Kind::Process => Box::new(
+            groupq_tokio::ProcessRuntime::new(
+                &dir.0,
+                groupq_tokio::CommandLine::new("/nonexistent/groupq-agent"),
+            )
+            .unwrap(),
+        ),
+        Kind::Docker => Box::new(
+            DockerRuntime::new(&dir.0, "groupq-no-such-image:none")
+                .unwrap()
+                .with_owner(owner(&dir.0)),
+        ),
+    };
+    let config = Config::default()
+        .with_retry_base(Duration::from_millis(10))
+        .with_max_retries(1);
+    let (driver, handle, events) = Driver::builder(config)
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "hello").await.unwrap();
+    let exit = host
+        .until(|e| match e {
+            HostEvent::Exited { exit, .. } => Some(exit.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(matches!(exit, RunExit::NotStarted(_)), "{exit}");
+    host.until(|e| matches!(e, HostEvent::RolledBack { .. }).then_some(()))
+        .await;
+    // The retry cannot start either: the retries end, the message stays unread.
+    let unread = host
+        .until(|e| match e {
+            HostEvent::TerminalFailure { unread, .. } => Some(*unread),
+            _ => None,
+        })
+        .await;
+    assert_eq!(unread, 1);
+    handle.shutdown().await.unwrap();
+    running.await.unwrap().unwrap();
+    docker_after(
+        kind,
+        &dir,
+        "a_run_that_cannot_start_is_reported_as_never_started",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
 /// Runs spawned, from the host's events.
 fn handle_spawns(host: &Host) -> u64 {
     host.seen
@@ -325,4 +381,50 @@ on_both_runtimes!(
     hung_agent_is_killed_after_its_deadline,
     shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace,
     a_follow_up_is_answered_by_the_live_agent,
+    a_run_that_cannot_start_is_reported_as_never_started,
 );
+
+/// Kill is SIGKILL of the run's whole process group: a helper the agent
+/// started dies with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_kill_takes_the_agents_helpers_with_it() {
+    let dir = Scratch::new("process-group");
+    // An agent that starts a helper, records its pid, and answers nothing.
+    let agent = groupq_tokio::CommandLine::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 30 & echo $! > \"$GROUPQ_IPC/helper.pid\"; wait");
+    let runtime = groupq_tokio::ProcessRuntime::new(&dir.0, agent)
+        .unwrap()
+        .keep_run_dirs(true);
+    let config = Config::default()
+        .with_max_turn_time(Duration::from_millis(300))
+        .with_kill_grace(Duration::from_millis(100))
+        .with_max_retries(0);
+    let (driver, handle, events) = Driver::builder(config)
+        .checked(true)
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "hello").await.unwrap();
+    let run = host.spawned().await;
+    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
+        .await;
+    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
+        .await;
+    let pid_file = dir.0.join(format!("runs/run-{}/helper.pid", run.get()));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    // Killed, then reaped by init: give it a moment to vanish.
+    for _ in 0..100 {
+        let zombie_or_gone = std::fs::read_to_string(proc_dir.join("stat"))
+            .map_or(true, |stat| stat.split_whitespace().nth(2) == Some("Z"));
+        if zombie_or_gone {
+            handle.shutdown().await.unwrap();
+            running.await.unwrap().unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the helper {} outlived the kill of its agent", pid.trim());
+}
