@@ -410,21 +410,28 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
     let run = host.spawned().await;
     host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
         .await;
-    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
-        .await;
     let pid_file = dir.0.join(format!("runs/run-{}/helper.pid", run.get()));
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
-    // Killed, then reaped by init: give it a moment to vanish.
+    let stat = std::path::PathBuf::from(format!("/proc/{}/stat", pid.trim()));
+    // The helper would live 30 s; killed with its group it is gone (or a
+    // zombie awaiting init) at once. Its stdout is the agent's, so the run's
+    // exit also waits for it.
+    let mut gone = false;
     for _ in 0..100 {
-        let zombie_or_gone = std::fs::read_to_string(proc_dir.join("stat"))
+        gone = std::fs::read_to_string(&stat)
             .map_or(true, |stat| stat.split_whitespace().nth(2) == Some("Z"));
-        if zombie_or_gone {
-            handle.shutdown().await.unwrap();
-            running.await.unwrap().unwrap();
-            return;
+        if gone {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the helper {} outlived the kill of its agent", pid.trim());
+    assert!(
+        gone,
+        "the helper {} outlived the kill of its agent",
+        pid.trim()
+    );
+    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
+        .await;
+    handle.shutdown().await.unwrap();
+    running.await.unwrap().unwrap();
 }
