@@ -68,6 +68,11 @@
 //!   messages it was given (a follow-up written just before it exited, say)
 //!   were answered by no delivered reply is reported to the core as failed,
 //!   so those messages are rolled back and retried instead of lost.
+//! - **Runs that never started.** A run whose process or container could
+//!   not be created ([`RunExit::NotStarted`]: no such program, `docker run`
+//!   status 125) is reported to the core as a failed exit: its messages are
+//!   rolled back and retried, a task is reported failed
+//!   ([`HostEvent::TaskFailed`]), never silently re-run.
 //! - **Terminal failure.** The unread messages stay unread; the group's next
 //!   message hands them to a run again. The host is told
 //!   ([`HostEvent::TerminalFailure`]).
