@@ -8,7 +8,8 @@
 //!   (each message starts a new agent), median and p99 over `--runs`
 //!   (default 50). The floor beside it: the same agent started bare (its
 //!   run directory written, the process or `docker run` spawned, its first
-//!   stdout line read), without the driver.
+//!   stdout line read), without the driver; bare and driven starts
+//!   alternate, so both see the same machine.
 //! - **start rate**: `--tasks` (default 64) task runs to as many groups at
 //!   once with `max_active` 8: runs started and ended per second.
 //!
@@ -57,8 +58,10 @@ fn runtime(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runtime> {
     }
 }
 
-/// Through the driver: message in, reply out, one new agent each time.
-async fn driven(kind: Kind, dir: &Path, options: &Options) -> Vec<Duration> {
+/// Through the driver (message in, reply out, one new agent each time),
+/// interleaved with bare starts so that both see the same machine state:
+/// `(bare, driven)` samples.
+async fn samples(kind: Kind, dir: &Path, options: &Options) -> (Vec<Duration>, Vec<Duration>) {
     let config = Config::default()
         .with_max_active(8)
         .with_idle_timeout(Duration::from_millis(10));
@@ -66,8 +69,9 @@ async fn driven(kind: Kind, dir: &Path, options: &Options) -> Vec<Duration> {
         .build(runtime(kind, dir, &options.image))
         .expect("config");
     let running = tokio::spawn(driver.run());
-    let mut samples = Vec::new();
+    let (mut bare, mut driven) = (Vec::new(), Vec::new());
     for i in 0..options.runs {
+        bare.push(bare_one(kind, &dir.join("bare"), i, options).await);
         let group = format!("g{i}");
         let start = Instant::now();
         handle
@@ -77,7 +81,7 @@ async fn driven(kind: Kind, dir: &Path, options: &Options) -> Vec<Duration> {
         loop {
             match events.recv().await.expect("driver") {
                 HostEvent::Reply { group: g, .. } if g == group => {
-                    samples.push(start.elapsed());
+                    driven.push(start.elapsed());
                 }
                 // The next agent starts once this one is gone, as bare.
                 HostEvent::Exited { group: g, .. } if g == group => break,
@@ -87,61 +91,58 @@ async fn driven(kind: Kind, dir: &Path, options: &Options) -> Vec<Duration> {
     }
     handle.shutdown().await.expect("shutdown");
     running.await.expect("join").expect("driver");
-    samples
+    (bare, driven)
 }
 
 /// Bare: write the run directory, start the agent, read its first line.
-async fn bare(kind: Kind, dir: &Path, options: &Options) -> Vec<Duration> {
-    let mut samples = Vec::new();
-    for i in 0..options.runs {
-        let run_dir = dir.join(format!("bare-{i}"));
-        let group_dir = dir.join(format!("bare-group-{i}"));
-        let start = Instant::now();
-        let input = run_dir.join(INPUT_DIR);
-        std::fs::create_dir_all(&input).expect("run dir");
-        std::fs::create_dir_all(&group_dir).expect("group dir");
-        let assignment = format!(r#"{{"run":{i},"group":"g{i}","work":"messages"}}"#);
-        write_atomic(&run_dir, RUN_FILE, assignment.as_bytes()).expect("run file");
-        write_message(&input, 1, "ping").expect("message");
-        let mut command = match kind {
-            Kind::Process => {
-                let line = agent_command();
-                let mut command = Command::new(line.program);
-                command
-                    .args(line.args)
-                    .env("GROUPQ_IPC", &run_dir)
-                    .env("GROUPQ_GROUP_DIR", &group_dir);
-                command
-            }
-            Kind::Docker => {
-                let mut command = Command::new("docker");
-                command
-                    .args(["run", "-i", "--rm", "--init", "--network", "none", "-v"])
-                    .arg(format!("{}:/ipc", run_dir.display()))
-                    .arg("-v")
-                    .arg(format!("{}:/group", group_dir.display()))
-                    .arg(&options.image)
-                    .args(["--turn-ms", "0"]);
-                command
-            }
-        };
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        lines
-            .next_line()
-            .await
-            .expect("read")
-            .expect("a first line");
-        samples.push(start.elapsed());
-        write_atomic(&input, CLOSE_SENTINEL, b"").expect("close");
-        while lines.next_line().await.expect("read").is_some() {}
-        child.wait().await.expect("exit");
-    }
-    samples
+async fn bare_one(kind: Kind, dir: &Path, i: usize, options: &Options) -> Duration {
+    let run_dir = dir.join(format!("bare-{i}"));
+    let group_dir = dir.join(format!("bare-group-{i}"));
+    let start = Instant::now();
+    let input = run_dir.join(INPUT_DIR);
+    std::fs::create_dir_all(&input).expect("run dir");
+    std::fs::create_dir_all(&group_dir).expect("group dir");
+    let assignment = format!(r#"{{"run":{i},"group":"g{i}","work":"messages"}}"#);
+    write_atomic(&run_dir, RUN_FILE, assignment.as_bytes()).expect("run file");
+    write_message(&input, 1, "ping").expect("message");
+    let mut command = match kind {
+        Kind::Process => {
+            let line = agent_command();
+            let mut command = Command::new(line.program);
+            command
+                .args(line.args)
+                .env("GROUPQ_IPC", &run_dir)
+                .env("GROUPQ_GROUP_DIR", &group_dir);
+            command
+        }
+        Kind::Docker => {
+            let mut command = Command::new("docker");
+            command
+                .args(["run", "-i", "--rm", "--init", "--network", "none", "-v"])
+                .arg(format!("{}:/ipc", run_dir.display()))
+                .arg("-v")
+                .arg(format!("{}:/group", group_dir.display()))
+                .arg(&options.image)
+                .args(["--turn-ms", "0"]);
+            command
+        }
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("a first line");
+    let sample = start.elapsed();
+    write_atomic(&input, CLOSE_SENTINEL, b"").expect("close");
+    while lines.next_line().await.expect("read").is_some() {}
+    child.wait().await.expect("exit");
+    sample
 }
 
 /// `tasks` task runs at once, `max_active` 8: runs per second.
@@ -211,8 +212,7 @@ fn main() {
             other => panic!("unknown argument {other:?}"),
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio");
@@ -234,8 +234,7 @@ fn main() {
     for (kind, name) in kinds {
         let dir = scratch.join(name);
         let (mut bare, mut driven, rate) = runtime.block_on(async {
-            let bare = bare(kind, &dir.join("bare"), &options).await;
-            let driven = driven(kind, &dir.join("driven"), &options).await;
+            let (bare, driven) = samples(kind, &dir, &options).await;
             let rate = start_rate(kind, &dir.join("rate"), &options).await;
             (bare, driven, rate)
         });
