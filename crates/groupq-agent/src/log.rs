@@ -70,7 +70,8 @@ fn at(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-fn parse(path: &Path, text: &str) -> io::Result<Span> {
+/// Parses one `agent.log`'s text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> io::Result<Span> {
     let mut span = Span {
         group: String::new(),
         run: 0,
