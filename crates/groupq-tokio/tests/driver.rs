@@ -7,10 +7,9 @@ mod support;
 use std::time::Duration;
 
 use groupq::{CancelAnswer, CloseReason, Config, RunId, TaskAnswer};
-use groupq_tokio::{Delivery, Driver, DriverError, HostEvent, RunExit, RunWork};
+use groupq_tokio::{Delivery, DriverError, HostEvent, RunExit, RunWork};
 
 use support::fake::{fake, Call};
-use support::Host;
 
 fn config() -> Config {
     Config::default()
@@ -36,12 +35,7 @@ fn spawned(calls: &[Call]) -> Vec<(RunId, String, RunWork, Vec<String>)> {
 #[tokio::test]
 async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run() {
     let (runtime, runs) = fake();
-    let (driver, handle, events) = Driver::builder(config())
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config(), runtime);
     assert_eq!(
         handle.message("a", "hello").await.unwrap(),
         Delivery::Queued
@@ -83,12 +77,7 @@ async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run()
 /// handed to the retry.
 async fn only_the_unanswered_follow_up_is_retried(exit: RunExit) {
     let (runtime, runs) = fake();
-    let (driver, handle, events) = Driver::builder(config())
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config(), runtime);
     handle.message("a", "one").await.unwrap();
     let first = host.spawned().await;
     runs.reply(first, "re: one", 1);
@@ -129,12 +118,7 @@ async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() 
 #[tokio::test]
 async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     let (runtime, runs) = fake();
-    let (driver, handle, events) = Driver::builder(config())
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config(), runtime);
     assert_eq!(
         handle.task("a", "t1", "first").await.unwrap(),
         TaskAnswer::Queued
@@ -197,12 +181,7 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     let config = config()
         .with_max_turn_time(Duration::from_millis(50))
         .with_kill_grace(Duration::from_millis(50));
-    let (driver, handle, events) = Driver::builder(config)
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hi").await.unwrap();
     handle.message("b", "waiting").await.unwrap();
     let run = host.spawned().await;

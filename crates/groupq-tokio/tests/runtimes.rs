@@ -9,27 +9,15 @@ mod support;
 use std::time::Duration;
 
 use groupq::{CloseReason, Config, TaskAnswer};
-use groupq_tokio::{Delivery, DockerRuntime, Driver, HostEvent, RunExit};
+use groupq_tokio::{Delivery, DockerRuntime, HostEvent, RunExit};
 
 use support::{evidence, max_alive, owner, runtime, say, unix_nanos, Host, Kind, Scratch};
 
 const MS: u128 = 1_000_000;
 
 /// Starts a checked driver on `kind`'s runtime in `dir`.
-fn start(
-    kind: Kind,
-    dir: &Scratch,
-    config: Config,
-) -> (
-    tokio::task::JoinHandle<Result<(), groupq_tokio::DriverError>>,
-    groupq_tokio::Handle,
-    Host,
-) {
-    let (driver, handle, events) = Driver::builder(config)
-        .checked(true)
-        .build(runtime(kind, &dir.0))
-        .unwrap();
-    (tokio::spawn(driver.run()), handle, Host::new(events))
+fn start(kind: Kind, dir: &Scratch, config: Config) -> support::Running {
+    support::start_checked(config, runtime(kind, &dir.0))
 }
 
 /// After a Docker scenario: how many containers it started (the CI log
@@ -309,12 +297,7 @@ async fn a_run_that_cannot_start_is_reported_as_never_started(kind: Kind) {
     let config = Config::default()
         .with_retry_base(Duration::from_millis(10))
         .with_max_retries(1);
-    let (driver, handle, events) = Driver::builder(config)
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hello").await.unwrap();
     let exit = host
         .until(|e| match e {
@@ -400,12 +383,7 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
         .with_max_turn_time(Duration::from_millis(300))
         .with_kill_grace(Duration::from_millis(100))
         .with_max_retries(0);
-    let (driver, handle, events) = Driver::builder(config)
-        .checked(true)
-        .build(runtime)
-        .unwrap();
-    let running = tokio::spawn(driver.run());
-    let mut host = Host::new(events);
+    let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hello").await.unwrap();
     let run = host.spawned().await;
     host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))

@@ -23,6 +23,22 @@ pub const IMAGE: &str = "groupq-agent:dev";
 /// Every agent turn takes this long.
 pub const TURN_MS: &str = "50";
 
+/// A running checked driver: its task, its handle, and the host's side.
+pub type Running = (
+    tokio::task::JoinHandle<Result<(), groupq_tokio::DriverError>>,
+    groupq_tokio::Handle,
+    Host,
+);
+
+/// Starts a checked driver with `config` on `runtime`.
+pub fn start_checked(config: groupq::Config, runtime: impl Runtime) -> Running {
+    let (driver, handle, events) = groupq_tokio::Driver::builder(config)
+        .checked(true)
+        .build(runtime)
+        .expect("a valid config");
+    (tokio::spawn(driver.run()), handle, Host::new(events))
+}
+
 /// The two runtimes every scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
