@@ -8,8 +8,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use groupq_agent::AgentLine;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
 use tokio::sync::oneshot;
 
 use super::{RunEvent, RunEvents, RunExit};
@@ -52,32 +52,25 @@ pub(crate) fn watch(
         });
     }
     tokio::spawn(async move {
-        let mut killer = Some(killer);
         let pid = child.id();
-        if let Some(stdout) = child.stdout.take() {
-            let mut lines = BufReader::new(stdout).lines();
-            loop {
-                tokio::select! {
-                    line = lines.next_line() => match line {
-                        Ok(Some(line)) => forward(&events, &line),
-                        _ => break,
-                    },
-                    asked = &mut killed, if killer.is_some() => {
-                        if let (Ok(()), Some(kill)) = (asked, killer.take()) {
-                            kill(pid);
-                        }
-                    }
-                }
-            }
-        }
+        let mut lines = child.stdout.take().map(|out| BufReader::new(out).lines());
+        let mut killer = Some(killer);
         let exit = loop {
             tokio::select! {
-                status = child.wait() => break match status {
+                line = next_line(&mut lines) => match line {
+                    Some(line) => forward(&events, &line),
+                    // End of stdout (or a read error): only the exit is left.
+                    None => lines = None,
+                },
+                // The exit is reported once stdout is drained, after every line.
+                status = child.wait(), if lines.is_none() => break match status {
                     Ok(status) => exit_of_run(exit_of(status)),
                     Err(e) => RunExit::NotStarted(format!("cannot wait for the process: {e}")),
                 },
+                // Asked to kill, or the runtime let go of the run: either way
+                // this branch is done (a finished receiver must not be polled).
                 asked = &mut killed, if killer.is_some() => {
-                    if let (Ok(()), Some(kill)) = (asked, killer.take()) {
+                    if let (Some(kill), Ok(())) = (killer.take(), asked) {
                         kill(pid);
                     }
                 }
@@ -86,6 +79,14 @@ pub(crate) fn watch(
         events.send(RunEvent::Exited(exit));
     });
     Watched { kill: Some(kill) }
+}
+
+/// The next stdout line; never, once stdout is done.
+async fn next_line(lines: &mut Option<Lines<BufReader<ChildStdout>>>) -> Option<String> {
+    match lines {
+        Some(lines) => lines.next_line().await.ok().flatten(),
+        None => std::future::pending().await,
+    }
 }
 
 /// One stdout line: a protocol line is forwarded, anything else logged.
