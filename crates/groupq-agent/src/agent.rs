@@ -139,7 +139,7 @@ impl Agent {
             AssignedWork::Task { prompt, .. } => {
                 self.script(prompt)?;
                 let ok = self.succeeds(prompt)?;
-                let ok = self.turn(&format!("done: {prompt}"), 0, ok)?;
+                self.turn(&format!("done: {prompt}"), 0, ok, self.tokens()?)?;
                 Ok(if ok { 0 } else { 1 })
             }
             AssignedWork::Compact => {
@@ -210,25 +210,24 @@ impl Agent {
         for text in batch {
             ok &= self.succeeds(text)?;
         }
-        let tokens = self.tokens()? + TOKENS_PER_MESSAGE * batch.len() as u64;
+        let mut tokens = self.tokens()?;
         if ok {
+            // The messages and their answers join the context.
+            tokens += TOKENS_PER_MESSAGE * batch.len() as u64;
             self.set_tokens(tokens)?;
         }
-        let answered = self.turn(
-            &format!("re: {}", batch.join(" | ")),
-            batch.len() as u64,
-            ok,
-        )?;
-        if answered {
+        let reply = format!("re: {}", batch.join(" | "));
+        self.turn(&reply, batch.len() as u64, ok, tokens)?;
+        if ok {
             emit(&AgentLine::Idle)?;
         }
-        Ok(answered)
+        Ok(ok)
     }
 
-    /// Takes a turn's time, then reports it; `false` when it failed.
-    fn turn(&self, reply: &str, messages: u64, ok: bool) -> io::Result<bool> {
+    /// Takes a turn's time, then reports it (a failure when not `ok`), with
+    /// `tokens` in the context after it.
+    fn turn(&self, reply: &str, messages: u64, ok: bool, tokens: u64) -> io::Result<()> {
         thread::sleep(self.turn);
-        let tokens = self.tokens()?;
         let line = if ok {
             TurnLine {
                 status: Status::Success,
@@ -251,8 +250,7 @@ impl Agent {
             }
         };
         emit(&AgentLine::Turn(line))?;
-        self.log("turn", &format!(" messages={messages}"))?;
-        Ok(ok)
+        self.log("turn", &format!(" messages={messages}"))
     }
 
     /// Whether a turn over `text` succeeds: not for `#fail`, nor for the

@@ -183,7 +183,7 @@ impl<R: Runtime> Driver<R> {
     where
         E: Event<String, String, String> + Clone,
     {
-        let now = self.epoch.time(Instant::now().into_std());
+        let now = self.now();
         let mut outputs = std::mem::take(&mut self.outputs);
         let answer = self.core.step(now, event, &mut outputs);
         if answer.is_ok() {

@@ -71,6 +71,11 @@ impl Layout {
         Ok(dir)
     }
 
+    /// The run's IPC directory.
+    fn run_dir(&self, run: RunId) -> PathBuf {
+        self.root.join("runs").join(format!("run-{}", run.get()))
+    }
+
     /// The group's persistent directory. The name is the group's with every
     /// byte outside `[A-Za-z0-9_-]` written `%XX`, so any group name is one
     /// safe path component.
@@ -89,7 +94,7 @@ impl Layout {
     /// Removes a finished run's directory, unless runs are kept.
     pub(crate) fn remove(&self, run: RunId) {
         if !self.keep_runs {
-            let _ = fs::remove_dir_all(self.root.join("runs").join(format!("run-{}", run.get())));
+            let _ = fs::remove_dir_all(self.run_dir(run));
         }
     }
 }
