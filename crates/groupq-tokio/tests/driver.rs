@@ -151,8 +151,7 @@ async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     handle.pause("b").await.unwrap();
     handle.message("b", "waits").await.unwrap();
     runs.exit(run, RunExit::Code(0));
-    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
-        .await;
+    host.exited().await;
     // b is paused: nothing starts although the slot is free.
     assert_eq!(handle.stats().await.unwrap().live_runs, 0);
     assert!(handle.explain("b").await.unwrap().unwrap().paused);
@@ -185,15 +184,9 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     handle.message("a", "hi").await.unwrap();
     handle.message("b", "waiting").await.unwrap();
     let run = host.spawned().await;
-    let reason = host
-        .until(|e| match e {
-            HostEvent::Closed { reason, .. } => Some(*reason),
-            _ => None,
-        })
-        .await;
+    let reason = host.closed().await;
     assert_eq!(reason, CloseReason::TurnTimeout);
-    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
-        .await;
+    host.killed().await;
     assert_eq!(handle.metrics().kills, 1);
     // Killed but not yet gone: b still waits.
     assert_eq!(handle.stats().await.unwrap().live_runs, 1);

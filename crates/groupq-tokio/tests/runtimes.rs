@@ -119,21 +119,10 @@ async fn hung_agent_is_killed_after_its_deadline(kind: Kind) {
     let (driver, handle, mut host) = start(kind, &dir, config);
     let sent = unix_nanos();
     handle.message("stuck", "#hang").await.unwrap();
-    let reason = host
-        .until(|e| match e {
-            HostEvent::Closed { reason, .. } => Some(*reason),
-            _ => None,
-        })
-        .await;
+    let reason = host.closed().await;
     assert_eq!(reason, CloseReason::TurnTimeout);
-    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
-        .await;
-    let exit = host
-        .until(|e| match e {
-            HostEvent::Exited { exit, .. } => Some(exit.clone()),
-            _ => None,
-        })
-        .await;
+    host.killed().await;
+    let exit = host.exited().await;
     // SIGKILL: the process's signal, or `docker run`'s 128 + 9.
     assert!(
         exit == RunExit::Signal(9) || exit == RunExit::Code(137),
@@ -299,12 +288,7 @@ async fn a_run_that_cannot_start_is_reported_as_never_started(kind: Kind) {
         .with_max_retries(1);
     let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hello").await.unwrap();
-    let exit = host
-        .until(|e| match e {
-            HostEvent::Exited { exit, .. } => Some(exit.clone()),
-            _ => None,
-        })
-        .await;
+    let exit = host.exited().await;
     assert!(matches!(exit, RunExit::NotStarted(_)), "{exit}");
     host.until(|e| matches!(e, HostEvent::RolledBack { .. }).then_some(()))
         .await;
@@ -386,8 +370,7 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
     let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hello").await.unwrap();
     let run = host.spawned().await;
-    host.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
-        .await;
+    host.killed().await;
     let pid_file = dir.0.join(format!("runs/run-{}/helper.pid", run.get()));
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     let stat = std::path::PathBuf::from(format!("/proc/{}/stat", pid.trim()));
@@ -408,8 +391,7 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
         "the helper {} outlived the kill of its agent",
         pid.trim()
     );
-    host.until(|e| matches!(e, HostEvent::Exited { .. }).then_some(()))
-        .await;
+    host.exited().await;
     handle.shutdown().await.unwrap();
     running.await.unwrap().unwrap();
 }

@@ -209,6 +209,30 @@ impl Host {
         .await
     }
 
+    /// Waits for the next close of a run's input: its reason.
+    pub async fn closed(&mut self) -> groupq::CloseReason {
+        self.until(|e| match e {
+            HostEvent::Closed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for the next kill.
+    pub async fn killed(&mut self) {
+        self.until(|e| matches!(e, HostEvent::Killed { .. }).then_some(()))
+            .await;
+    }
+
+    /// Waits for the next run's exit: how it ended.
+    pub async fn exited(&mut self) -> groupq_tokio::RunExit {
+        self.until(|e| match e {
+            HostEvent::Exited { exit, .. } => Some(exit.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Takes every event left after the driver ended.
     pub fn drain(&mut self) {
         while let Ok(event) = self.events.try_recv() {
