@@ -6,6 +6,7 @@ use thiserror::Error;
 
 /// How a freed slot is shared between groups (B8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Policy {
     /// The group that just finished goes to the back of the waiting line and
     /// the slot goes to the head: a group waiting behind `W` others gets a
@@ -51,6 +52,7 @@ pub enum ConfigError {
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Config {
     max_active: usize,
     retry_base: Duration,

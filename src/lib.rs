@@ -376,6 +376,8 @@ pub use input::{
     PipeAnswer, PipeRefusal, Response, Resume, Shutdown, Task, TaskAnswer, Timeout, Turn,
 };
 pub use machine::Machine;
+#[cfg(feature = "serde")]
+pub use machine::SnapshotError;
 pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record};
 pub use time::{Epoch, Time};
 pub use turn_report::{Compaction, CompactionTrigger, ContextStats, TurnReport, TurnStatus};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 /// Arithmetic saturates instead of overflowing, so no input can make the core
 /// panic through time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Time(u64);
 
 impl Time {

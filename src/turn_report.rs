@@ -21,6 +21,7 @@ pub enum TurnStatus {
 /// assert_eq!(ContextStats::from_tokens(9, 0).effective_percent(), None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ContextStats {
     /// Tokens in the context, if known.
     pub tokens: Option<u64>,

@@ -9,6 +9,7 @@ use std::fmt;
 /// is a fencing token: an input naming a run that is no longer live is
 /// rejected instead of being applied to its successor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RunId(u64);
 
 impl RunId {
@@ -31,6 +32,7 @@ impl fmt::Display for RunId {
 
 /// What a run does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Work<T, P> {
     /// Process the group's unread messages; may receive piped follow-ups.
     Messages,
@@ -58,6 +60,7 @@ impl<T, P> Work<T, P> {
 
 /// The kind of a run's [`Work`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum WorkKind {
     /// [`Work::Messages`].
     Messages,
@@ -73,6 +76,7 @@ pub enum WorkKind {
 /// follow-up is piped in, or `Closing` once the core asked for its input to
 /// be closed. A run leaves the machine only when its exit is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RunState {
     /// Working on a turn.
     Busy,
@@ -85,6 +89,7 @@ pub enum RunState {
 
 /// How a container ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Exit {
     /// Exit status zero.
     Clean,

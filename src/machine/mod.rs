@@ -37,6 +37,10 @@ mod exit;
 mod lifecycle;
 mod operator;
 mod shutdown;
+#[cfg(feature = "serde")]
+mod snapshot;
+#[cfg(feature = "serde")]
+pub use snapshot::SnapshotError;
 mod turn;
 mod views;
 
@@ -49,6 +53,19 @@ mod views;
 /// Drive it with [`handle`](Machine::handle) and [`poll`](Machine::poll);
 /// the crate docs state the loop.
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(
+        try_from = "snapshot::Snapshot<K, T, P>",
+        bound(
+            serialize = "K: serde::Serialize, T: serde::Serialize, P: serde::Serialize",
+            deserialize = "K: serde::Deserialize<'de> + Clone + Eq + Hash, \
+                           T: serde::Deserialize<'de> + Clone + Eq + Hash, \
+                           P: serde::Deserialize<'de>"
+        )
+    )
+)]
 pub struct Machine<K, T, P> {
     config: Config,
     /// The latest `now` accepted.
@@ -60,8 +77,13 @@ pub struct Machine<K, T, P> {
     line: Line,
     timers: Timers,
     /// The run deadlines' durations, from the config.
+    #[cfg_attr(feature = "serde", serde(skip_serializing))]
     durations: RunDurations,
     /// Buffered outputs; reused, so the steady state allocates nothing.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "snapshot::no_pending_outputs")
+    )]
     out: VecDeque<Output<K, T, P>>,
 }
 

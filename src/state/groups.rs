@@ -22,6 +22,7 @@ use crate::turn_report::ContextStats;
 /// table and the last context statistics in a cold side table, none of
 /// which a waiting group needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Group<K> {
     pub(crate) key: K,
     /// The group's live run in the run table, or `NIL`. One index, so "a
@@ -84,8 +85,11 @@ impl<K> Group<K> {
 
 /// The group table. See the module docs for its invariant.
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(bound(deserialize = "K: serde::Deserialize<'de>")))]
 pub(crate) struct Groups<K> {
     /// Key → index into `table`.
+    #[cfg_attr(feature = "serde", serde(skip))]
     index: HashMap<K, GroupIdx>,
     /// `None` entries are free and listed in `free`.
     table: Vec<Option<Group<K>>>,
@@ -175,6 +179,13 @@ impl<K> Groups<K> {
         self.table[g as usize]
             .as_mut()
             .expect("indices held by the machine name tracked groups")
+    }
+
+    /// The tracked group at `g`, if there is one: for checking indices
+    /// that did not come from the machine itself (a snapshot).
+    #[cfg(feature = "serde")]
+    pub(crate) fn try_get(&self, g: GroupIdx) -> Option<&Group<K>> {
+        self.table.get(g as usize)?.as_ref()
     }
 
     /// Groups tracked.
@@ -274,5 +285,43 @@ mod tests {
         let b = groups.track("b");
         assert_eq!(b, a, "index reused");
         assert_eq!(groups.context(b), None, "no context carried over");
+    }
+}
+
+/// Restoring from a snapshot: the key index is rebuilt from the table, and
+/// the table checked so that no index the machine follows can be wrong.
+#[cfg(feature = "serde")]
+impl<K: Clone + Eq + Hash> Groups<K> {
+    pub(crate) fn restore(&mut self) -> Result<(), &'static str> {
+        let n = self.table.len();
+        if n >= NIL as usize / 2 {
+            return Err("the group table is too large");
+        }
+        let mut free = vec![false; n];
+        for &g in &self.free {
+            let slot = free.get_mut(g as usize).ok_or("a free group index is out of range")?;
+            if std::mem::replace(slot, true) || self.table[g as usize].is_some() {
+                return Err("the group free list names a tracked or repeated entry");
+            }
+        }
+        if self.contexts.len() > n {
+            return Err("more context entries than groups");
+        }
+        if self.paused.iter().any(|&g| self.try_get(g).is_none()) {
+            return Err("a paused group is not tracked");
+        }
+        self.index.clear();
+        for (g, group) in self.table.iter().enumerate() {
+            match group {
+                Some(group) => {
+                    if self.index.insert(group.key.clone(), g as GroupIdx).is_some() {
+                        return Err("two groups have the same key");
+                    }
+                }
+                None if !free[g] => return Err("an empty group entry is not free"),
+                None => {}
+            }
+        }
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ use crate::state::{GroupIdx, LineLink, NIL};
 
 /// The ends of the line; the links live in the groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Line {
     head: GroupIdx,
     tail: GroupIdx,
@@ -100,5 +101,26 @@ impl Line {
             at = groups.get(at).line.next;
         }
         Some(ahead)
+    }
+}
+
+/// Restoring from a snapshot: the line is walked from its head through the
+/// groups' links.
+#[cfg(feature = "serde")]
+impl Line {
+    pub(crate) fn check<K>(&self, groups: &Groups<K>) -> Result<(), &'static str> {
+        let (mut prev, mut at, mut len) = (NIL, self.head, 0usize);
+        while at != NIL {
+            let group = groups.try_get(at).ok_or("the line names an untracked group")?;
+            if !group.in_line || group.line.prev != prev || len == self.len {
+                return Err("the waiting line is broken");
+            }
+            (prev, at, len) = (at, group.line.next, len + 1);
+        }
+        let in_line = groups.indices().filter(|&g| groups.get(g).in_line).count();
+        if prev != self.tail || len != self.len || in_line != len {
+            return Err("the waiting line's ends or length disagree with its groups");
+        }
+        Ok(())
     }
 }

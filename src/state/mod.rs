@@ -26,6 +26,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// A group's place in the waiting line, kept in the group. Only
 /// [`line::Line`] reads or writes its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct LineLink {
     pub(in crate::state) prev: GroupIdx,
     pub(in crate::state) next: GroupIdx,

@@ -19,6 +19,7 @@ use crate::work::{RunId, RunState, WorkKind};
 
 /// A live run, referred to by its group (`Group::live`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Run<T> {
     pub(crate) id: RunId,
     /// Its group.
@@ -83,10 +84,12 @@ impl Hasher for RunIdHasher {
 
 /// The run table. See the module docs for its invariants.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Runs<T> {
     table: Vec<Option<Run<T>>>,
     free: Vec<u32>,
     /// Live run → its group, and its index in `table`.
+    #[cfg_attr(feature = "serde", serde(skip))]
     live: HashMap<RunId, (GroupIdx, u32), BuildHasherDefault<RunIdHasher>>,
     next_id: u64,
     /// The idle runs, longest idle first: an intrusive list through the
@@ -268,5 +271,69 @@ impl<T> Runs<T> {
             Some(n) => n.idle_prev = prev,
             None => self.idle_tail = prev,
         }
+    }
+}
+
+/// Restoring from a snapshot: the live map is rebuilt from the table, and
+/// the table checked against the groups, the idle list and the closing
+/// count.
+#[cfg(feature = "serde")]
+impl<T> Runs<T> {
+    pub(crate) fn restore<K>(
+        &mut self,
+        groups: &crate::state::groups::Groups<K>,
+        max_active: usize,
+    ) -> Result<(), &'static str> {
+        let n = self.table.len();
+        // Run timer keys hold a run index in 28 bits.
+        if n >= 1 << 27 {
+            return Err("the run table is too large");
+        }
+        let mut free = vec![false; n];
+        for &i in &self.free {
+            let slot = free.get_mut(i as usize).ok_or("a free run index is out of range")?;
+            if std::mem::replace(slot, true) || self.table[i as usize].is_some() {
+                return Err("the run free list names a live or repeated entry");
+            }
+        }
+        self.live.clear();
+        let (mut idle, mut closing) = (0usize, 0usize);
+        for (i, run) in self.table.iter().enumerate() {
+            let Some(run) = run else {
+                if !free[i] {
+                    return Err("an empty run entry is not free");
+                }
+                continue;
+            };
+            if run.id.get() == 0 || run.id.get() >= self.next_id {
+                return Err("a live run has an id the machine never issued");
+            }
+            if groups.try_get(run.group).map(|g| g.live) != Some(i as u32) {
+                return Err("a live run and its group disagree");
+            }
+            if self.live.insert(run.id, (run.group, i as u32)).is_some() {
+                return Err("two live runs have the same id");
+            }
+            idle += usize::from(run.state == RunState::IdleWaiting);
+            closing += usize::from(run.state == RunState::Closing);
+            if run.state != RunState::IdleWaiting && (run.idle_prev, run.idle_next) != (NIL, NIL) {
+                return Err("a run that is not idle is linked in the idle list");
+            }
+        }
+        if self.live.len() > max_active || closing != self.closing {
+            return Err("more live runs than slots, or a wrong closing count");
+        }
+        let (mut prev, mut at, mut len) = (NIL, self.idle_head, 0usize);
+        while at != NIL {
+            let run = self.get(at).ok_or("the idle list names a free entry")?;
+            if run.state != RunState::IdleWaiting || run.idle_prev != prev || len == idle {
+                return Err("the idle list is broken");
+            }
+            (prev, at, len) = (at, run.idle_next, len + 1);
+        }
+        if prev != self.idle_tail || len != idle {
+            return Err("the idle list misses idle runs");
+        }
+        Ok(())
     }
 }
