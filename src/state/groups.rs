@@ -313,13 +313,11 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         self.index.clear();
         for (g, group) in self.table.iter().enumerate() {
             match group {
-                Some(group) => {
-                    if self.index.insert(group.key.clone(), g as GroupIdx).is_some() {
-                        return Err("two groups have the same key");
-                    }
+                Some(group) if self.index.insert(group.key.clone(), g as GroupIdx).is_some() => {
+                    return Err("two groups have the same key");
                 }
                 None if !free[g] => return Err("an empty group entry is not free"),
-                None => {}
+                _ => {}
             }
         }
         Ok(())
