@@ -114,7 +114,8 @@ fn number_spans(json: &str) -> Vec<(usize, usize)> {
 #[test]
 fn outputs_not_yet_polled_make_the_snapshot_fail() {
     let mut q: Machine<u8, u8, u32> = Machine::new(groupq::Config::default()).unwrap();
-    q.handle(groupq::Time::ZERO, groupq::Message { group: 1 }).unwrap();
+    q.handle(groupq::Time::ZERO, groupq::Message { group: 1 })
+        .unwrap();
     let err = serde_json::to_string(&q).unwrap_err();
     assert!(err.to_string().contains("not yet polled"), "{err}");
 }
@@ -123,7 +124,8 @@ fn outputs_not_yet_polled_make_the_snapshot_fail() {
 fn a_snapshot_with_a_broken_link_is_refused_with_its_reason() {
     let mut q: Machine<u8, u8, u32> = Machine::new(groupq::Config::default()).unwrap();
     for g in 0..3 {
-        q.handle(groupq::Time::ZERO, groupq::Message { group: g }).unwrap();
+        q.handle(groupq::Time::ZERO, groupq::Message { group: g })
+            .unwrap();
     }
     while q.poll().is_some() {}
     let json = serde_json::to_string(&q).unwrap();

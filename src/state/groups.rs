@@ -86,7 +86,10 @@ impl<K> Group<K> {
 /// The group table. See the module docs for its invariant.
 #[derive(Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(bound(deserialize = "K: serde::Deserialize<'de>")))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(deserialize = "K: serde::Deserialize<'de>"))
+)]
 pub(crate) struct Groups<K> {
     /// Key → index into `table`.
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -264,6 +267,49 @@ impl<K: Eq + Hash> PartialEq for Groups<K> {
     }
 }
 
+/// Restoring from a snapshot: the key index is rebuilt from the table, and
+/// the table checked so that no index the machine follows can be wrong.
+#[cfg(feature = "serde")]
+impl<K: Clone + Eq + Hash> Groups<K> {
+    pub(crate) fn restore(&mut self) -> Result<(), &'static str> {
+        let n = self.table.len();
+        if n >= NIL as usize / 2 {
+            return Err("the group table is too large");
+        }
+        let mut free = vec![false; n];
+        for &g in &self.free {
+            let slot = free
+                .get_mut(g as usize)
+                .ok_or("a free group index is out of range")?;
+            if std::mem::replace(slot, true) || self.table[g as usize].is_some() {
+                return Err("the group free list names a tracked or repeated entry");
+            }
+        }
+        if self.contexts.len() > n {
+            return Err("more context entries than groups");
+        }
+        if self.paused.iter().any(|&g| self.try_get(g).is_none()) {
+            return Err("a paused group is not tracked");
+        }
+        self.index.clear();
+        for (g, group) in self.table.iter().enumerate() {
+            match group {
+                Some(group)
+                    if self
+                        .index
+                        .insert(group.key.clone(), g as GroupIdx)
+                        .is_some() =>
+                {
+                    return Err("two groups have the same key");
+                }
+                None if !free[g] => return Err("an empty group entry is not free"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,41 +331,5 @@ mod tests {
         let b = groups.track("b");
         assert_eq!(b, a, "index reused");
         assert_eq!(groups.context(b), None, "no context carried over");
-    }
-}
-
-/// Restoring from a snapshot: the key index is rebuilt from the table, and
-/// the table checked so that no index the machine follows can be wrong.
-#[cfg(feature = "serde")]
-impl<K: Clone + Eq + Hash> Groups<K> {
-    pub(crate) fn restore(&mut self) -> Result<(), &'static str> {
-        let n = self.table.len();
-        if n >= NIL as usize / 2 {
-            return Err("the group table is too large");
-        }
-        let mut free = vec![false; n];
-        for &g in &self.free {
-            let slot = free.get_mut(g as usize).ok_or("a free group index is out of range")?;
-            if std::mem::replace(slot, true) || self.table[g as usize].is_some() {
-                return Err("the group free list names a tracked or repeated entry");
-            }
-        }
-        if self.contexts.len() > n {
-            return Err("more context entries than groups");
-        }
-        if self.paused.iter().any(|&g| self.try_get(g).is_none()) {
-            return Err("a paused group is not tracked");
-        }
-        self.index.clear();
-        for (g, group) in self.table.iter().enumerate() {
-            match group {
-                Some(group) if self.index.insert(group.key.clone(), g as GroupIdx).is_some() => {
-                    return Err("two groups have the same key");
-                }
-                None if !free[g] => return Err("an empty group entry is not free"),
-                _ => {}
-            }
-        }
-        Ok(())
     }
 }

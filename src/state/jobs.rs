@@ -95,7 +95,10 @@ struct Node<T, P> {
 /// The arena holding every group's jobs, and the id index of long queues.
 #[derive(Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(bound(deserialize = "T: serde::Deserialize<'de>, P: serde::Deserialize<'de>")))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(deserialize = "T: serde::Deserialize<'de>, P: serde::Deserialize<'de>"))
+)]
 pub(crate) struct Jobs<T, P> {
     nodes: Vec<Node<T, P>>,
     free: u32,
@@ -332,6 +335,75 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
     }
 }
 
+/// Restoring from a snapshot: every queue is walked once, so that links,
+/// lengths, the compact flag, the free list and the dedup invariant are
+/// checked, and the id index is rebuilt for queues that hash their ids.
+#[cfg(feature = "serde")]
+impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
+    pub(crate) fn restore<'q>(
+        &mut self,
+        queues: impl Iterator<Item = (GroupIdx, &'q Queue)>,
+    ) -> Result<(), &'static str> {
+        let n = self.nodes.len();
+        if n >= NIL as usize {
+            return Err("the job arena is too large");
+        }
+        let mut seen = vec![false; n];
+        let mut total = 0usize;
+        let mut ids = Vec::new();
+        for (g, q) in queues {
+            let mut ids_here = std::collections::HashSet::new();
+            let (mut prev, mut at, mut len, mut compacts) = (NIL, q.head, 0u32, 0u32);
+            while at != NIL {
+                let node = self
+                    .nodes
+                    .get(at as usize)
+                    .ok_or("a job link is out of range")?;
+                if std::mem::replace(&mut seen[at as usize], true) || node.prev != prev {
+                    return Err("the job links of a queue disagree");
+                }
+                match &node.job {
+                    None => return Err("a queue links a free job node"),
+                    Some(Job::Compact) => compacts += 1,
+                    Some(Job::Task { id, .. }) => {
+                        if !ids_here.insert(id) {
+                            return Err("a group has two queued tasks with one id");
+                        }
+                        if q.ids_hashed {
+                            ids.push(((g, id.clone()), at));
+                        }
+                    }
+                }
+                (prev, at, len) = (at, node.next, len + 1);
+            }
+            if prev != q.tail || len != q.len || compacts > 1 || (compacts == 1) != q.compact_queued
+            {
+                return Err("a queue's ends, length or compact flag disagree with its jobs");
+            }
+            total += len as usize;
+        }
+        if total != self.len {
+            return Err("the job count disagrees with the queues");
+        }
+        let mut at = self.free;
+        while at != NIL {
+            let node = self
+                .nodes
+                .get(at as usize)
+                .ok_or("a free job link is out of range")?;
+            if std::mem::replace(&mut seen[at as usize], true) || node.job.is_some() {
+                return Err("the job free list is broken");
+            }
+            at = node.next;
+        }
+        if seen.contains(&false) {
+            return Err("a job node is neither queued nor free");
+        }
+        self.ids = ids.into_iter().collect();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,68 +515,5 @@ mod tests {
                 Job::Compact => None,
             })
             .collect()
-    }
-}
-
-/// Restoring from a snapshot: every queue is walked once, so that links,
-/// lengths, the compact flag, the free list and the dedup invariant are
-/// checked, and the id index is rebuilt for queues that hash their ids.
-#[cfg(feature = "serde")]
-impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
-    pub(crate) fn restore<'q>(
-        &mut self,
-        queues: impl Iterator<Item = (GroupIdx, &'q Queue)>,
-    ) -> Result<(), &'static str> {
-        let n = self.nodes.len();
-        if n >= NIL as usize {
-            return Err("the job arena is too large");
-        }
-        let mut seen = vec![false; n];
-        let mut total = 0usize;
-        let mut ids = Vec::new();
-        for (g, q) in queues {
-            let mut ids_here = std::collections::HashSet::new();
-            let (mut prev, mut at, mut len, mut compacts) = (NIL, q.head, 0u32, 0u32);
-            while at != NIL {
-                let node = self.nodes.get(at as usize).ok_or("a job link is out of range")?;
-                if std::mem::replace(&mut seen[at as usize], true) || node.prev != prev {
-                    return Err("the job links of a queue disagree");
-                }
-                match &node.job {
-                    None => return Err("a queue links a free job node"),
-                    Some(Job::Compact) => compacts += 1,
-                    Some(Job::Task { id, .. }) => {
-                        if !ids_here.insert(id) {
-                            return Err("a group has two queued tasks with one id");
-                        }
-                        if q.ids_hashed {
-                            ids.push(((g, id.clone()), at));
-                        }
-                    }
-                }
-                (prev, at, len) = (at, node.next, len + 1);
-            }
-            if prev != q.tail || len != q.len || compacts > 1 || (compacts == 1) != q.compact_queued
-            {
-                return Err("a queue's ends, length or compact flag disagree with its jobs");
-            }
-            total += len as usize;
-        }
-        if total != self.len {
-            return Err("the job count disagrees with the queues");
-        }
-        let mut at = self.free;
-        while at != NIL {
-            let node = self.nodes.get(at as usize).ok_or("a free job link is out of range")?;
-            if std::mem::replace(&mut seen[at as usize], true) || node.job.is_some() {
-                return Err("the job free list is broken");
-            }
-            at = node.next;
-        }
-        if seen.contains(&false) {
-            return Err("a job node is neither queued nor free");
-        }
-        self.ids = ids.into_iter().collect();
-        Ok(())
     }
 }

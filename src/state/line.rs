@@ -111,7 +111,9 @@ impl Line {
     pub(crate) fn check<K>(&self, groups: &Groups<K>) -> Result<(), &'static str> {
         let (mut prev, mut at, mut len) = (NIL, self.head, 0usize);
         while at != NIL {
-            let group = groups.try_get(at).ok_or("the line names an untracked group")?;
+            let group = groups
+                .try_get(at)
+                .ok_or("the line names an untracked group")?;
             if !group.in_line || group.line.prev != prev || len == self.len {
                 return Err("the waiting line is broken");
             }

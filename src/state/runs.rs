@@ -291,7 +291,9 @@ impl<T> Runs<T> {
         }
         let mut free = vec![false; n];
         for &i in &self.free {
-            let slot = free.get_mut(i as usize).ok_or("a free run index is out of range")?;
+            let slot = free
+                .get_mut(i as usize)
+                .ok_or("a free run index is out of range")?;
             if std::mem::replace(slot, true) || self.table[i as usize].is_some() {
                 return Err("the run free list names a live or repeated entry");
             }

@@ -240,6 +240,38 @@ impl Timers {
     }
 }
 
+/// Restoring from a snapshot: the heap, its position index and each key's
+/// owner are checked.
+#[cfg(feature = "serde")]
+impl Timers {
+    pub(crate) fn check<K, T>(
+        &self,
+        groups: &crate::state::groups::Groups<K>,
+        runs: &crate::state::runs::Runs<T>,
+    ) -> Result<(), &'static str> {
+        let armed = self.pos.iter().filter(|&&p| p != NONE).count();
+        if armed != self.heap.len() {
+            return Err("the timer index disagrees with the heap");
+        }
+        for (p, entry) in self.heap.iter().enumerate() {
+            if self.pos.get(entry.key as usize) != Some(&(p as u32)) || entry.seq > self.seq {
+                return Err("a timer's position or order is wrong");
+            }
+            if p > 0 && entry.before(&self.heap[(p - 1) / 2]) {
+                return Err("the timer heap is out of order");
+            }
+            let owned = match split(entry.key) {
+                Timer::Retry(g) => groups.try_get(g).is_some(),
+                Timer::Run(i, _) => runs.get(i).is_some(),
+            };
+            if !owned {
+                return Err("a timer belongs to no group or run");
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,37 +322,5 @@ mod tests {
                 assert_eq!(split(run_key(i, kind)), Timer::Run(i, kind));
             }
         }
-    }
-}
-
-/// Restoring from a snapshot: the heap, its position index and each key's
-/// owner are checked.
-#[cfg(feature = "serde")]
-impl Timers {
-    pub(crate) fn check<K, T>(
-        &self,
-        groups: &crate::state::groups::Groups<K>,
-        runs: &crate::state::runs::Runs<T>,
-    ) -> Result<(), &'static str> {
-        let armed = self.pos.iter().filter(|&&p| p != NONE).count();
-        if armed != self.heap.len() {
-            return Err("the timer index disagrees with the heap");
-        }
-        for (p, entry) in self.heap.iter().enumerate() {
-            if self.pos.get(entry.key as usize) != Some(&(p as u32)) || entry.seq > self.seq {
-                return Err("a timer's position or order is wrong");
-            }
-            if p > 0 && entry.before(&self.heap[(p - 1) / 2]) {
-                return Err("the timer heap is out of order");
-            }
-            let owned = match split(entry.key) {
-                Timer::Retry(g) => groups.try_get(g).is_some(),
-                Timer::Run(i, _) => runs.get(i).is_some(),
-            };
-            if !owned {
-                return Err("a timer belongs to no group or run");
-            }
-        }
-        Ok(())
     }
 }
