@@ -28,6 +28,10 @@ pub enum Error {
         /// The latest time accepted so far.
         last: Time,
     },
+    /// [`NeverLaunched`](crate::NeverLaunched) named work of another kind,
+    /// or another task, than the run's.
+    #[error("the work given does not match {0}'s")]
+    WorkMismatch(RunId),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(#[from] ConfigError),

@@ -5,8 +5,9 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message, Pause, Pipe,
-    PipeAnswer, Response, Resume, Shutdown, Task, TaskAnswer, Timeout, Turn,
+    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message,
+    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, Shutdown, Task, TaskAnswer,
+    Timeout, Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;
@@ -19,7 +20,8 @@ mod sealed {
 /// An input the machine can handle, and the type of its answer.
 ///
 /// Implemented by the input structs ([`Message`], [`Task`], [`Pipe`],
-/// [`Idle`], [`Heartbeat`], [`Turn`], [`Exited`], [`Timeout`], [`Shutdown`]) and by
+/// [`Idle`], [`Heartbeat`], [`Turn`], [`Exited`], [`NeverLaunched`], [`Timeout`],
+/// [`Shutdown`], [`Cancel`], [`Pause`], [`Resume`], [`Close`]) and by
 /// [`Input`], whose answer is a [`Response`]. Sealed: the set of inputs is
 /// the contract.
 pub trait Event<K, T, P>: Into<Input<K, T, P>> + sealed::Sealed<K, T, P> {
@@ -108,6 +110,7 @@ event!(Cancel<K, T>, CancelAnswer<P>, |e, q, _now| Ok(q.on_cancel(&e.group, &e.i
 event!(Pause<K>, (), |e, q, _now| q.on_pause(e.group));
 event!(Resume<K>, (), |e, q, _now| q.on_resume(&e.group));
 event!(Close<K>, CloseAnswer, |e, q, _now| Ok(q.on_close(&e.group)));
+event!(NeverLaunched<T, P>, Requeue<T, P>, |e, q, _now| q.on_never_launched(e.run, e.work));
 
 impl<K, T, P> sealed::Sealed<K, T, P> for Input<K, T, P> {}
 impl<K, T, P> Event<K, T, P> for Input<K, T, P>
@@ -132,6 +135,7 @@ where
             Input::Pause { group } => Pause { group }.apply(q, now)?.into(),
             Input::Resume { group } => Resume { group }.apply(q, now)?.into(),
             Input::Close { group } => Close { group }.apply(q, now)?.into(),
+            Input::NeverLaunched { run, work } => NeverLaunched { run, work }.apply(q, now)?.into(),
         })
     }
 

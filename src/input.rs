@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::turn_report::TurnReport;
 use crate::view::ShutdownReport;
-use crate::work::{Exit, RunId};
+use crate::work::{Exit, RunId, Work};
 
 /// The group has new unread messages. Answer: `()`.
 ///
@@ -126,6 +126,36 @@ pub struct Exited {
     pub exit: Exit,
 }
 
+/// The adapter never launched the run: it crashed after the core emitted
+/// the `Spawn` and before carrying it out, and found after its restart
+/// that nothing was ever started for the run. Answer: [`Requeue`].
+///
+/// Not a failure, and no retry is counted: the run leaves the machine and
+/// its work goes back as it was. `work` is the work of the run's `Spawn`
+/// (a task's payload is not kept by the machine while it runs), and must
+/// match the run's kind and task id ([`Error::WorkMismatch`](crate::Error::WorkMismatch)
+/// otherwise). A task goes back to the front of its group's jobs; a
+/// Messages run's cursor is rolled back (`RollbackCursor`) and the group
+/// has unread messages again; a compact is queued again at the front.
+/// After shutdown nothing is queued: the work is handed back in the answer,
+/// as the shutdown report hands back queued work.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NeverLaunched<T, P> {
+    /// The run.
+    pub run: RunId,
+    /// The work its `Spawn` carried.
+    pub work: Work<T, P>,
+}
+
+/// The answer of [`NeverLaunched`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Requeue<T, P> {
+    /// The work is pending again in its group.
+    Requeued,
+    /// The machine is shut down: the work is handed back instead.
+    HandedBack(Work<T, P>),
+}
+
 /// Deadlines at or before `now` fire. Answer: `()`. An early or extra
 /// timeout does nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -213,6 +243,13 @@ pub enum Input<K, T, P> {
         /// The group.
         group: K,
     },
+    /// See [`NeverLaunched`].
+    NeverLaunched {
+        /// The run.
+        run: RunId,
+        /// The work its `Spawn` carried.
+        work: Work<T, P>,
+    },
 }
 
 impl<K, T, P> Input<K, T, P> {
@@ -263,6 +300,17 @@ impl<K, T, P> Input<K, T, P> {
             Input::Pause { group: g } => Input::Pause { group: group(g) },
             Input::Resume { group: g } => Input::Resume { group: group(g) },
             Input::Close { group: g } => Input::Close { group: group(g) },
+            Input::NeverLaunched { run, work } => Input::NeverLaunched {
+                run: *run,
+                work: match work {
+                    Work::Messages => Work::Messages,
+                    Work::Task { id: i, payload: p } => Work::Task {
+                        id: id(i),
+                        payload: payload(p),
+                    },
+                    Work::Compact => Work::Compact,
+                },
+            },
         }
     }
 
@@ -272,7 +320,8 @@ impl<K, T, P> Input<K, T, P> {
             Input::Idle { run }
             | Input::Heartbeat { run }
             | Input::Turn { run, .. }
-            | Input::Exited { run, .. } => Some(*run),
+            | Input::Exited { run, .. }
+            | Input::NeverLaunched { run, .. } => Some(*run),
             _ => None,
         }
     }
@@ -290,6 +339,15 @@ impl<K, T, P> From<Task<K, T, P>> for Input<K, T, P> {
             group: t.group,
             id: t.id,
             payload: t.payload,
+        }
+    }
+}
+
+impl<K, T, P> From<NeverLaunched<T, P>> for Input<K, T, P> {
+    fn from(n: NeverLaunched<T, P>) -> Self {
+        Input::NeverLaunched {
+            run: n.run,
+            work: n.work,
         }
     }
 }
@@ -479,6 +537,14 @@ pub enum Response<K, T, P> {
     Cancel(CancelAnswer<P>),
     /// The answer of [`Close`].
     Close(CloseAnswer),
+    /// The answer of [`NeverLaunched`].
+    Requeue(Requeue<T, P>),
+}
+
+impl<K, T, P> From<Requeue<T, P>> for Response<K, T, P> {
+    fn from(a: Requeue<T, P>) -> Self {
+        Response::Requeue(a)
+    }
 }
 
 impl<K, T, P> From<()> for Response<K, T, P> {
@@ -538,6 +604,8 @@ impl<K, T, P> fmt::Display for Response<K, T, P> {
             Response::Close(CloseAnswer::Closed(run)) => write!(f, "closed {run}"),
             Response::Close(CloseAnswer::AlreadyClosing(run)) => write!(f, "{run} already closing"),
             Response::Close(CloseAnswer::NoRun) => write!(f, "no run to close"),
+            Response::Requeue(Requeue::Requeued) => write!(f, "requeued"),
+            Response::Requeue(Requeue::HandedBack(_)) => write!(f, "handed back"),
         }
     }
 }

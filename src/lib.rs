@@ -372,8 +372,9 @@ pub use drive::{Drive, Stepped};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
-    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message, Pause, Pipe,
-    PipeAnswer, PipeRefusal, Response, Resume, Shutdown, Task, TaskAnswer, Timeout, Turn,
+    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message,
+    NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume, Shutdown, Task,
+    TaskAnswer, Timeout, Turn,
 };
 pub use machine::Machine;
 #[cfg(feature = "serde")]

@@ -123,6 +123,9 @@ proptest! {
                     | Input::Heartbeat { run }
                     | Input::Turn { run, .. }
                     | Input::Exited { run, .. } => Some(run_error(*run)),
+                    Input::NeverLaunched { run, work } => Some(run_error(*run).or_else(|| {
+                        (h.works.get(run) != Some(work)).then_some(Error::WorkMismatch(*run))
+                    })),
                     _ => Some(None),
                 }
             };
@@ -165,6 +168,16 @@ proptest! {
                     Ok(Response::Duplicate) => deduplicated.push(*payload),
                     _ => {}
                 }
+            }
+            // A task whose run never launched counts once: its first
+            // Spawn is undone by the requeue, the next Spawn counts it.
+            if let (
+                Input::NeverLaunched { work: Work::Task { payload, .. }, .. },
+                Ok(Response::Requeue(groupq::Requeue::Requeued)),
+            ) = (input, answer)
+            {
+                let at = handed_back.iter().position(|p| p == payload);
+                handed_back.remove(at.expect("a task never launched was spawned"));
             }
             if let Ok(Response::Cancel(groupq::CancelAnswer::Cancelled(payload))) = answer {
                 handed_back.push(*payload);

@@ -8,7 +8,7 @@ use std::fmt;
 use arbitrary::Arbitrary;
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
-    TurnReport, TurnStatus,
+    TurnReport, TurnStatus, Work,
 };
 use groupq_check::trace::Trace;
 use groupq_check::{replay, ReplayError};
@@ -130,6 +130,8 @@ pub enum Op {
     Turn(RunRef, FuzzTurn),
     /// B6.
     Exit(RunRef, bool),
+    /// The run never launched: its own work (`true`) or another.
+    NeverLaunched(RunRef, bool),
     /// B10 at the current time.
     Timeout,
     /// B10 at the next deadline.
@@ -179,6 +181,8 @@ pub struct Driver {
     pub last_run: u64,
     /// The latest time accepted.
     pub now: Time,
+    /// The work each spawned run was given.
+    pub works: std::collections::HashMap<RunId, Work<u8, u16>>,
 }
 
 impl Driver {
@@ -225,6 +229,15 @@ impl Driver {
                 run: self.run(r),
                 exit: if clean { Exit::Clean } else { Exit::Failed },
             },
+            Op::NeverLaunched(r, own) => {
+                let run = self.run(r);
+                let work = match (own, self.works.get(&run)) {
+                    (true, Some(work)) => work.clone(),
+                    (_, Some(Work::Messages)) => Work::Compact,
+                    _ => Work::Messages,
+                };
+                Input::NeverLaunched { run, work }
+            }
             Op::Timeout => Input::Timeout,
             Op::TimeoutAtDeadline => {
                 if let Some(at) = next_deadline {
@@ -252,11 +265,12 @@ impl Driver {
         outputs: &[groupq::Output<u8, u8, u16>],
     ) {
         self.now = now;
-        if let Input::Exited { run, .. } = input {
+        if let Input::Exited { run, .. } | Input::NeverLaunched { run, .. } = input {
             self.live.retain(|r| r != run);
         }
         for o in outputs {
-            if let groupq::Output::Command(groupq::Command::Spawn { run, .. }) = o {
+            if let groupq::Output::Command(groupq::Command::Spawn { run, work, .. }) = o {
+                self.works.insert(*run, work.clone());
                 self.live.push(*run);
                 self.last_run = run.get();
             }

@@ -1,16 +1,19 @@
 //! [`Exited`](crate::Exited): a run ended. Its slot is freed, its outcome
 //! settled (rollback and retry with exponential backoff for a failed
 //! Messages run), a compact it triggered is queued, and the slot handed on.
+//! [`NeverLaunched`](crate::NeverLaunched): a run that never started leaves
+//! the same way, its work put back as it was.
 
 use std::hash::Hash;
 
 use crate::error::Error;
+use crate::input::Requeue;
 use crate::machine::Machine;
 use crate::output::{Command, Dropped, Record};
 use crate::state::timers;
 use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
-use crate::work::{Exit, RunId, WorkKind};
+use crate::work::{Exit, RunId, Work, WorkKind};
 
 impl<K, T, P> Machine<K, T, P>
 where
@@ -47,6 +50,54 @@ where
         self.release_slot(g);
         self.groups.forget_if_empty(g);
         Ok(())
+    }
+
+    /// Checks the work against the run first (a mismatch changes nothing),
+    /// then frees the slot and puts the work back: no failure, no retry.
+    pub(crate) fn on_never_launched(
+        &mut self,
+        run: RunId,
+        work: Work<T, P>,
+    ) -> Result<Requeue<T, P>, Error> {
+        let g = self.runs.group_of(run)?;
+        let r = self
+            .runs
+            .get(self.groups.get(g).live)
+            .ok_or(Error::StaleRun(run))?;
+        let matches = match &work {
+            Work::Task { id, .. } => r.task.as_ref() == Some(id),
+            other => r.task.is_none() && other.kind() == r.kind,
+        };
+        if !matches {
+            return Err(Error::WorkMismatch(run));
+        }
+        let (g, r) = self.runs.finish(run)?;
+        let idx = std::mem::replace(&mut self.groups.get_mut(g).live, NIL);
+        self.disarm_all(idx, r.state, !r.killed);
+        let group = self.groups.get_mut(g);
+        let answer = match work {
+            Work::Messages => {
+                // Nothing was read: the cursor goes back, and the messages
+                // count as unread again (after shutdown, for the next start).
+                let key = group.key.clone();
+                group.unread = !self.shut_down;
+                self.command(Command::RollbackCursor { group: key });
+                Requeue::Requeued
+            }
+            work if self.shut_down => Requeue::HandedBack(work),
+            Work::Task { id, payload } => {
+                self.jobs.push_task_front(g, &mut group.jobs, id, payload);
+                Requeue::Requeued
+            }
+            Work::Compact => {
+                self.jobs.push_compact(&mut group.jobs);
+                Requeue::Requeued
+            }
+        };
+        self.queue_pending_compact(g);
+        self.release_slot(g);
+        self.groups.forget_if_empty(g);
+        Ok(answer)
     }
 
     /// The run that reached the threshold has exited, so its compact turn

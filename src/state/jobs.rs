@@ -284,6 +284,34 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         Ok(())
     }
 
+    /// Puts a task that never started back at the front of group `g`'s
+    /// queue, behind a queued compact (which always goes first). Its id is
+    /// not queued (it was the run's, and a live run's id is a duplicate).
+    pub(crate) fn push_task_front(&mut self, g: GroupIdx, q: &mut Queue, id: T, payload: P) {
+        let after = match self.front(q) {
+            Some(Job::Compact) => q.head,
+            _ => NIL,
+        };
+        let next = match after {
+            NIL => q.head,
+            a => self.nodes[a as usize].next,
+        };
+        let key = q.ids_hashed.then(|| (g, id.clone()));
+        let i = self.alloc(Job::Task { id, payload }, after, next);
+        match after {
+            NIL => q.head = i,
+            a => self.nodes[a as usize].next = i,
+        }
+        match next {
+            NIL => q.tail = i,
+            n => self.nodes[n as usize].prev = i,
+        }
+        q.len += 1;
+        if let Some(key) = key {
+            self.ids.insert(key, i);
+        }
+    }
+
     /// Removes the front job of group `g`'s queue.
     #[inline]
     pub(crate) fn pop_front(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {

@@ -14,7 +14,7 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
     Command, Compaction, CompactionTrigger, Config, ContextStats, Drive, Error, Exit, Input,
-    Machine, Output, Policy, Response, RunId, Time, TurnReport, TurnStatus,
+    Machine, Output, Policy, Response, RunId, Time, TurnReport, TurnStatus, Work,
 };
 
 /// Group key.
@@ -94,6 +94,8 @@ pub enum Act {
     Heartbeat(Pick),
     Turn(Pick, TurnReport),
     Exit(Pick, Exit),
+    /// The run never started: hand back its own work (`true`) or another.
+    NeverLaunched(Pick, bool),
     Timeout,
     Shutdown,
     Cancel(G, Id),
@@ -240,6 +242,7 @@ pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
         15 => pick().prop_map(Act::Heartbeat),
         50 => (pick(), turn_output()).prop_map(|(p, o)| Act::Turn(p, o)),
         60 => (pick(), exit()).prop_map(|(p, e)| Act::Exit(p, e)),
+        8 => (pick(), prop::bool::weighted(0.85)).prop_map(|(p, right)| Act::NeverLaunched(p, right)),
         30 => Just(Act::Timeout),
         8 => (0..groups, 0..3u8).prop_map(|(g, id)| Act::Cancel(g, id)),
         5 => (0..groups).prop_map(Act::Pause),
@@ -285,6 +288,8 @@ pub struct Harness {
     pub next_payload: Payload,
     /// Whether a shutdown was accepted.
     pub shut_down: bool,
+    /// The work each spawned run was given.
+    pub works: std::collections::HashMap<RunId, Work<Id, Payload>>,
 }
 
 impl Harness {
@@ -346,6 +351,16 @@ impl Harness {
                 run: self.run(p),
                 exit: *exit,
             },
+            Act::NeverLaunched(p, right) => {
+                let run = self.run(p);
+                let own = self.works.get(&run).cloned().unwrap_or(Work::Messages);
+                let work = match (right, own) {
+                    (true, own) => own,
+                    (false, Work::Messages) => Work::Compact,
+                    (false, _) => Work::Messages,
+                };
+                Input::NeverLaunched { run, work }
+            }
             Act::Timeout => Input::Timeout,
             Act::Shutdown => Input::Shutdown,
             Act::Cancel(group, id) => Input::Cancel {
@@ -366,13 +381,14 @@ impl Harness {
         }
         self.now = self.now.max(at);
         for o in outputs {
-            if let Output::Command(Command::Spawn { run, .. }) = o {
+            if let Output::Command(Command::Spawn { run, work, .. }) = o {
+                self.works.insert(*run, work.clone());
                 self.live.push(*run);
                 self.next_run = self.next_run.max(run.get() + 1);
             }
         }
         match input {
-            Input::Exited { run, .. } => {
+            Input::Exited { run, .. } | Input::NeverLaunched { run, .. } => {
                 self.live.retain(|r| r != run);
                 self.exited.push(*run);
             }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use groupq::{
     CancelAnswer, CloseAnswer, CloseReason, Command, CompactionTrigger, Config, ContextStats,
-    Error, Exit, Input, LiveRun, Notice, PendingGroup, PipeRefusal, Policy, Response, RunId,
-    RunState, ShutdownReport, Time, TurnReport, TurnStatus, Work, WorkKind,
+    Error, Exit, Input, LiveRun, Notice, PendingGroup, PipeRefusal, Policy, Requeue, Response,
+    RunId, RunState, ShutdownReport, Time, TurnReport, TurnStatus, Work, WorkKind,
 };
 
 /// A queued job of a group.
@@ -280,6 +280,18 @@ where
                         CloseAnswer::Closed(run)
                     }
                 }))
+            }
+            Input::NeverLaunched { run, work } => {
+                let i = self.live(run)?;
+                let r = self.groups[i].run.as_ref().expect("live");
+                let matches = match &work {
+                    Work::Task { id, .. } => r.task.as_ref() == Some(id),
+                    other => r.task.is_none() && other.kind() == r.kind,
+                };
+                if !matches {
+                    return Err(Error::WorkMismatch(run));
+                }
+                Ok(Response::Requeue(self.never_launched(i, work)))
             }
             other => panic!("the model does not know {other:?}"),
         }
@@ -682,6 +694,59 @@ where
 
     /// B6, B7, B8.
     fn exited(&mut self, now: Time, i: usize, exit: Exit) {
+        let run = self.remove_run(i);
+        self.settle_exit(now, i, exit, run);
+    }
+
+    /// A run that never started: gone without a failure, its work back.
+    fn never_launched(&mut self, i: usize, work: Work<T, P>) -> Requeue<T, P> {
+        self.remove_run(i);
+        let key = self.groups[i].key.clone();
+        let answer = match work {
+            Work::Messages => {
+                self.out.push(Command::RollbackCursor { group: key });
+                self.groups[i].check |= !self.shut_down;
+                Requeue::Requeued
+            }
+            work if self.shut_down => Requeue::HandedBack(work),
+            Work::Task { id, payload } => {
+                let jobs = &mut self.groups[i].jobs;
+                let at = usize::from(matches!(jobs.front(), Some(ModelJob::Compact)));
+                jobs.insert(at, ModelJob::Task { id, payload });
+                Requeue::Requeued
+            }
+            Work::Compact => {
+                let jobs = &mut self.groups[i].jobs;
+                if !jobs.iter().any(|j| matches!(j, ModelJob::Compact)) {
+                    jobs.push_front(ModelJob::Compact);
+                }
+                Requeue::Requeued
+            }
+        };
+        self.settle_compact(i);
+        if !self.shut_down {
+            self.drain(i);
+        }
+        answer
+    }
+
+    /// A compact the run owed is queued now that it is gone.
+    fn settle_compact(&mut self, i: usize) {
+        if self.groups[i].compact_pending {
+            self.groups[i].compact_pending = false;
+            if !self.shut_down
+                && !self.groups[i]
+                    .jobs
+                    .iter()
+                    .any(|j| matches!(j, ModelJob::Compact))
+            {
+                self.groups[i].jobs.push_front(ModelJob::Compact);
+            }
+        }
+    }
+
+    /// Group `i`'s run leaves, with its deadlines.
+    fn remove_run(&mut self, i: usize) -> ModelRun<T> {
         let run = self.groups[i].run.take().expect("live");
         let id = run.id;
         self.idle_order.retain(|r| *r != id);
@@ -694,6 +759,10 @@ where
             | ModelTimer::Kill(r)
             | ModelTimer::Grace(r) => *r != id,
         });
+        run
+    }
+
+    fn settle_exit(&mut self, now: Time, i: usize, exit: Exit, run: ModelRun<T>) {
         let key = self.groups[i].key.clone();
         if run.kind == WorkKind::Messages {
             let failed = exit == Exit::Failed || run.errored;
@@ -724,17 +793,7 @@ where
                 self.groups[i].failures = 0;
             }
         }
-        if self.groups[i].compact_pending {
-            self.groups[i].compact_pending = false;
-            if !self.shut_down
-                && !self.groups[i]
-                    .jobs
-                    .iter()
-                    .any(|j| matches!(j, ModelJob::Compact))
-            {
-                self.groups[i].jobs.push_front(ModelJob::Compact);
-            }
-        }
+        self.settle_compact(i);
         if !self.shut_down {
             self.drain(i);
         }

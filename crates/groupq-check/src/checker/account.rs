@@ -94,6 +94,13 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
         self.jobs.push_back(JobAccount::Task { id, payload });
     }
 
+    /// A task that never started goes back first, behind a queued compact.
+    pub(super) fn push_task_front(&mut self, id: T, payload: P) {
+        self.queued.insert(id.clone());
+        let at = usize::from(self.compact_queued);
+        self.jobs.insert(at, JobAccount::Task { id, payload });
+    }
+
     pub(super) fn push_compact(&mut self) {
         if !self.compact_queued {
             self.compact_queued = true;

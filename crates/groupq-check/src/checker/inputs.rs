@@ -5,8 +5,8 @@ use std::fmt;
 use std::hash::Hash;
 
 use groupq::{
-    CancelAnswer, CloseAnswer, CompactionTrigger, Error, Exit, Input, Output, PipeRefusal,
-    Response, RunId, RunState, Time, TurnReport, TurnStatus, WorkKind,
+    CancelAnswer, CloseAnswer, CompactionTrigger, Error, Exit, Input, Output, PipeRefusal, Requeue,
+    Response, RunId, RunState, Time, TurnReport, TurnStatus, Work, WorkKind,
 };
 
 use super::account::{Expect, RunAccount};
@@ -125,6 +125,9 @@ where
                     expect.host_close = Some(*run);
                 }
                 touched.push(group.clone());
+            }
+            Input::NeverLaunched { run, work } => {
+                self.on_never_launched(*run, work, response, expect, touched)?;
             }
             _ => {
                 let detail = "an input this checker does not know".to_string();
@@ -364,6 +367,57 @@ where
         Ok(())
     }
 
+    /// A run that never started leaves without a failure: a task back at
+    /// the front of its group's jobs (behind a compact), a Messages run's
+    /// cursor rolled back and its messages unread again, no retry. After
+    /// shutdown the work is handed back in the answer instead.
+    fn on_never_launched(
+        &mut self,
+        run: RunId,
+        work: &Work<T, P>,
+        response: &Response<K, T, P>,
+        expect: &mut Expect<K>,
+        touched: &mut Vec<K>,
+    ) -> Verdict<K> {
+        let r = self.live_run_mut(run)?;
+        let matches = match work {
+            Work::Task { id, .. } => r.task.as_ref() == Some(id),
+            other => r.task.is_none() && other.kind() == r.kind,
+        };
+        if !matches {
+            let detail = "never-launched work that is not the run's was accepted".to_string();
+            return self.fail(Property::Rejection, None, Some(run), detail);
+        }
+        let shut_down = self.shut_down;
+        let handed_back = shut_down && work.kind() != WorkKind::Messages;
+        let fits = match response {
+            Response::Requeue(Requeue::Requeued) => !handed_back,
+            Response::Requeue(Requeue::HandedBack(w)) => handed_back && w == work,
+            _ => false,
+        };
+        self.answer_is(response, fits, "never launched")?;
+        self.on_gone(run);
+        let r = self.runs.remove(&run).expect("checked live");
+        self.releases += 1;
+        let g = self.group_mut(&r.group);
+        g.run = None;
+        match work {
+            Work::Messages => {
+                expect.rollback = true;
+                g.unread |= !shut_down;
+            }
+            _ if shut_down => {}
+            Work::Task { id, payload } => g.push_task_front(id.clone(), payload.clone()),
+            Work::Compact => g.push_compact(),
+        }
+        if std::mem::take(&mut g.compact_owed) && !shut_down {
+            g.push_compact();
+        }
+        expect.group = Some(r.group.clone());
+        touched.push(r.group);
+        Ok(())
+    }
+
     /// Replaces the group's retry with one at `at` (or none).
     fn schedule_retry(&mut self, group: &K, at: Option<Time>) {
         self.seq += 1;
@@ -442,9 +496,17 @@ where
                 Input::Idle { run }
                 | Input::Heartbeat { run }
                 | Input::Turn { run, .. }
-                | Input::Exited { run, .. },
+                | Input::Exited { run, .. }
+                | Input::NeverLaunched { run, .. },
                 Error::UnknownRun(r) | Error::StaleRun(r),
             ) => r == run && !self.runs.contains_key(run) && self.right_kind(*run, e),
+            (Input::NeverLaunched { run, work }, Error::WorkMismatch(r)) => {
+                r == run
+                    && self.runs.get(run).is_some_and(|live| match work {
+                        Work::Task { id, .. } => live.task.as_ref() != Some(id),
+                        other => live.task.is_some() || other.kind() != live.kind,
+                    })
+            }
             _ => false,
         };
         if justified {

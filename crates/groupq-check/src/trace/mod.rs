@@ -48,6 +48,7 @@
 //!   | `5ms close <group>` | [`Input::Close`] |
 //!   | `5ms turn run#<n> <attributes>` | [`Input::Turn`] |
 //!   | `5ms exited run#<n> clean` (or `failed`) | [`Input::Exited`] |
+//!   | `5ms never-launched run#<n> messages` (or `task <id> [<payload>]`, `compact`) | [`Input::NeverLaunched`] |
 //!   | `5ms timeout` | [`Input::Timeout`] |
 //!   | `5ms shutdown` | [`Input::Shutdown`] |
 //!

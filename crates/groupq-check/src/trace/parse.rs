@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, TurnReport,
-    TurnStatus,
+    TurnStatus, Work,
 };
 
 use super::excerpt;
@@ -107,6 +107,21 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
                     "clean" => Exit::Clean,
                     "failed" => Exit::Failed,
                     _ => return Err(invalid(w, "exit", &w.text)),
+                }
+            },
+        },
+        "never-launched" => Input::NeverLaunched {
+            run: parse_run(args.next(RUN)?)?,
+            work: {
+                let w = args.next("the work: messages, task <id> [<payload>] or compact")?;
+                match w.text.as_str() {
+                    "messages" => Work::Messages,
+                    "compact" => Work::Compact,
+                    "task" => Work::Task {
+                        id: args.next("a task id")?.text.clone(),
+                        payload: args.optional().map(|w| w.text.clone()).unwrap_or_default(),
+                    },
+                    _ => return Err(invalid(w, "work", &w.text)),
                 }
             },
         },

@@ -3,7 +3,7 @@
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use groupq::{CompactionTrigger, ContextStats, Exit, Input, Policy, TurnReport, TurnStatus};
+use groupq::{CompactionTrigger, ContextStats, Exit, Input, Policy, TurnReport, TurnStatus, Work};
 
 use super::{Step, Trace};
 
@@ -71,6 +71,13 @@ impl fmt::Display for Step {
                     Exit::Failed => "failed",
                 }
             ),
+            Input::NeverLaunched { run, work } => match work {
+                Work::Messages => write!(f, "never-launched {run} messages"),
+                Work::Task { id, payload } => {
+                    write!(f, "never-launched {run} task {} {}", Str(id), Str(payload))
+                }
+                Work::Compact => write!(f, "never-launched {run} compact"),
+            },
             Input::Timeout => write!(f, "timeout"),
             Input::Shutdown => write!(f, "shutdown"),
             other => write!(f, "# an input this format does not know: {other:?}"),

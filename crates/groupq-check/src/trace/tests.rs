@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use groupq::{
     Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
-    TurnReport, TurnStatus,
+    TurnReport, TurnStatus, Work,
 };
 
 use super::print::Str;
@@ -701,6 +701,16 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
         (run(), any::<bool>()).prop_map(|(run, clean)| Input::Exited {
             run,
             exit: if clean { Exit::Clean } else { Exit::Failed },
+        }),
+        (run(), text(), text(), 0..3u8).prop_map(|(run, id, payload, kind)| {
+            Input::NeverLaunched {
+                run,
+                work: match kind {
+                    0 => Work::Messages,
+                    1 => Work::Task { id, payload },
+                    _ => Work::Compact,
+                },
+            }
         }),
         Just(Input::Timeout),
         Just(Input::Shutdown),
