@@ -18,4 +18,8 @@ pub enum DriverError {
     /// started), so the call could not be answered.
     #[error("the driver is not running")]
     Stopped,
+    /// The state directory of a durable driver could not be used or
+    /// written ([`Builder::durable`](crate::Builder::durable)).
+    #[error("state: {0}")]
+    State(#[from] crate::StateError),
 }

@@ -3,7 +3,7 @@
 
 use groupq::{CloseReason, Notice, RunId, Time, WorkKind};
 
-use crate::runtime::RunExit;
+use crate::runtime::{RunExit, RunWork};
 
 /// One thing that happened, in the order it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,11 +111,23 @@ pub enum HostEvent {
         /// Messages left unread.
         unread: usize,
     },
-    /// A task's run failed; tasks are not retried.
+    /// A task's run failed; tasks are not retried. A task whose run was
+    /// cut off by a crash of the driver is reported here too (at most once).
     TaskFailed {
         /// The group.
         group: String,
         /// The task.
         id: String,
+    },
+    /// After a restart: the run's `Spawn` was never carried out (the driver
+    /// stopped first). Its work was put back (`requeued`), or, the driver
+    /// being shut down, handed back here.
+    NotLaunched {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// The work, when handed back instead of put back.
+        handed_back: Option<RunWork>,
     },
 }

@@ -132,8 +132,11 @@ mod host;
 mod mailbox;
 mod metrics;
 mod runtime;
+mod state;
 
-pub use driver::{Builder, Driver, HostEvents};
+pub use driver::{Builder, Driver, HostEvents, Restored};
+pub use state::frame::FrameError;
+pub use state::{Durability, StateError, Sync};
 pub use error::DriverError;
 pub use handle::{Delivery, Handle};
 pub use host::HostEvent;

@@ -4,8 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 /// One group's messages.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Mailbox {
     /// Messages from index `first` on; older ones were answered and dropped.
     messages: VecDeque<String>,
@@ -38,10 +40,20 @@ impl Mailbox {
     }
 }
 
-/// Every group's mailbox.
-#[derive(Debug, Default)]
+/// Every group's mailbox. Snapshots list them by group, sorted, so that
+/// the bytes never depend on hashing.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Mailboxes {
+    #[serde(serialize_with = "sorted")]
     groups: HashMap<String, Mailbox>,
+}
+
+fn sorted<S: serde::Serializer>(
+    groups: &HashMap<String, Mailbox>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let sorted: std::collections::BTreeMap<_, _> = groups.iter().collect();
+    sorted.serialize(s)
 }
 
 impl Mailboxes {

@@ -60,7 +60,7 @@ impl RunWork {
 }
 
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunExit {
     /// The agent exited with this status (0 is a clean exit).
     Code(i32),
@@ -69,6 +69,10 @@ pub enum RunExit {
     /// The run never started: its process or container could not be
     /// created. Reported like a failed exit.
     NotStarted(String),
+    /// Found after a restart of the driver: the run had been launched by
+    /// the driver that stopped, and was killed (if it still ran) because
+    /// nothing reads its output any more. Reported like a failed exit.
+    Lost,
 }
 
 impl RunExit {
@@ -84,6 +88,7 @@ impl fmt::Display for RunExit {
             RunExit::Code(code) => write!(f, "status {code}"),
             RunExit::Signal(signal) => write!(f, "signal {signal}"),
             RunExit::NotStarted(why) => write!(f, "never started: {why}"),
+            RunExit::Lost => write!(f, "lost in a restart of the driver"),
         }
     }
 }
@@ -194,6 +199,18 @@ pub trait Runtime: Send + 'static {
 
     /// Forgets a run whose exit the driver has handled.
     fn release(&mut self, run: RunId);
+
+    /// After a restart of a durable driver, before any spawn: kills every
+    /// run a driver on the same state launched and that still exists
+    /// (orphans included), waits until they are gone, and returns the ids
+    /// of every run that was launched. A run it does not return is taken as
+    /// never launched and its work is run again, so a runtime must return
+    /// every run whose launch may have begun. May block. The default keeps
+    /// nothing across restarts and returns no run: right only for runtimes
+    /// whose runs cannot outlive the driver's process.
+    fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A boxed runtime is a runtime, so the choice can be made at run time
@@ -217,5 +234,9 @@ impl<R: Runtime + ?Sized> Runtime for Box<R> {
 
     fn release(&mut self, run: RunId) {
         (**self).release(run);
+    }
+
+    fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        (**self).recover()
     }
 }

@@ -1,0 +1,487 @@
+//! Durability: the write-ahead journal, snapshots, and loading both back.
+//!
+//! A state directory holds two files:
+//! - `journal`: a header record (`JournalHead`: the state's id, the input
+//!   count the journal starts after, the core's configuration), then one
+//!   record per accepted input ([`entry::Stamped`]).
+//! - `snapshot` (once the first is taken): one record holding the input
+//!   count it was taken at and the driver's whole state.
+//!
+//! Both use [`frame`]'s framing (length, complement, CRC-32, JSON payload).
+//! A snapshot is written to `snapshot.tmp`, synced and renamed into place;
+//! then a new journal starting at the snapshot is written the same way. A
+//! crash between the two renames leaves a journal that starts before the
+//! snapshot: its records up to the snapshot are skipped on load.
+
+pub(crate) mod entry;
+pub mod frame;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use groupq::Config;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::time::Instant;
+
+use entry::Stamped;
+use frame::FrameError;
+
+const JOURNAL_MAGIC: &[u8; 8] = b"GQJRNL\r\n";
+const SNAPSHOT_MAGIC: &[u8; 8] = b"GQSNAP\r\n";
+
+/// When the journal is synced to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// After every input, before its outputs are carried out.
+    EveryInput,
+    /// Group commit: inputs are written together, at most `max_delay` after
+    /// the first of them or once `max_inputs` wait; their outputs (commands,
+    /// host events, answers) are held until then.
+    Group {
+        /// The longest an input's outputs wait for the sync.
+        max_delay: Duration,
+        /// Sync once this many inputs wait.
+        max_inputs: usize,
+    },
+}
+
+/// How a driver keeps its state: [`Builder::durable`](crate::Builder::durable).
+#[derive(Clone, Debug)]
+pub struct Durability {
+    /// The state directory (created if missing).
+    pub dir: PathBuf,
+    /// When the journal is synced.
+    pub sync: Sync,
+    /// A snapshot is taken, and the journal restarted, every this many
+    /// inputs.
+    pub snapshot_every: u64,
+}
+
+impl Durability {
+    /// Sync every input, snapshot every 100,000 inputs.
+    pub fn new(dir: impl Into<PathBuf>) -> Durability {
+        Durability {
+            dir: dir.into(),
+            sync: Sync::EveryInput,
+            snapshot_every: 100_000,
+        }
+    }
+
+    /// With this sync policy.
+    pub fn sync(mut self, sync: Sync) -> Durability {
+        self.sync = sync;
+        self
+    }
+
+    /// With a snapshot every `inputs` inputs (at least 1).
+    pub fn snapshot_every(mut self, inputs: u64) -> Durability {
+        self.snapshot_every = inputs.max(1);
+        self
+    }
+}
+
+/// Why a state directory could not be used. The driver does not start on
+/// any of these: nothing in the directory is changed or discarded.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateError {
+    /// A file could not be read, written or synced.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The system's error.
+        message: String,
+    },
+    /// A file is not a state file, is of another version, or is damaged
+    /// before its end.
+    #[error("{path}: {error}")]
+    Frame {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        error: FrameError,
+    },
+    /// A record's checksum is right but its content is not a record of
+    /// this version.
+    #[error("{path}: record {index} is not readable: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The record's position (0 is the header).
+        index: usize,
+        /// The decoder's error.
+        message: String,
+    },
+    /// The snapshot and the journal are not of the same state, or the
+    /// journal does not reach the snapshot.
+    #[error(
+        "the snapshot (state {snapshot_state}, input {snapshot_seq}) does not match the journal \
+         (state {journal_state}, inputs {journal_base} to {journal_end})"
+    )]
+    Mismatch {
+        /// The snapshot's state id.
+        snapshot_state: u64,
+        /// The input count the snapshot was taken at.
+        snapshot_seq: u64,
+        /// The journal's state id.
+        journal_state: u64,
+        /// The input count the journal starts after.
+        journal_base: u64,
+        /// The input count the journal ends at.
+        journal_end: u64,
+    },
+    /// The state holds work under another core configuration.
+    #[error("the state directory holds work under another configuration; finish it with that configuration first")]
+    ConfigChanged,
+    /// The invariant checker cannot be restored with the state.
+    #[error("a checked driver cannot be durable: the checker's account is not part of the state")]
+    Checked,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |e| StateError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The journal's header record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct JournalHead {
+    state: u64,
+    base: u64,
+    config: Config,
+}
+
+/// The snapshot record: the input count and the driver's state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotRecord<S> {
+    state: u64,
+    seq: u64,
+    driver: S,
+}
+
+/// What [`load`] found.
+pub(crate) struct Loaded<S> {
+    /// The state's id (new when the directory was empty).
+    pub(crate) state: u64,
+    /// The snapshot's driver state, if one was taken.
+    pub(crate) snapshot: Option<S>,
+    /// The inputs after the snapshot, to replay.
+    pub(crate) entries: Vec<Stamped>,
+    /// The input count after replaying them.
+    pub(crate) seq: u64,
+    /// Bytes of a torn journal tail, dropped.
+    pub(crate) dropped: u64,
+    /// The configuration the journal was written under.
+    pub(crate) config: Option<Config>,
+}
+
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path)(e)),
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &Path, index: usize, bytes: &[u8]) -> Result<T, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Malformed {
+        path: path.to_path_buf(),
+        index,
+        message: e.to_string(),
+    })
+}
+
+/// Reads the state directory `dir`: the snapshot, then the journal records
+/// after it. Changes nothing on disk.
+pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateError> {
+    let snapshot_path = dir.join("snapshot");
+    let journal_path = dir.join("journal");
+    let frame_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| StateError::Frame { path, error }
+    };
+    let snapshot = match read_file(&snapshot_path)? {
+        Some(bytes) => {
+            let read = frame::read(&bytes, SNAPSHOT_MAGIC, "snapshot")
+                .map_err(frame_error(&snapshot_path))?;
+            // A snapshot is renamed into place whole: a torn one is damage.
+            let [record] = read.records[..] else {
+                return Err(StateError::Frame {
+                    path: snapshot_path,
+                    error: FrameError::Corrupt {
+                        offset: read.good_len,
+                        after: read.dropped,
+                    },
+                });
+            };
+            if read.dropped > 0 {
+                return Err(StateError::Frame {
+                    path: snapshot_path,
+                    error: FrameError::Corrupt {
+                        offset: read.good_len,
+                        after: read.dropped,
+                    },
+                });
+            }
+            Some(decode::<SnapshotRecord<S>>(&snapshot_path, 0, record)?)
+        }
+        None => None,
+    };
+    let Some(bytes) = read_file(&journal_path)? else {
+        return match snapshot {
+            Some(s) => Err(StateError::Mismatch {
+                snapshot_state: s.state,
+                snapshot_seq: s.seq,
+                journal_state: 0,
+                journal_base: 0,
+                journal_end: 0,
+            }),
+            None => Ok(Loaded {
+                state: new_state_id(),
+                snapshot: None,
+                entries: Vec::new(),
+                seq: 0,
+                dropped: 0,
+                config: None,
+            }),
+        };
+    };
+    let read = frame::read(&bytes, JOURNAL_MAGIC, "journal").map_err(frame_error(&journal_path))?;
+    let Some((head, records)) = read.records.split_first() else {
+        return Err(StateError::Malformed {
+            path: journal_path,
+            index: 0,
+            message: "no header record".into(),
+        });
+    };
+    let head: JournalHead = decode(&journal_path, 0, head)?;
+    let end = head.base + records.len() as u64;
+    let (skip, snapshot) = match snapshot {
+        Some(s) if s.state == head.state && head.base <= s.seq && s.seq <= end => {
+            ((s.seq - head.base) as usize, Some(s))
+        }
+        Some(s) => {
+            return Err(StateError::Mismatch {
+                snapshot_state: s.state,
+                snapshot_seq: s.seq,
+                journal_state: head.state,
+                journal_base: head.base,
+                journal_end: end,
+            })
+        }
+        None if head.base > 0 => {
+            return Err(StateError::Mismatch {
+                snapshot_state: 0,
+                snapshot_seq: 0,
+                journal_state: head.state,
+                journal_base: head.base,
+                journal_end: end,
+            })
+        }
+        None => (0, None),
+    };
+    let mut entries = Vec::with_capacity(records.len() - skip);
+    for (i, record) in records.iter().enumerate().skip(skip) {
+        entries.push(decode(&journal_path, i + 1, record)?);
+    }
+    Ok(Loaded {
+        state: head.state,
+        snapshot: snapshot.map(|s| s.driver),
+        entries,
+        seq: end,
+        dropped: read.dropped,
+        config: Some(head.config),
+    })
+}
+
+/// A state id: the time the state began, in nanoseconds, mixed with the
+/// process id. It only has to tell one state directory's files from
+/// another's.
+fn new_state_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 48)
+}
+
+/// The open journal: appends, syncs by policy, snapshots and restarts.
+pub(crate) struct Journal {
+    dir: PathBuf,
+    file: File,
+    state: u64,
+    config: Config,
+    /// Framed records not yet written.
+    buffer: Vec<u8>,
+    /// Inputs in `buffer`.
+    waiting: usize,
+    /// When the first of them was appended.
+    first_waiting: Option<Instant>,
+    sync: Sync,
+    snapshot_every: u64,
+    /// Inputs accepted in this state's life.
+    seq: u64,
+    since_snapshot: u64,
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StateError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Writes `bytes` to `dir/name.tmp`, syncs it, renames it to `dir/name`
+/// and syncs the directory.
+fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<File, StateError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io_error(&path))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+impl Journal {
+    /// Opens the journal of a loaded state for appending: a torn tail is
+    /// cut off first. A state directory without a journal gets one.
+    pub(crate) fn open(
+        durability: &Durability,
+        state: u64,
+        seq: u64,
+        config: Config,
+        fresh: bool,
+    ) -> Result<Journal, StateError> {
+        let dir = durability.dir.clone();
+        let path = dir.join("journal");
+        let file = if fresh {
+            let head = JournalHead {
+                state,
+                base: seq,
+                config: config.clone(),
+            };
+            let mut bytes = frame::header(JOURNAL_MAGIC);
+            frame::record(&mut bytes, &serde_json::to_vec(&head).expect("a header serializes"));
+            replace(&dir, "journal", &bytes)?;
+            OpenOptions::new().append(true).open(&path)
+        } else {
+            let bytes = fs::read(&path).map_err(io_error(&path))?;
+            let read = frame::read(&bytes, JOURNAL_MAGIC, "journal").map_err(|error| {
+                StateError::Frame {
+                    path: path.clone(),
+                    error,
+                }
+            })?;
+            OpenOptions::new().append(true).open(&path).and_then(|f| {
+                f.set_len(read.good_len)?;
+                f.sync_all()?;
+                Ok(f)
+            })
+        }
+        .map_err(io_error(&path))?;
+        Ok(Journal {
+            dir,
+            file,
+            state,
+            config,
+            buffer: Vec::new(),
+            waiting: 0,
+            first_waiting: None,
+            sync: durability.sync,
+            snapshot_every: durability.snapshot_every,
+            seq,
+            since_snapshot: 0,
+        })
+    }
+
+    /// Appends one accepted input; it is durable after the next
+    /// [`flush`](Journal::flush).
+    pub(crate) fn append(&mut self, entry: &Stamped) {
+        let payload = serde_json::to_vec(entry).expect("an entry serializes");
+        frame::record(&mut self.buffer, &payload);
+        self.waiting += 1;
+        self.seq += 1;
+        self.since_snapshot += 1;
+        self.first_waiting.get_or_insert_with(Instant::now);
+    }
+
+    /// When the waiting inputs must be synced at the latest: now for sync
+    /// every input or a full group, else the group's delay.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        let first = self.first_waiting?;
+        match self.sync {
+            Sync::EveryInput => Some(first),
+            Sync::Group { max_inputs, .. } if self.waiting >= max_inputs => Some(first),
+            Sync::Group { max_delay, .. } => Some(first + max_delay),
+        }
+    }
+
+    /// Writes and syncs the waiting inputs.
+    pub(crate) fn flush(&mut self) -> Result<(), StateError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join("journal");
+        self.file
+            .write_all(&self.buffer)
+            .and_then(|()| self.file.sync_data())
+            .map_err(io_error(&path))?;
+        self.buffer.clear();
+        self.waiting = 0;
+        self.first_waiting = None;
+        Ok(())
+    }
+
+    /// Whether a snapshot is due.
+    pub(crate) fn snapshot_due(&self) -> bool {
+        self.since_snapshot >= self.snapshot_every
+    }
+
+    /// Writes a snapshot of `driver` at the current input count, then
+    /// restarts the journal after it. Call with nothing waiting.
+    pub(crate) fn snapshot<S: Serialize>(&mut self, driver: &S) -> Result<(), StateError> {
+        self.flush()?;
+        let record = SnapshotRecord {
+            state: self.state,
+            seq: self.seq,
+            driver,
+        };
+        let payload = serde_json::to_vec(&record).map_err(|e| StateError::Io {
+            path: self.dir.join("snapshot"),
+            message: e.to_string(),
+        })?;
+        let mut bytes = frame::header(SNAPSHOT_MAGIC);
+        frame::record(&mut bytes, &payload);
+        replace(&self.dir, "snapshot", &bytes)?;
+        let durability = Durability {
+            dir: self.dir.clone(),
+            sync: self.sync,
+            snapshot_every: self.snapshot_every,
+        };
+        *self = Journal::open(&durability, self.state, self.seq, self.config.clone(), true)?;
+        Ok(())
+    }
+
+    /// Inputs accepted in this state's life.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// Creates `dir` if needed and checks that it can be written.
+pub(crate) fn prepare(dir: &Path) -> Result<(), StateError> {
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let probe = dir.join(".probe");
+    File::create(&probe)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(io_error(dir))
+}
