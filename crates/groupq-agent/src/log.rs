@@ -124,15 +124,19 @@ pub fn parse(path: &Path, text: &str) -> io::Result<Span> {
 /// equal times an end counts before a start: a driver starts a group's next
 /// agent only after it saw the previous one exit.
 pub fn max_alive(spans: &[Span]) -> (usize, usize) {
-    let mut events: Vec<(u128, bool, &str)> = Vec::new();
+    // (time, order, start?, group): at equal times ends come first (order
+    // 0), except the end of an agent killed the instant it started, which
+    // must follow its own start (order 2).
+    let mut events: Vec<(u128, u8, bool, &str)> = Vec::new();
     for s in spans {
-        events.push((s.start, true, &s.group));
-        events.push((s.end, false, &s.group));
+        events.push((s.start, 1, true, &s.group));
+        let order = if s.end <= s.start { 2 } else { 0 };
+        events.push((s.end.max(s.start), order, false, &s.group));
     }
     events.sort();
     let (mut alive, mut max, mut max_in_group) = (0usize, 0usize, 0usize);
     let mut in_group: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, is_start, group) in events {
+    for (_, _, is_start, group) in events {
         let n = in_group.entry(group).or_default();
         if is_start {
             alive += 1;

@@ -11,8 +11,8 @@ use groupq::{
     Output, Pause, Pipe, PipeAnswer, Record, Requeue, Resume, RunId, Shutdown, ShutdownReport,
     Task, TaskAnswer, Time, Timeout, Turn, TurnReport, Work, WorkKind,
 };
-use serde::{Deserialize, Serialize};
 use groupq_agent::{AgentLine, Status, TurnLine};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -365,7 +365,10 @@ impl<R: Runtime> Driver<R> {
         for run in believed {
             let _span = tracing::info_span!("reconcile", run = run.get()).entered();
             let entry = if launched.contains(&run) {
-                info!(run = run.get(), "launched before the restart: failed as lost");
+                info!(
+                    run = run.get(),
+                    "launched before the restart: failed as lost"
+                );
                 Entry::Exited {
                     run: run.get(),
                     exit: RunExit::Lost,
@@ -563,11 +566,15 @@ impl<R: Runtime> Driver<R> {
     /// outside effect is only decided here (see [`Effect`]).
     fn apply(&mut self, now: Time, entry: Entry) -> Result<Answered, DriverError> {
         match entry {
-            Entry::Message { group, text } => self.message(now, group, text).map(Answered::Delivery),
+            Entry::Message { group, text } => {
+                self.message(now, group, text).map(Answered::Delivery)
+            }
             Entry::Task { group, id, payload } => self
                 .step(now, Task { group, id, payload })
                 .map(Answered::Task),
-            Entry::Cancel { group, id } => self.step(now, Cancel { group, id }).map(Answered::Cancel),
+            Entry::Cancel { group, id } => {
+                self.step(now, Cancel { group, id }).map(Answered::Cancel)
+            }
             Entry::Pause { group } => self.step(now, Pause { group }).map(|()| Answered::Unit),
             Entry::Resume { group } => self.step(now, Resume { group }).map(|()| Answered::Unit),
             Entry::Close { group } => self.step(now, Close { group }).map(Answered::Close),
@@ -628,8 +635,7 @@ impl<R: Runtime> Driver<R> {
             // After its exit was handled: nothing left to tell.
             return Ok(());
         };
-        let _span =
-            tracing::debug_span!("run", run = run.get(), group = %live.group).entered();
+        let _span = tracing::debug_span!("run", run = run.get(), group = %live.group).entered();
         let entry = match event {
             RunEvent::Line(line) => Entry::Line {
                 run: run.get(),

@@ -135,8 +135,6 @@ mod runtime;
 mod state;
 
 pub use driver::{Builder, Driver, HostEvents, Restored};
-pub use state::frame::FrameError;
-pub use state::{Durability, StateError, Sync};
 pub use error::DriverError;
 pub use handle::{Delivery, Handle};
 pub use host::HostEvent;
@@ -145,3 +143,5 @@ pub use runtime::{
     CommandLine, DockerRuntime, ProcessRuntime, RunEvent, RunEvents, RunExit, RunSpec, RunWork,
     Runtime, INSTANCE_LABEL, OWNER_LABEL, RUN_LABEL,
 };
+pub use state::frame::FrameError;
+pub use state::{Durability, StateError, Sync};

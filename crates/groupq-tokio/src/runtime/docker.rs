@@ -17,6 +17,9 @@ use super::{RunEvents, RunExit, RunSpec, Runtime};
 /// The label every container of this runtime carries, with its owner's name
 /// as the value: what a reaper filters on.
 pub const OWNER_LABEL: &str = "io.groupq.owner";
+/// The label that names the work directory a container's run belongs to:
+/// how a restarted driver finds its own containers and no one else's.
+pub const ROOT_LABEL: &str = "io.groupq.root";
 /// The label with the container's run id.
 pub const RUN_LABEL: &str = "io.groupq.run";
 /// The label naming the driver instance that started the container.
@@ -156,6 +159,8 @@ impl Containers {
             .arg(format!("{RUN_LABEL}={}", spec.run.get()))
             .arg("--label")
             .arg(format!("{INSTANCE_LABEL}={}", self.instance))
+            .arg("--label")
+            .arg(format!("{ROOT_LABEL}={}", layout.root().display()))
             .arg("-v")
             .arg(mount(&dir.path, "/ipc"))
             .arg("-v")
@@ -218,6 +223,55 @@ impl Runtime for DockerRuntime {
 
     fn release(&mut self, run: RunId) {
         self.runs.release(run);
+    }
+
+    /// Containers labelled with this work directory are removed (`docker
+    /// rm -f`, which kills and waits); the launch markers in
+    /// `<work dir>/pids/` and the containers found name the runs launched.
+    fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        let label = format!("label={ROOT_LABEL}={}", self.runs.layout.root().display());
+        let listed = std::process::Command::new("docker")
+            .args(["ps", "-a", "--filter", &label, "--format"])
+            .arg(format!("{{{{.ID}}}} {{{{.Label \"{RUN_LABEL}\"}}}}"))
+            .output()?;
+        if !listed.status.success() {
+            return Err(io::Error::other(format!(
+                "docker ps: {}",
+                String::from_utf8_lossy(&listed.stderr).trim()
+            )));
+        }
+        let mut ids = Vec::new();
+        let mut runs = Vec::new();
+        for line in String::from_utf8_lossy(&listed.stdout).lines() {
+            let mut words = line.split_whitespace();
+            if let Some(id) = words.next() {
+                ids.push(id.to_string());
+            }
+            if let Some(run) = words.next().and_then(|r| r.parse().ok()) {
+                runs.push(RunId::new(run));
+            }
+        }
+        if !ids.is_empty() {
+            let removed = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .stdout(Stdio::null())
+                .status()?;
+            if !removed.success() {
+                return Err(io::Error::other("docker rm -f failed"));
+            }
+        }
+        // The `docker run` clients of the old driver exit with their
+        // containers; the markers name the launches they began.
+        for (run, _) in self.runs.layout.marked()? {
+            runs.push(run);
+        }
+        runs.sort();
+        runs.dedup();
+        for &run in &runs {
+            self.runs.layout.remove(run);
+        }
+        Ok(runs)
     }
 }
 

@@ -26,11 +26,17 @@ impl Layout {
     /// paths under it).
     pub(crate) fn new(root: &Path) -> io::Result<Layout> {
         fs::create_dir_all(root.join("runs"))?;
+        fs::create_dir_all(root.join("pids"))?;
         fs::create_dir_all(root.join("groups"))?;
         Ok(Layout {
             root: root.canonicalize()?,
             keep_runs: false,
         })
+    }
+
+    /// The work directory, absolute.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
     }
 
     pub(crate) fn keep_runs(&mut self, keep: bool) {
@@ -91,11 +97,58 @@ impl Layout {
         self.root.join("groups").join(name)
     }
 
-    /// Removes a finished run's directory, unless runs are kept.
+    /// Removes a finished run's directory, unless runs are kept, and its
+    /// launch marker.
     pub(crate) fn remove(&self, run: RunId) {
+        let _ = fs::remove_file(self.marker(run));
         if !self.keep_runs {
             let _ = fs::remove_dir_all(self.run_dir(run));
         }
+    }
+
+    fn marker(&self, run: RunId) -> PathBuf {
+        self.root.join("pids").join(format!("run-{}", run.get()))
+    }
+
+    /// Marks the run's launch as begun (`pid` unknown yet) or done: the
+    /// pid file a restarted driver finds the run by.
+    pub(crate) fn mark(&self, run: RunId, pid: Option<u32>) -> io::Result<()> {
+        let text = pid.map_or_else(|| "launching\n".to_string(), |pid| format!("{pid}\n"));
+        fs::write(self.marker(run), text)
+    }
+
+    /// Every run whose launch began and that was not released, with its
+    /// pid if the launch got that far.
+    pub(crate) fn marked(&self) -> io::Result<Vec<(RunId, Option<u32>)>> {
+        let mut marked = Vec::new();
+        for entry in fs::read_dir(self.root.join("pids"))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(run) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("run-"))
+                .and_then(|n| n.parse().ok())
+            else {
+                continue;
+            };
+            let pid = fs::read_to_string(entry.path())
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            marked.push((RunId::new(run), pid));
+        }
+        marked.sort();
+        Ok(marked)
+    }
+
+    /// The `GROUPQ_IPC` value of this layout's run `run`: how a process
+    /// found in `/proc` is known to be one of its agents.
+    pub(crate) fn ipc_env(&self, run: RunId) -> String {
+        format!("GROUPQ_IPC={}", self.run_dir(run).display())
+    }
+
+    /// The prefix every agent of this layout has in its `GROUPQ_IPC`.
+    pub(crate) fn ipc_env_prefix(&self) -> String {
+        format!("GROUPQ_IPC={}/run-", self.root.join("runs").display())
     }
 }
 

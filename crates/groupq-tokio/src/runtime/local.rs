@@ -42,12 +42,18 @@ impl LocalRuns {
         events: RunEvents,
         start: impl FnOnce(&Layout, &RunDir) -> io::Result<Started>,
     ) {
+        // Marked before the launch begins: a restarted driver that finds
+        // the marker knows the run may have started.
         let started = self
             .layout
-            .prepare(spec)
+            .mark(spec.run, None)
+            .and_then(|()| self.layout.prepare(spec))
             .and_then(|dir| start(&self.layout, &dir).map(|started| (dir, started)));
         match started {
             Ok((dir, started)) => {
+                if let Err(e) = self.layout.mark(spec.run, started.child.id()) {
+                    tracing::warn!(run = spec.run.get(), "cannot write the pid file: {e}");
+                }
                 let watched =
                     child::watch(started.child, events, started.killer, started.exit_of_run);
                 self.runs.insert(spec.run, (dir, watched));
@@ -88,10 +94,116 @@ impl LocalRuns {
         self.runs.keys().copied()
     }
 
+    /// After a restart: kills every agent process of this layout still
+    /// alive (found by pid file, checked against its environment, and by a
+    /// scan of `/proc` for launches that had not written their pid yet),
+    /// waits until they are gone, removes the markers, and returns every
+    /// run that was marked or found.
+    pub(crate) fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        let mut runs: Vec<RunId> = Vec::new();
+        let mut pids = Vec::new();
+        for (run, pid) in self.layout.marked()? {
+            runs.push(run);
+            if let Some(pid) = pid.filter(|&pid| proc_env_has(pid, &self.layout.ipc_env(run))) {
+                pids.push(pid);
+            }
+        }
+        let prefix = self.layout.ipc_env_prefix();
+        for (pid, run) in proc_scan(&prefix) {
+            pids.push(pid);
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        for &pid in &pids {
+            kill_group(pid);
+        }
+        for &pid in &pids {
+            wait_gone(pid);
+        }
+        for &run in &runs {
+            self.layout.remove(run);
+        }
+        runs.sort();
+        Ok(runs)
+    }
+
     /// Asks every watcher to kill its run.
     pub(crate) fn kill_all(&mut self) {
         for (_, watched) in self.runs.values_mut() {
             watched.kill();
         }
     }
+}
+
+/// Whether process `pid`'s environment holds `var` (`NAME=value`).
+fn proc_env_has(pid: u32, var: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == var.as_bytes()))
+}
+
+/// Processes whose `GROUPQ_IPC` starts with `prefix`, with their run.
+fn proc_scan(prefix: &str) -> Vec<(u32, RunId)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        for var in env.split(|&b| b == 0) {
+            let run = std::str::from_utf8(var)
+                .ok()
+                .and_then(|v| v.strip_prefix(prefix))
+                .and_then(|n| n.parse().ok());
+            if let Some(run) = run {
+                found.push((pid, RunId::new(run)));
+            }
+        }
+    }
+    found
+}
+
+/// SIGKILL to the process group `pid` leads (agents lead their own), and
+/// to `pid` itself in case it does not.
+fn kill_group(pid: u32) {
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// Waits (up to 10 s) until `pid` is gone or a zombie: an orphan is reaped
+/// by init, not by us.
+fn wait_gone(pid: u32) {
+    for _ in 0..1000 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z')) =>
+            {
+                return
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    tracing::warn!(
+        pid,
+        "an agent of the previous driver did not die within 10 s"
+    );
 }

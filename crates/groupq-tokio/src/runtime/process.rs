@@ -138,6 +138,14 @@ impl Runtime for ProcessRuntime {
     fn release(&mut self, run: RunId) {
         self.runs.release(run);
     }
+
+    /// Pid files in `<work dir>/pids/`, checked against each process's
+    /// `GROUPQ_IPC`, and a scan of `/proc` for the same variable: every
+    /// agent of this work directory still alive is killed with its process
+    /// group.
+    fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        self.runs.recover()
+    }
 }
 
 impl Drop for ProcessRuntime {

@@ -13,7 +13,10 @@ use crate::runtime::RunExit;
 #[serde(tag = "input", rename_all = "snake_case")]
 pub(crate) enum Entry {
     /// A message from the host (piped, or queued).
-    Message { group: String, text: String },
+    Message {
+        group: String,
+        text: String,
+    },
     /// A task from the host.
     Task {
         group: String,
@@ -21,10 +24,19 @@ pub(crate) enum Entry {
         payload: String,
     },
     /// Operator inputs.
-    Cancel { group: String, id: String },
-    Pause { group: String },
-    Resume { group: String },
-    Close { group: String },
+    Cancel {
+        group: String,
+        id: String,
+    },
+    Pause {
+        group: String,
+    },
+    Resume {
+        group: String,
+    },
+    Close {
+        group: String,
+    },
     Shutdown,
     /// A line a run wrote; `host_open`: whether the host was listening, so
     /// that a reply counts as delivered on replay exactly as it did live.
@@ -34,11 +46,16 @@ pub(crate) enum Entry {
         host_open: bool,
     },
     /// A run ended.
-    Exited { run: u64, exit: RunExit },
+    Exited {
+        run: u64,
+        exit: RunExit,
+    },
     /// Deadlines fired.
     Timeout,
     /// Reconciliation: the run was never launched.
-    NeverLaunched { run: u64 },
+    NeverLaunched {
+        run: u64,
+    },
 }
 
 /// An entry and the core time it was applied at.

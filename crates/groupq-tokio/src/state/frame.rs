@@ -149,7 +149,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             table[i] = c;
@@ -212,7 +216,10 @@ mod tests {
             bytes[at] ^= 0x40;
             match read(&bytes, MAGIC, "test") {
                 Ok(read) => {
-                    assert!(at >= last, "a damaged first record was accepted (byte {at})");
+                    assert!(
+                        at >= last,
+                        "a damaged first record was accepted (byte {at})"
+                    );
                     assert_eq!(read.records, vec![&b"first"[..]]);
                     assert_eq!(read.dropped, (whole.len() - last) as u64);
                 }

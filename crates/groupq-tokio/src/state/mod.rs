@@ -369,7 +369,10 @@ impl Journal {
                 config: config.clone(),
             };
             let mut bytes = frame::header(JOURNAL_MAGIC);
-            frame::record(&mut bytes, &serde_json::to_vec(&head).expect("a header serializes"));
+            frame::record(
+                &mut bytes,
+                &serde_json::to_vec(&head).expect("a header serializes"),
+            );
             replace(&dir, "journal", &bytes)?;
             OpenOptions::new().append(true).open(&path)
         } else {

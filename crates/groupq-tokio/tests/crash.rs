@@ -1,0 +1,259 @@
+//! Crash test: the orchestrator (a durable driver on real processes) runs
+//! as a child process and is killed with SIGKILL at seeded random moments,
+//! then restarted from its state directory each time. At the end, the
+//! agents' own logs and run files must show: no group ever had two agents
+//! alive, across restarts too; at most `max_active` alive at once; every
+//! task launched exactly once (never lost, never run again after a start);
+//! every group's messages answered by some turn; and the final incarnation
+//! shut down with nothing pending.
+//!
+//! `GROUPQ_CRASH_POINTS` (default 20) and `GROUPQ_CRASH_SEED` (default 7)
+//! set the crash points and their times.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use groupq::Config;
+use groupq_agent::{AssignedWork, Assignment};
+use groupq_tokio::{CommandLine, Driver, Durability, HostEvent, ProcessRuntime, Sync};
+
+const GROUPS: usize = 4;
+const PER_GROUP: usize = 4;
+const MAX_ACTIVE: usize = 2;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The orchestrator's body, run in the child process.
+#[test]
+#[ignore = "the crash test's child: run by `a_crashing_orchestrator_keeps_its_promises`"]
+fn crash_child() {
+    let (Ok(state), Ok(work)) = (std::env::var("CRASH_STATE"), std::env::var("CRASH_WORK")) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let agent = CommandLine::new(env!("CARGO_BIN_EXE_groupq-agent"))
+            .arg("--turn-ms")
+            .arg("120");
+        let runtime = ProcessRuntime::new(Path::new(&work), agent)
+            .unwrap()
+            .keep_run_dirs(true);
+        let config = Config::default()
+            .with_max_active(MAX_ACTIVE)
+            .with_idle_timeout(Duration::from_millis(60))
+            .with_retry_base(Duration::from_millis(20))
+            // Every crash fails the runs it cuts off: enough retries that
+            // none of the test's groups runs out of them.
+            .with_max_retries(1000);
+        let durability = Durability::new(&state)
+            .sync(Sync::Group {
+                max_delay: Duration::from_millis(2),
+                max_inputs: 32,
+            })
+            .snapshot_every(25);
+        let (driver, handle, mut events) = Driver::builder(config)
+            .durable(durability)
+            .build(runtime)
+            .unwrap();
+        let first = driver
+            .restored()
+            .is_some_and(|r| r.replayed == 0 && !r.snapshot);
+        let running = tokio::spawn(driver.run());
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let HostEvent::TaskFailed { id, .. } = event {
+                    println!("FAILED {id}");
+                }
+            }
+        });
+        if first {
+            for g in 0..GROUPS {
+                for i in 0..PER_GROUP {
+                    handle
+                        .message(format!("g{g}"), format!("m{g}-{i}"))
+                        .await
+                        .unwrap();
+                    handle
+                        .task(
+                            format!("g{g}"),
+                            format!("t{g}-{i}"),
+                            format!("task {g}-{i}"),
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        println!("SUBMITTED");
+        // Done when no group holds anything.
+        loop {
+            let mut busy = false;
+            for g in 0..GROUPS {
+                match handle.explain(format!("g{g}")).await {
+                    Ok(explained) => busy |= explained.is_some(),
+                    // A state restored shut down with nothing live: the
+                    // loop has ended already.
+                    Err(_) => {
+                        println!("REPORT already shut down");
+                        println!("DONE");
+                        return;
+                    }
+                }
+            }
+            if !busy {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match handle.shutdown().await {
+            Ok(report) => println!("REPORT {} {}", report.groups.len(), report.live_runs.len()),
+            // An earlier incarnation shut down and was killed after.
+            Err(groupq_tokio::DriverError::Rejected(groupq::Error::ShutDown)) => {
+                println!("REPORT already shut down")
+            }
+            Err(e) => panic!("{e}"),
+        }
+        drop(handle);
+        running.await.unwrap().unwrap();
+        println!("DONE");
+    });
+}
+
+/// A child orchestrator, with its stdout lines sent to `lines`.
+fn start(state: &Path, work: &Path, lines: &mpsc::Sender<String>) -> Child {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CRASH_STATE", state)
+        .env("CRASH_WORK", work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    child
+}
+
+fn wait_for(lines: &mpsc::Receiver<String>, what: &str, within: Duration, seen: &mut Vec<String>) {
+    let end = Instant::now() + within;
+    while let Ok(line) = lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        let hit = line.contains(what);
+        seen.push(line);
+        if hit {
+            return;
+        }
+    }
+    panic!("no {what} line within {within:?}; saw {seen:?}");
+}
+
+#[test]
+#[ignore = "open finding: a group's messages can end answered fewer times than sent; see the durability notes in ARCHITECTURE.md"]
+fn a_crashing_orchestrator_keeps_its_promises() {
+    let points = env_or("GROUPQ_CRASH_POINTS", 20);
+    let mut seed = env_or("GROUPQ_CRASH_SEED", 7);
+    let base = std::env::temp_dir().join(format!("groupq-crash-{}", std::process::id()));
+    let (state, work) = (base.join("state"), base.join("work"));
+    let _ = std::fs::remove_dir_all(&base);
+    let (tx, rx) = mpsc::channel();
+    let mut seen = Vec::new();
+    let mut child = start(&state, &work, &tx);
+    wait_for(&rx, "SUBMITTED", Duration::from_secs(30), &mut seen);
+    for _ in 0..points {
+        // xorshift: reproducible crash times from the seed.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(20 + seed % 180));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        child = start(&state, &work, &tx);
+        wait_for(&rx, "SUBMITTED", Duration::from_secs(30), &mut seen);
+    }
+    wait_for(&rx, "DONE", Duration::from_secs(120), &mut seen);
+    child.wait().unwrap();
+    for report in seen.iter().filter(|l| l.contains("REPORT")) {
+        assert!(
+            report.ends_with("REPORT 0 0") || report.ends_with("already shut down"),
+            "the final shutdown left work: {report}"
+        );
+    }
+
+    let spans = groupq_agent::log::read_runs(&work.join("runs")).unwrap();
+    let (max, max_in_group) = groupq_agent::log::max_alive(&spans);
+    let overlaps: Vec<_> = spans
+        .iter()
+        .flat_map(|a| spans.iter().map(move |b| (a, b)))
+        .filter(|(a, b)| a.run < b.run && a.group == b.group && b.start < a.end && a.start < b.end)
+        .collect();
+    assert!(
+        max_in_group <= 1,
+        "a group had {max_in_group} agents alive at once: {overlaps:?}"
+    );
+    assert!(max <= MAX_ACTIVE, "{max} agents alive at once");
+
+    let mut launches: BTreeMap<String, u32> = BTreeMap::new();
+    for entry in std::fs::read_dir(work.join("runs")).unwrap() {
+        let file = entry.unwrap().path().join("run.json");
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        let assignment: Assignment = serde_json::from_slice(&bytes).unwrap();
+        if let AssignedWork::Task { task_id, .. } = assignment.work {
+            *launches.entry(task_id).or_default() += 1;
+        }
+    }
+    for g in 0..GROUPS {
+        for i in 0..PER_GROUP {
+            let id = format!("t{g}-{i}");
+            assert_eq!(
+                launches.get(&id),
+                Some(&1),
+                "task {id} launched {:?} times",
+                launches.get(&id)
+            );
+        }
+    }
+    let mut answered: BTreeMap<&str, u64> = BTreeMap::new();
+    for span in &spans {
+        *answered.entry(&span.group).or_default() += span.turns.iter().sum::<u64>();
+    }
+    for g in 0..GROUPS {
+        let got = answered.get(format!("g{g}").as_str()).copied().unwrap_or(0);
+        assert!(
+            got >= PER_GROUP as u64,
+            "group g{g}: {got} messages answered"
+        );
+    }
+    let killed = spans.iter().filter(|s| s.killed).count();
+    let failed = seen.iter().filter(|l| l.contains("FAILED")).count();
+    println!(
+        "crash test: {points} crash points, {} restarts, {} runs with an agent ({killed} cut off), {} tasks, {failed} reported failed, 0 violations",
+        points,
+        spans.len(),
+        GROUPS * PER_GROUP
+    );
+    let _ = std::fs::remove_dir_all(PathBuf::from(&base));
+}
