@@ -33,8 +33,8 @@ const DOCKER_RUN_FAILED: i32 = 125;
 ///
 /// `docker run -i --rm --init --network none --name groupq-<instance>-<run>
 /// --label io.groupq.owner=<owner> --label io.groupq.run=<run> --label
-/// io.groupq.instance=<instance> -v <run dir>:/ipc -v <group dir>:/group
-/// <image> <args>`
+/// io.groupq.instance=<instance> --label io.groupq.root=<work dir>
+/// -v <run dir>:/ipc -v <group dir>:/group <image> <args>`
 ///
 /// - The container's stdout is the protocol's lines (the `docker run`
 ///   client stays attached); its exit status is the run's.
@@ -44,8 +44,10 @@ const DOCKER_RUN_FAILED: i32 = 125;
 ///   SIGTERM reaches an agent that does not handle signals itself.
 /// - Kill is `docker kill <name>`, retried until the container is gone (a
 ///   kill can arrive while the container is still being created).
-/// - Containers are labelled with the owner, run id and driver instance, so
-///   orphans can be found by label ([`containers`](Self::containers)).
+/// - Containers are labelled with the owner, run id, driver instance and
+///   work directory, so orphans can be found by label
+///   ([`containers`](Self::containers)); a restarted durable driver removes
+///   its work directory's containers ([`Runtime::recover`]).
 ///
 /// The `docker` client was chosen over the Docker API crates: it is what
 /// operators already run, `docker run`'s exit status and attached stdout are

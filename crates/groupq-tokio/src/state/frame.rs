@@ -98,9 +98,9 @@ pub fn read<'a>(
         }
         let word = |i: usize| u32::from_le_bytes(rest[i..i + 4].try_into().unwrap_or_default());
         let (len, check, crc) = (word(0), word(4), word(8));
-        let corrupt = FrameError::Corrupt {
+        let corrupt = |after: usize| FrameError::Corrupt {
             offset: at as u64,
-            after: 0,
+            after: after as u64,
         };
         if len != !check || len > MAX_RECORD {
             // Zeros to the end are a tail the crash never wrote.
@@ -108,7 +108,7 @@ pub fn read<'a>(
                 torn(&mut read);
                 break;
             }
-            return Err(with_after(corrupt, rest.len()));
+            return Err(corrupt(rest.len()));
         }
         let end = HEAD + len as usize;
         if rest.len() < end {
@@ -121,23 +121,13 @@ pub fn read<'a>(
                 torn(&mut read);
                 break;
             }
-            return Err(with_after(corrupt, rest.len() - end));
+            return Err(corrupt(rest.len() - end));
         }
         read.records.push(payload);
         at += end;
         read.good_len = at as u64;
     }
     Ok(read)
-}
-
-fn with_after(e: FrameError, after: usize) -> FrameError {
-    match e {
-        FrameError::Corrupt { offset, .. } => FrameError::Corrupt {
-            offset,
-            after: after as u64,
-        },
-        other => other,
-    }
 }
 
 /// CRC-32 (IEEE), table-driven; the table is built at compile time.

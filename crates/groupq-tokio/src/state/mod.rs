@@ -212,7 +212,7 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
             let read = frame::read(&bytes, SNAPSHOT_MAGIC, "snapshot")
                 .map_err(frame_error(&snapshot_path))?;
             // A snapshot is renamed into place whole: a torn one is damage.
-            let [record] = read.records[..] else {
+            let ([record], 0) = (&read.records[..], read.dropped) else {
                 return Err(StateError::Frame {
                     path: snapshot_path,
                     error: FrameError::Corrupt {
@@ -221,15 +221,6 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
                     },
                 });
             };
-            if read.dropped > 0 {
-                return Err(StateError::Frame {
-                    path: snapshot_path,
-                    error: FrameError::Corrupt {
-                        offset: read.good_len,
-                        after: read.dropped,
-                    },
-                });
-            }
             Some(decode::<SnapshotRecord<S>>(&snapshot_path, 0, record)?)
         }
         None => None,
