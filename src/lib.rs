@@ -121,7 +121,10 @@
 //! - **B5 [`Turn`]**, accepted for any live run:
 //!   - a report from a busy run restarts its stall watch; a reply from an
 //!     idle run pushes its idle deadline out to `now + idle_timeout`;
-//!   - a delivered reply is remembered (see B6);
+//!   - a delivered reply is remembered (see B6). Adapter's obligation:
+//!     report `delivered` only for a reply that answered every message
+//!     handed to the run so far; a reply that answered some is `replied`
+//!     ([`TurnReport::delivered`](TurnReport#structfield.delivered));
 //!   - with notices on, a successful reply of a Messages run at or above
 //!     `warn_percent` gives `Notify(ContextWarning)` (percent, tokens,
 //!     limit), and an automatic compaction gives `Notify(AutoCompacted)`;

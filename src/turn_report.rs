@@ -118,7 +118,11 @@ pub struct TurnReport {
     pub status: TurnStatus,
     /// The turn produced a reply.
     pub replied: bool,
-    /// The reply reached the user; after that a failure is not rolled back.
+    /// The reply reached the user and answered every message handed to the
+    /// run so far (at its spawn and piped since); after that a failure is
+    /// not rolled back. A reply that answered only some of them (an agent
+    /// that batches what it had read when its turn began) is `replied`, not
+    /// `delivered`: otherwise a failure would lose the rest.
     pub delivered: bool,
     /// Context statistics, if the agent reported them.
     pub context: Option<ContextStats>,
@@ -157,7 +161,9 @@ impl TurnReport {
         self
     }
 
-    /// The same report, with a reply produced and delivered to the user.
+    /// The same report, with a reply produced and delivered to the user,
+    /// answering every message handed to the run so far (see
+    /// [`TurnReport::delivered`](TurnReport#structfield.delivered)).
     pub fn delivered(mut self) -> TurnReport {
         self.replied = true;
         self.delivered = true;

@@ -362,7 +362,12 @@ impl<R: Runtime> Driver<R> {
             path: "runtime".into(),
             message: e.to_string(),
         })?;
-        for run in believed {
+        // Launched runs the state no longer holds: their exit was durable
+        // before the crash, only their release was not carried out.
+        for &run in launched.iter().filter(|run| !believed.contains(run)) {
+            self.runtime.release(run);
+        }
+        for &run in &believed {
             let _span = tracing::info_span!("reconcile", run = run.get()).entered();
             let entry = if launched.contains(&run) {
                 info!(
@@ -379,6 +384,8 @@ impl<R: Runtime> Driver<R> {
             };
             let _ = self.input(entry)?;
         }
+        // Each run is released only once its fate is durable: a crash
+        // before that finds the same runs again.
         self.flush()?;
         self.carry_out_effects();
         Ok(())
@@ -742,6 +749,7 @@ impl<R: Runtime> Driver<R> {
             .get(&run)
             .map_or((WorkKind::Messages, None), |l| (l.kind, l.task.clone()));
         let mut delivered = false;
+        let mut answered_all = true;
         match (&turn.reply, &turn.error) {
             (Some(text), _) => {
                 delivered = host_open;
@@ -758,6 +766,12 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 debug!(run = run.get(), delivered, "reply");
+                // The core takes a delivered reply to answer every message
+                // handed to the run, and counts a run that fails after it as
+                // done. An agent that batches by read time may have answered
+                // only some: then the core hears "replied", and a failure
+                // rolls back to just past what was answered.
+                answered_all = kind != WorkKind::Messages || self.mailboxes.unanswered(group) == 0;
             }
             (None, Some(error)) if turn.status == Status::Error => {
                 self.tell(HostEvent::TurnFailed {
@@ -774,7 +788,7 @@ impl<R: Runtime> Driver<R> {
         };
         if turn.reply.is_some() {
             report = report.replied();
-            if delivered {
+            if delivered && answered_all {
                 report = report.delivered();
             }
         }

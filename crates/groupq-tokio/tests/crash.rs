@@ -3,12 +3,20 @@
 //! then restarted from its state directory each time. At the end, the
 //! agents' own logs and run files must show: no group ever had two agents
 //! alive, across restarts too; at most `max_active` alive at once; every
-//! task launched exactly once (never lost, never run again after a start);
-//! every group's messages answered by some turn; and the final incarnation
-//! shut down with nothing pending.
+//! task's agent started exactly once, or never with the task reported
+//! failed (a crash between its launch marker and its start: the launch may
+//! have begun, so it is not run again); no task started twice; every
+//! group's turns answered at least as many messages as it was sent
+//! (messages are at-least-once); and the final incarnation shut down with
+//! nothing pending.
 //!
-//! `GROUPQ_CRASH_POINTS` (default 20) and `GROUPQ_CRASH_SEED` (default 7)
-//! set the crash points and their times.
+//! The same harness runs on Docker when a daemon is there (and must, with
+//! `GROUPQ_REQUIRE_DOCKER=1`); otherwise that half says loudly it skipped.
+//!
+//! `GROUPQ_CRASH_POINTS` (default 20 on processes, 10 on Docker) and
+//! `GROUPQ_CRASH_SEED` (default 7) set the crash points and their times.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -19,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use groupq::Config;
 use groupq_agent::{AssignedWork, Assignment};
-use groupq_tokio::{CommandLine, Driver, Durability, HostEvent, ProcessRuntime, Sync};
+use groupq_tokio::{
+    CommandLine, DockerRuntime, Driver, Durability, HostEvent, ProcessRuntime, Runtime, Sync,
+};
 
 const GROUPS: usize = 4;
 const PER_GROUP: usize = 4;
@@ -44,12 +54,24 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let agent = CommandLine::new(env!("CARGO_BIN_EXE_groupq-agent"))
-            .arg("--turn-ms")
-            .arg("120");
-        let runtime = ProcessRuntime::new(Path::new(&work), agent)
-            .unwrap()
-            .keep_run_dirs(true);
+        let runtime: Box<dyn Runtime> = if std::env::var_os("CRASH_DOCKER").is_some() {
+            Box::new(
+                DockerRuntime::new(Path::new(&work), support::IMAGE)
+                    .unwrap()
+                    .with_args(["--turn-ms", "120"])
+                    .with_owner(support::owner(Path::new(&work)))
+                    .keep_run_dirs(true),
+            )
+        } else {
+            let agent = CommandLine::new(env!("CARGO_BIN_EXE_groupq-agent"))
+                .arg("--turn-ms")
+                .arg("120");
+            Box::new(
+                ProcessRuntime::new(Path::new(&work), agent)
+                    .unwrap()
+                    .keep_run_dirs(true),
+            )
+        };
         let config = Config::default()
             .with_max_active(MAX_ACTIVE)
             .with_idle_timeout(Duration::from_millis(60))
@@ -132,8 +154,12 @@ fn crash_child() {
 }
 
 /// A child orchestrator, with its stdout lines sent to `lines`.
-fn start(state: &Path, work: &Path, lines: &mpsc::Sender<String>) -> Child {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+fn start(state: &Path, work: &Path, docker: bool, lines: &mpsc::Sender<String>) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if docker {
+        command.env("CRASH_DOCKER", "1");
+    }
+    let mut child = command
         .args([
             "--ignored",
             "--exact",
@@ -170,29 +196,41 @@ fn wait_for(lines: &mpsc::Receiver<String>, what: &str, within: Duration, seen: 
 }
 
 #[test]
-#[ignore = "open finding: a group's messages can end answered fewer times than sent; see the durability notes in ARCHITECTURE.md"]
 fn a_crashing_orchestrator_keeps_its_promises() {
-    let points = env_or("GROUPQ_CRASH_POINTS", 20);
+    crash_test(false, env_or("GROUPQ_CRASH_POINTS", 20));
+}
+
+#[test]
+fn a_crashing_orchestrator_keeps_its_promises_on_docker() {
+    if support::docker_ready("a_crashing_orchestrator_keeps_its_promises") {
+        crash_test(true, env_or("GROUPQ_CRASH_POINTS", 10));
+    }
+}
+
+fn crash_test(docker: bool, points: u64) {
     let mut seed = env_or("GROUPQ_CRASH_SEED", 7);
-    let base = std::env::temp_dir().join(format!("groupq-crash-{}", std::process::id()));
+    let kind = if docker { "docker" } else { "processes" };
+    let base = std::env::temp_dir().join(format!("groupq-crash-{kind}-{}", std::process::id()));
     let (state, work) = (base.join("state"), base.join("work"));
     let _ = std::fs::remove_dir_all(&base);
     let (tx, rx) = mpsc::channel();
     let mut seen = Vec::new();
-    let mut child = start(&state, &work, &tx);
-    wait_for(&rx, "SUBMITTED", Duration::from_secs(30), &mut seen);
+    let mut child = start(&state, &work, docker, &tx);
+    wait_for(&rx, "SUBMITTED", Duration::from_secs(60), &mut seen);
+    // Containers start slower than processes: crashes spread wider.
+    let spread = if docker { 1500 } else { 180 };
     for _ in 0..points {
         // xorshift: reproducible crash times from the seed.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(20 + seed % 180));
+        std::thread::sleep(Duration::from_millis(20 + seed % spread));
         child.kill().unwrap();
         child.wait().unwrap();
-        child = start(&state, &work, &tx);
-        wait_for(&rx, "SUBMITTED", Duration::from_secs(30), &mut seen);
+        child = start(&state, &work, docker, &tx);
+        wait_for(&rx, "SUBMITTED", Duration::from_secs(60), &mut seen);
     }
-    wait_for(&rx, "DONE", Duration::from_secs(120), &mut seen);
+    wait_for(&rx, "DONE", Duration::from_secs(300), &mut seen);
     child.wait().unwrap();
     for report in seen.iter().filter(|l| l.contains("REPORT")) {
         assert!(
@@ -214,26 +252,33 @@ fn a_crashing_orchestrator_keeps_its_promises() {
     );
     assert!(max <= MAX_ACTIVE, "{max} agents alive at once");
 
+    // A task was launched when its agent started: it wrote its log.
     let mut launches: BTreeMap<String, u32> = BTreeMap::new();
-    for entry in std::fs::read_dir(work.join("runs")).unwrap() {
-        let file = entry.unwrap().path().join("run.json");
-        let Ok(bytes) = std::fs::read(&file) else {
-            continue;
-        };
-        let assignment: Assignment = serde_json::from_slice(&bytes).unwrap();
+    for span in &spans {
+        let file = work.join(format!("runs/run-{}/run.json", span.run));
+        let assignment: Assignment =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         if let AssignedWork::Task { task_id, .. } = assignment.work {
             *launches.entry(task_id).or_default() += 1;
         }
     }
+    let failed: Vec<&str> = seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("FAILED "))
+        .collect();
     for g in 0..GROUPS {
         for i in 0..PER_GROUP {
             let id = format!("t{g}-{i}");
-            assert_eq!(
-                launches.get(&id),
-                Some(&1),
-                "task {id} launched {:?} times",
-                launches.get(&id)
-            );
+            match launches.get(&id) {
+                Some(1) => {}
+                // A crash between the launch marker and the start: the
+                // launch may have begun, so the task is failed, not re-run.
+                None if failed.contains(&id.as_str()) => {}
+                n => panic!(
+                    "task {id} launched {n:?} times, reported failed: {}",
+                    failed.contains(&id.as_str())
+                ),
+            }
         }
     }
     let mut answered: BTreeMap<&str, u64> = BTreeMap::new();
@@ -248,12 +293,29 @@ fn a_crashing_orchestrator_keeps_its_promises() {
         );
     }
     let killed = spans.iter().filter(|s| s.killed).count();
-    let failed = seen.iter().filter(|l| l.contains("FAILED")).count();
-    println!(
-        "crash test: {points} crash points, {} restarts, {} runs with an agent ({killed} cut off), {} tasks, {failed} reported failed, 0 violations",
+    let failed = failed.len();
+    if docker {
+        // `--rm` removes a container just after its `docker run` returns.
+        let listed = || {
+            std::process::Command::new("docker")
+                .args(["ps", "-aq", "--filter"])
+                .arg(format!("label=io.groupq.owner={}", support::owner(&work)))
+                .output()
+                .unwrap()
+                .stdout
+        };
+        let end = Instant::now() + Duration::from_secs(10);
+        while !listed().is_empty() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let left = String::from_utf8_lossy(&listed()).into_owned();
+        assert!(left.is_empty(), "containers left: {left}");
+    }
+    support::say(&format!(
+        "crash test on {kind}: {points} crash points, {} restarts, {} runs with an agent ({killed} cut off), {} tasks, {failed} reported failed, 0 violations",
         points,
         spans.len(),
         GROUPS * PER_GROUP
-    );
+    ));
     let _ = std::fs::remove_dir_all(PathBuf::from(&base));
 }

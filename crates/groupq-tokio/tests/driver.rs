@@ -115,6 +115,40 @@ async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() 
     only_the_unanswered_follow_up_is_retried(RunExit::Code(0)).await;
 }
 
+/// "two" was piped in while the agent worked on "one"; its first reply
+/// answered "one" only (delivered), then the run failed: "two" is retried.
+/// A reply is reported to the core as delivered only when it answered
+/// every message handed to the run, or the core would count the run done.
+#[tokio::test]
+async fn a_follow_up_piped_before_a_reply_that_did_not_answer_it_is_retried() {
+    let (runtime, runs) = fake();
+    let (running, handle, mut host) = support::start_checked(config(), runtime);
+    handle.message("a", "one").await.unwrap();
+    let first = host.spawned().await;
+    assert_eq!(
+        handle.message("a", "two").await.unwrap(),
+        Delivery::Piped(first)
+    );
+    runs.reply(first, "re: one", 1);
+    host.reply().await;
+    runs.exit(first, RunExit::Code(1));
+    let rewound = host
+        .until(|e| match e {
+            HostEvent::RolledBack { messages, .. } => Some(*messages),
+            _ => None,
+        })
+        .await;
+    assert_eq!(rewound, 1);
+    let retry = host.spawned().await;
+    assert_eq!(
+        spawned(&runs.calls())[1],
+        (retry, "a".into(), RunWork::Messages, vec!["two".into()])
+    );
+    drop(handle);
+    runs.exit(retry, RunExit::Code(0));
+    running.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     let (runtime, runs) = fake();

@@ -169,6 +169,9 @@ impl Containers {
             .arg(mount(&layout.group_dir(&spec.group), "/group"))
             .arg(&self.image)
             .args(&self.args)
+            // Not passed into the container: it names the client as this
+            // run's, for a restarted driver's `/proc` scan.
+            .env("GROUPQ_IPC", &dir.path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -227,10 +230,14 @@ impl Runtime for DockerRuntime {
         self.runs.release(run);
     }
 
-    /// Containers labelled with this work directory are removed (`docker
-    /// rm -f`, which kills and waits); the launch markers in
-    /// `<work dir>/pids/` and the containers found name the runs launched.
+    /// First the old driver's `docker run` clients are killed (found like
+    /// agent processes, see [`ProcessRuntime`](super::ProcessRuntime)), so
+    /// none can create a container after the listing; then the containers
+    /// labelled with this work directory are removed (`docker rm -f`, which
+    /// kills and waits). The launch markers, the clients and the
+    /// containers found name the runs launched.
     fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        let mut runs = self.runs.recover()?;
         let label = format!("label={ROOT_LABEL}={}", self.runs.layout.root().display());
         let listed = std::process::Command::new("docker")
             .args(["ps", "-a", "--filter", &label, "--format"])
@@ -243,7 +250,6 @@ impl Runtime for DockerRuntime {
             )));
         }
         let mut ids = Vec::new();
-        let mut runs = Vec::new();
         for line in String::from_utf8_lossy(&listed.stdout).lines() {
             let mut words = line.split_whitespace();
             if let Some(id) = words.next() {
@@ -263,16 +269,8 @@ impl Runtime for DockerRuntime {
                 return Err(io::Error::other("docker rm -f failed"));
             }
         }
-        // The `docker run` clients of the old driver exit with their
-        // containers; the markers name the launches they began.
-        for (run, _) in self.runs.layout.marked()? {
-            runs.push(run);
-        }
         runs.sort();
         runs.dedup();
-        for &run in &runs {
-            self.runs.layout.remove(run);
-        }
         Ok(runs)
     }
 }

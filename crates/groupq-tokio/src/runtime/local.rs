@@ -42,13 +42,14 @@ impl LocalRuns {
         events: RunEvents,
         start: impl FnOnce(&Layout, &RunDir) -> io::Result<Started>,
     ) {
-        // Marked before the launch begins: a restarted driver that finds
-        // the marker knows the run may have started.
-        let started = self
-            .layout
-            .mark(spec.run, None)
-            .and_then(|()| self.layout.prepare(spec))
-            .and_then(|dir| start(&self.layout, &dir).map(|started| (dir, started)));
+        // Marked just before the launch: a restarted driver that finds the
+        // marker knows the run may have started. Marked after the run
+        // directory is ready, so that a crash while preparing it leaves no
+        // marker and the run counts as never launched.
+        let started = self.layout.prepare(spec).and_then(|dir| {
+            self.layout.mark(spec.run, None)?;
+            start(&self.layout, &dir).map(|started| (dir, started))
+        });
         match started {
             Ok((dir, started)) => {
                 if let Err(e) = self.layout.mark(spec.run, started.child.id()) {
@@ -97,8 +98,8 @@ impl LocalRuns {
     /// After a restart: kills every agent process of this layout still
     /// alive (found by pid file, checked against its environment, and by a
     /// scan of `/proc` for launches that had not written their pid yet),
-    /// waits until they are gone, removes the markers, and returns every
-    /// run that was marked or found.
+    /// waits until they are gone, and returns every run that was marked or
+    /// found. The markers stay until each run is released.
     pub(crate) fn recover(&mut self) -> io::Result<Vec<RunId>> {
         let mut runs: Vec<RunId> = Vec::new();
         let mut pids = Vec::new();
@@ -122,9 +123,6 @@ impl LocalRuns {
         }
         for &pid in &pids {
             wait_gone(pid);
-        }
-        for &run in &runs {
-            self.layout.remove(run);
         }
         runs.sort();
         Ok(runs)

@@ -197,7 +197,8 @@ pub trait Runtime: Send + 'static {
     /// Kills a run.
     fn kill(&mut self, run: RunId);
 
-    /// Forgets a run whose exit the driver has handled.
+    /// Forgets a run whose exit the driver has handled: also a run returned
+    /// by [`Runtime::recover`], once its fate is durable.
     fn release(&mut self, run: RunId);
 
     /// After a restart of a durable driver, before any spawn: kills every
@@ -205,7 +206,12 @@ pub trait Runtime: Send + 'static {
     /// (orphans included), waits until they are gone, and returns the ids
     /// of every run that was launched. A run it does not return is taken as
     /// never launched and its work is run again, so a runtime must return
-    /// every run whose launch may have begun. May block. The default keeps
+    /// every run whose launch may have begun.
+    ///
+    /// It must keep its record of those launches (markers, labels) until
+    /// the driver calls [`Runtime::release`] for each: the driver releases a
+    /// run only after the run's fate is in the journal, so a crash during
+    /// recovery finds the same runs again. May block. The default keeps
     /// nothing across restarts and returns no run: right only for runtimes
     /// whose runs cannot outlive the driver's process.
     fn recover(&mut self) -> io::Result<Vec<RunId>> {
