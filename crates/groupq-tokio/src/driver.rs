@@ -25,7 +25,7 @@ use crate::mailbox::Mailboxes;
 use crate::metrics::Counters;
 use crate::runtime::{RunEvent, RunEvents, RunExit, RunSpec, RunWork, Runtime};
 use crate::state::entry::{Entry, Stamped};
-use crate::state::{self, Durability, Journal, StateError};
+use crate::state::{self, Durability, Journal, Loaded, StateError};
 
 /// The host's end of the driver's [`HostEvent`] stream.
 pub type HostEvents = mpsc::UnboundedReceiver<HostEvent>;
@@ -237,13 +237,44 @@ impl<R: Runtime> Driver<R> {
         self.restored.as_ref()
     }
 
-    /// Loads the snapshot and replays the journal after it. Outputs of
-    /// replayed inputs are not carried out again: they were, before the
-    /// stop, or their input was never durable and is not in the journal.
+    /// Loads the snapshot and replays the journal after it, then opens the
+    /// journal for new inputs.
     fn restore(&mut self, durability: &Durability, config: Config) -> Result<(), DriverError> {
         state::prepare(&durability.dir)?;
         let loaded = state::load::<StateOwned>(&durability.dir)?;
-        let fresh = loaded.config.is_none();
+        let (state, seq, fresh) = (loaded.state, loaded.seq, loaded.config.is_none());
+        self.restored = Some(self.replay(loaded, &config)?);
+        let keep = !fresh && self.core.machine().config() == &config;
+        let journal = Journal::open(durability, state, seq, config, !keep)?;
+        self.journal = Some(journal);
+        Ok(())
+    }
+
+    /// Restores from state files given as bytes, without a directory or a
+    /// journal to write: the fuzz targets' way in.
+    #[cfg(fuzzing)]
+    pub(crate) fn restore_bytes(
+        &mut self,
+        snapshot: Option<&[u8]>,
+        journal: Option<&[u8]>,
+    ) -> Result<Restored, DriverError> {
+        let loaded = state::parse(std::path::Path::new("state"), snapshot, journal)?;
+        // The journal's own configuration: a restart that keeps it.
+        let config = match &loaded.config {
+            Some(config) => config.clone(),
+            None => self.core.machine().config().clone(),
+        };
+        self.replay(loaded, &config)
+    }
+
+    /// Rebuilds the state from a snapshot and the inputs after it. Outputs
+    /// of replayed inputs are not carried out again: they were, before the
+    /// stop, or their input was never durable and is not in the journal.
+    fn replay(
+        &mut self,
+        loaded: Loaded<StateOwned>,
+        config: &Config,
+    ) -> Result<Restored, DriverError> {
         let snapshot = loaded.snapshot.is_some();
         if let Some(state) = loaded.snapshot {
             self.core = Core::Plain(Box::new(state.machine));
@@ -254,7 +285,7 @@ impl<R: Runtime> Driver<R> {
                 .map(|(run, live)| (RunId::new(run), live))
                 .collect();
         } else if let Some(journaled) = &loaded.config {
-            if *journaled != config {
+            if journaled != config {
                 // Replay must see the configuration the inputs were
                 // applied under.
                 self.core = Core::new(journaled.clone(), false)?;
@@ -262,19 +293,23 @@ impl<R: Runtime> Driver<R> {
         }
         let _span = tracing::info_span!("replay").entered();
         let replayed = loaded.entries.len();
-        for stamped in loaded.entries {
+        for (index, stamped) in (loaded.first..).zip(loaded.entries) {
             let now = Time::from_nanos(stamped.now);
             // A journaled input was accepted when it was applied: it is
             // accepted again (deterministic core), or the state is damaged.
-            let run = self.apply(now, stamped.entry);
-            if let Err(DriverError::Violation(v)) = run {
-                return Err(DriverError::Violation(v));
+            match self.apply(now, stamped.entry) {
+                Ok(_) => {}
+                Err(DriverError::Rejected(e)) => {
+                    let message = e.to_string();
+                    return Err(StateError::Replay { index, message }.into());
+                }
+                Err(e) => return Err(e),
             }
             self.effects.clear();
         }
         drop(_span);
         let machine = self.core.machine();
-        if machine.config() != &config {
+        if machine.config() != config {
             if !(machine.is_quiescent() && self.live.is_empty()) {
                 return Err(StateError::ConfigChanged.into());
             }
@@ -283,21 +318,17 @@ impl<R: Runtime> Driver<R> {
             self.mailboxes = Mailboxes::default();
         }
         self.offset = self.core.machine().now().as_nanos();
-        let keep = !fresh && self.core.machine().config() == &config;
-        let journal = Journal::open(durability, loaded.state, loaded.seq, config, !keep)?;
-        self.journal = Some(journal);
         self.counters = Arc::new(Counters::default());
-        self.restored = Some(Restored {
-            snapshot,
-            replayed,
-            dropped_bytes: loaded.dropped,
-            live_runs: self.live.len(),
-        });
         if loaded.dropped > 0 {
             warn!(bytes = loaded.dropped, "dropped a torn journal tail");
         }
         info!(snapshot, replayed, live = self.live.len(), "state restored");
-        Ok(())
+        Ok(Restored {
+            snapshot,
+            replayed,
+            dropped_bytes: loaded.dropped,
+            live_runs: self.live.len(),
+        })
     }
 
     /// Runs the loop until the core is shut down and every run has exited.

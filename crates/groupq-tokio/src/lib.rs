@@ -127,6 +127,9 @@
 mod core;
 mod driver;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod host;
 mod mailbox;

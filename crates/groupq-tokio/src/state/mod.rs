@@ -138,6 +138,16 @@ pub enum StateError {
     /// The state holds work under another core configuration.
     #[error("the state directory holds work under another configuration; finish it with that configuration first")]
     ConfigChanged,
+    /// A journaled input that the core refuses on replay. Only accepted
+    /// inputs are journaled and the core is deterministic, so the journal
+    /// was changed, or written by another version of the core.
+    #[error("journal record {index} is refused on replay: {message}")]
+    Replay {
+        /// The record's position (0 is the header).
+        index: usize,
+        /// The core's refusal.
+        message: String,
+    },
     /// The invariant checker cannot be restored with the state.
     #[error("a checked driver cannot be durable: the checker's account is not part of the state")]
     Checked,
@@ -174,6 +184,8 @@ pub(crate) struct Loaded<S> {
     pub(crate) snapshot: Option<S>,
     /// The inputs after the snapshot, to replay.
     pub(crate) entries: Vec<Stamped>,
+    /// The journal record index of the first of them (0 is the header).
+    pub(crate) first: usize,
     /// The input count after replaying them.
     pub(crate) seq: u64,
     /// Bytes of a torn journal tail, dropped.
@@ -201,15 +213,27 @@ fn decode<T: DeserializeOwned>(path: &Path, index: usize, bytes: &[u8]) -> Resul
 /// Reads the state directory `dir`: the snapshot, then the journal records
 /// after it. Changes nothing on disk.
 pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateError> {
+    let snapshot = read_file(&dir.join("snapshot"))?;
+    let journal = read_file(&dir.join("journal"))?;
+    parse(dir, snapshot.as_deref(), journal.as_deref())
+}
+
+/// Decodes the snapshot's and the journal's bytes (`None`: no such file)
+/// of the state directory `dir` (which only names files in errors).
+pub(crate) fn parse<S: DeserializeOwned>(
+    dir: &Path,
+    snapshot: Option<&[u8]>,
+    journal: Option<&[u8]>,
+) -> Result<Loaded<S>, StateError> {
     let snapshot_path = dir.join("snapshot");
     let journal_path = dir.join("journal");
     let frame_error = |path: &Path| {
         let path = path.to_path_buf();
         move |error| StateError::Frame { path, error }
     };
-    let snapshot = match read_file(&snapshot_path)? {
+    let snapshot = match snapshot {
         Some(bytes) => {
-            let read = frame::read(&bytes, SNAPSHOT_MAGIC, "snapshot")
+            let read = frame::read(bytes, SNAPSHOT_MAGIC, "snapshot")
                 .map_err(frame_error(&snapshot_path))?;
             // A snapshot is renamed into place whole: a torn one is damage.
             let ([record], 0) = (&read.records[..], read.dropped) else {
@@ -225,7 +249,7 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
         }
         None => None,
     };
-    let Some(bytes) = read_file(&journal_path)? else {
+    let Some(bytes) = journal else {
         return match snapshot {
             Some(s) => Err(StateError::Mismatch {
                 snapshot_state: s.state,
@@ -237,6 +261,7 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
             None => Ok(Loaded {
                 state: new_state_id(),
                 snapshot: None,
+                first: 1,
                 entries: Vec::new(),
                 seq: 0,
                 dropped: 0,
@@ -244,7 +269,7 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
             }),
         };
     };
-    let read = frame::read(&bytes, JOURNAL_MAGIC, "journal").map_err(frame_error(&journal_path))?;
+    let read = frame::read(bytes, JOURNAL_MAGIC, "journal").map_err(frame_error(&journal_path))?;
     let Some((head, records)) = read.records.split_first() else {
         return Err(StateError::Malformed {
             path: journal_path,
@@ -285,11 +310,27 @@ pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateEr
     Ok(Loaded {
         state: head.state,
         snapshot: snapshot.map(|s| s.driver),
+        first: skip + 1,
         entries,
         seq: end,
         dropped: read.dropped,
         config: Some(head.config),
     })
+}
+
+/// A snapshot file (`snapshot`) or a journal holding `payloads` as records:
+/// how the fuzz targets get past the checksums to the decoders.
+#[cfg(fuzzing)]
+pub(crate) fn framed(snapshot: bool, payloads: &[&[u8]]) -> Vec<u8> {
+    let mut out = frame::header(if snapshot {
+        SNAPSHOT_MAGIC
+    } else {
+        JOURNAL_MAGIC
+    });
+    for payload in payloads {
+        frame::record(&mut out, payload);
+    }
+    out
 }
 
 /// A state id: the time the state began, in nanoseconds, mixed with the

@@ -23,6 +23,8 @@ pub enum Call {
 struct Shared {
     calls: Vec<Call>,
     events: HashMap<RunId, RunEvents>,
+    /// What `recover` answers: the runs an earlier driver launched.
+    launched: Vec<RunId>,
 }
 
 /// The runtime half, given to the driver.
@@ -63,9 +65,17 @@ impl Runtime for Fake {
         shared.events.remove(&run);
         shared.calls.push(Call::Release(run));
     }
+    fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        Ok(self.0.lock().unwrap().launched.clone())
+    }
 }
 
 impl Runs {
+    /// After a restart, `recover` says these runs were launched before.
+    pub fn set_launched(&self, runs: &[RunId]) {
+        self.0.lock().unwrap().launched = runs.to_vec();
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.0.lock().unwrap().calls.clone()

@@ -1,0 +1,360 @@
+//! A durable driver across a crash (the driver's task aborted mid-flight),
+//! on a runtime the test drives by hand: what a restart tells the runtime
+//! and the host, and what it does with damaged state files.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use groupq::{Config, RunId};
+use groupq_tokio::{
+    Driver, DriverError, Durability, FrameError, Restored, RunExit, RunWork, StateError, Sync,
+};
+
+use support::fake::{fake, Call, Runs};
+use support::{Host, Scratch};
+
+fn config() -> Config {
+    Config::default()
+        .with_max_active(3)
+        .with_retry_base(Duration::from_millis(10))
+}
+
+fn durable(dir: &Path, snapshot_every: u64) -> Durability {
+    Durability::new(dir.join("state"))
+        .sync(Sync::EveryInput)
+        .snapshot_every(snapshot_every)
+}
+
+type Started = (
+    tokio::task::JoinHandle<Result<(), DriverError>>,
+    groupq_tokio::Handle,
+    Host,
+    Runs,
+    Restored,
+);
+
+fn start(durability: Durability) -> Started {
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .durable(durability)
+        .build(runtime)
+        .expect("the state restores");
+    let restored = driver.restored().cloned().expect("a durable driver");
+    (
+        tokio::spawn(driver.run()),
+        handle,
+        Host::new(events),
+        runs,
+        restored,
+    )
+}
+
+/// Three runs live when the driver dies: a messages run of `a` and a task
+/// run of `b` that had launched, and a task run of `c` that had not.
+/// Returns their ids.
+async fn crash_with_three_live_runs(durability: Durability) -> [RunId; 3] {
+    let (running, handle, mut host, _runs, restored) = start(durability);
+    assert_eq!(restored.replayed, 0);
+    handle.message("a", "one").await.unwrap();
+    let a = host.spawned().await;
+    handle.task("b", "t1", "first").await.unwrap();
+    let b = host.spawned().await;
+    handle.task("c", "t2", "second").await.unwrap();
+    let c = host.spawned().await;
+    // The crash: the loop stops between two inputs, nothing is shut down.
+    running.abort();
+    let _ = running.await;
+    [a, b, c]
+}
+
+/// After the restart, until both retries are spawned: every call the
+/// runtime saw and every host event.
+async fn restart(durability: Durability, launched: &[RunId]) -> (Restored, Vec<Call>, Vec<String>) {
+    let (runtime, runs) = fake();
+    runs.set_launched(launched);
+    let (driver, handle, events) = Driver::builder(config())
+        .durable(durability)
+        .build(runtime)
+        .unwrap();
+    let restored = driver.restored().cloned().unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    host.spawned().await;
+    host.spawned().await;
+    let calls = runs.calls();
+    let events: Vec<String> = host.seen.iter().map(|e| format!("{e:?}")).collect();
+    drop(handle);
+    for call in &calls {
+        if let Call::Spawn(spec) = call {
+            runs.exit(spec.run, RunExit::Code(0));
+        }
+    }
+    running.await.unwrap().unwrap();
+    (restored, calls, events)
+}
+
+#[tokio::test]
+async fn a_restart_fails_launched_runs_and_puts_back_work_that_never_launched() {
+    let dir = Scratch::new("durable-reconcile");
+    let [a, b, c] = crash_with_three_live_runs(durable(&dir.0, 1000)).await;
+    let (restored, calls, events) = restart(durable(&dir.0, 1000), &[a, b]).await;
+    assert_eq!(restored.live_runs, 3);
+    assert!(!restored.snapshot);
+    assert_eq!(restored.dropped_bytes, 0);
+    // Each old run is released once its fate is durable; then `c`'s task
+    // is started again (it never ran) and `a`'s message is retried; `b`'s
+    // task, which may have run, is reported failed and not run again.
+    let spawns: Vec<(String, RunWork, Vec<String>)> = calls
+        .iter()
+        .filter_map(|call| match call {
+            Call::Spawn(spec) => {
+                Some((spec.group.clone(), spec.work.clone(), spec.messages.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        spawns,
+        [
+            (
+                "c".to_string(),
+                RunWork::Task {
+                    id: "t2".into(),
+                    payload: "second".into()
+                },
+                vec![]
+            ),
+            ("a".to_string(), RunWork::Messages, vec!["one".to_string()]),
+        ]
+    );
+    for run in [a, b, c] {
+        assert!(calls.contains(&Call::Release(run)), "{run} not released");
+    }
+    let has = |needle: &str| events.iter().any(|e| e.contains(needle));
+    assert!(
+        has(&format!(
+            "Exited {{ group: \"a\", run: {a:?}, exit: Lost }}"
+        )),
+        "{events:#?}"
+    );
+    assert!(has("TaskFailed { group: \"b\", id: \"t1\""), "{events:#?}");
+    assert!(
+        has(&format!(
+            "NotLaunched {{ group: \"c\", run: {c:?}, handed_back: None }}"
+        )),
+        "{events:#?}"
+    );
+    assert!(has("RolledBack { group: \"a\""), "{events:#?}");
+}
+
+#[tokio::test]
+async fn a_restart_from_a_snapshot_does_what_a_restart_from_the_journal_does() {
+    let (journal_only, snapshots) = (
+        Scratch::new("durable-journal"),
+        Scratch::new("durable-snap"),
+    );
+    let [a, b, _] = crash_with_three_live_runs(durable(&journal_only.0, 1000)).await;
+    let [a2, b2, _] = crash_with_three_live_runs(durable(&snapshots.0, 2)).await;
+    assert_eq!((a, b), (a2, b2));
+    let (from_journal, calls, events) = restart(durable(&journal_only.0, 1000), &[a, b]).await;
+    let (from_snapshot, calls2, events2) = restart(durable(&snapshots.0, 2), &[a, b]).await;
+    assert!(!from_journal.snapshot && from_snapshot.snapshot);
+    assert!(from_snapshot.replayed < from_journal.replayed);
+    assert_eq!(from_journal.live_runs, from_snapshot.live_runs);
+    assert_eq!(calls, calls2);
+    // The same events; a retry's time depends on when each crash came.
+    let timeless = |events: &[String]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e.split(", at: Time(").next().unwrap_or(e).to_string())
+            .collect()
+    };
+    assert_eq!(timeless(&events), timeless(&events2));
+}
+
+/// A state directory left by a crash, with a snapshot every
+/// `snapshot_every` inputs.
+async fn crashed_state(tag: &str, snapshot_every: u64) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(tag);
+    crash_with_three_live_runs(durable(&dir.0, snapshot_every)).await;
+    let state = dir.0.join("state");
+    (dir, state)
+}
+
+fn build(dir: &Path, snapshot_every: u64) -> Result<Restored, DriverError> {
+    build_with(config(), dir, snapshot_every)
+}
+
+fn build_with(config: Config, dir: &Path, snapshot_every: u64) -> Result<Restored, DriverError> {
+    let (runtime, _runs) = fake();
+    Driver::builder(config)
+        .durable(durable(dir, snapshot_every))
+        .build(runtime)
+        .map(|(driver, _, _)| driver.restored().cloned().unwrap())
+}
+
+fn state_error(result: Result<Restored, DriverError>) -> StateError {
+    match result {
+        Err(DriverError::State(e)) => e,
+        other => panic!("expected a state error, got {other:?}"),
+    }
+}
+
+/// The records' spans in a state file: (start, end) of each, header first.
+fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut at = 12;
+    while at + 12 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        spans.push((at, at + 12 + len));
+        at += 12 + len;
+    }
+    spans
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn a_torn_last_record_is_dropped_counted_and_cut_off() {
+    let (dir, state) = crashed_state("durable-torn", 1000).await;
+    let journal = state.join("journal");
+    let whole = build(&dir.0, 1000).unwrap();
+    let bytes = std::fs::read(&journal).unwrap();
+    let last = *records(&bytes).last().unwrap();
+    std::fs::write(&journal, &bytes[..bytes.len() - 3]).unwrap();
+    let torn = build(&dir.0, 1000).unwrap();
+    assert_eq!(torn.replayed, whole.replayed - 1);
+    assert_eq!(torn.dropped_bytes, (last.1 - last.0 - 3) as u64);
+    // The tail is cut off on disk, so new records follow good ones.
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), last.0 as u64);
+    assert_eq!(build(&dir.0, 1000).unwrap().dropped_bytes, 0);
+}
+
+#[tokio::test]
+async fn damage_before_the_end_version_and_magic_are_refused_and_nothing_is_changed() {
+    let (dir, state) = crashed_state("durable-damage", 1000).await;
+    let journal = state.join("journal");
+    let good = std::fs::read(&journal).unwrap();
+    let first_entry = records(&good)[1];
+    let cases: [(usize, u8, fn(&FrameError) -> bool); 3] = [
+        // A payload byte of the first entry, with records after it.
+        (first_entry.0 + 14, 0x20, |e| {
+            matches!(e, FrameError::Corrupt { .. })
+        }),
+        // Version 1 becomes 3.
+        (8, 2, |e| matches!(e, FrameError::Version { found: 3, .. })),
+        (0, b'X', |e| {
+            matches!(e, FrameError::NotOurs { kind: "journal" })
+        }),
+    ];
+    for (at, value, expected) in cases {
+        let mut bad = good.clone();
+        bad[at] ^= value;
+        std::fs::write(&journal, &bad).unwrap();
+        match state_error(build(&dir.0, 1000)) {
+            StateError::Frame { error, .. } => assert!(expected(&error), "{error}"),
+            other => panic!("byte {at}: {other}"),
+        }
+        assert_eq!(
+            std::fs::read(&journal).unwrap(),
+            bad,
+            "the file was changed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_of_another_state_or_without_its_journal_is_a_mismatch() {
+    let (dir, state) = crashed_state("durable-mismatch", 2).await;
+    let (other_dir, other) = crashed_state("durable-other", 2).await;
+    std::fs::copy(other.join("snapshot"), state.join("snapshot")).unwrap();
+    assert!(matches!(
+        state_error(build(&dir.0, 2)),
+        StateError::Mismatch { .. }
+    ));
+    std::fs::remove_file(other.join("journal")).unwrap();
+    assert!(matches!(
+        state_error(build(&other_dir.0, 2)),
+        StateError::Mismatch {
+            journal_state: 0,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn a_record_the_core_refuses_on_replay_is_a_typed_error() {
+    let (dir, state) = crashed_state("durable-forged", 1000).await;
+    let journal = state.join("journal");
+    let good = std::fs::read(&journal).unwrap();
+    let header = records(&good)[0];
+    // Framed right, but the run it names never existed.
+    let forged = br#"{"now":1,"input":"never_launched","run":99}"#;
+    let mut bytes = good[..header.1].to_vec();
+    bytes.extend_from_slice(&(forged.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(!(forged.len() as u32)).to_le_bytes());
+    bytes.extend_from_slice(&crc32(forged).to_le_bytes());
+    bytes.extend_from_slice(forged);
+    std::fs::write(&journal, &bytes).unwrap();
+    assert!(matches!(
+        state_error(build(&dir.0, 1000)),
+        StateError::Replay { index: 1, .. }
+    ));
+    // A record that is not an input at all.
+    let mut bytes = good[..header.1].to_vec();
+    let junk = br#"{"now":1,"input":"reboot"}"#;
+    bytes.extend_from_slice(&(junk.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(!(junk.len() as u32)).to_le_bytes());
+    bytes.extend_from_slice(&crc32(junk).to_le_bytes());
+    bytes.extend_from_slice(junk);
+    std::fs::write(&journal, &bytes).unwrap();
+    assert!(matches!(
+        state_error(build(&dir.0, 1000)),
+        StateError::Malformed { index: 1, .. }
+    ));
+}
+
+#[tokio::test]
+async fn another_configuration_is_refused_while_work_remains() {
+    let (dir, _state) = crashed_state("durable-config", 1000).await;
+    let other = config().with_max_active(7);
+    assert_eq!(
+        state_error(build_with(other, &dir.0, 1000)),
+        StateError::ConfigChanged
+    );
+    // Refused, and nothing changed: the old configuration still restores.
+    assert_eq!(build(&dir.0, 1000).unwrap().live_runs, 3);
+}
+
+#[test]
+fn an_unusable_state_directory_or_a_checked_durable_driver_is_refused() {
+    let dir = Scratch::new("durable-unusable");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // A file where the directory should be: no permission bits involved,
+    // so this holds for root too.
+    std::fs::write(dir.0.join("state"), b"not a directory").unwrap();
+    assert!(matches!(
+        state_error(build(&dir.0, 1000)),
+        StateError::Io { .. }
+    ));
+    let (runtime, _runs) = fake();
+    let checked = Driver::builder(config())
+        .checked(true)
+        .durable(durable(&dir.0, 1000))
+        .build(runtime);
+    assert!(matches!(
+        checked.map(|_| ()),
+        Err(DriverError::State(StateError::Checked))
+    ));
+}
