@@ -241,13 +241,16 @@ async fn a_torn_last_record_is_dropped_counted_and_cut_off() {
     assert_eq!(build(&dir.0, 1000).unwrap().dropped_bytes, 0);
 }
 
+/// Whether a refusal is the one expected.
+type Expected = fn(&FrameError) -> bool;
+
 #[tokio::test]
 async fn damage_before_the_end_version_and_magic_are_refused_and_nothing_is_changed() {
     let (dir, state) = crashed_state("durable-damage", 1000).await;
     let journal = state.join("journal");
     let good = std::fs::read(&journal).unwrap();
     let first_entry = records(&good)[1];
-    let cases: [(usize, u8, fn(&FrameError) -> bool); 3] = [
+    let cases: [(usize, u8, Expected); 3] = [
         // A payload byte of the first entry, with records after it.
         (first_entry.0 + 14, 0x20, |e| {
             matches!(e, FrameError::Corrupt { .. })
