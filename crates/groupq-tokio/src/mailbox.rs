@@ -38,10 +38,17 @@ impl Mailbox {
             self.first += 1;
         }
     }
+
+    /// Holds nothing: every message was answered and dropped.
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.cursor == self.first && self.rollback_to == self.first
+    }
 }
 
-/// Every group's mailbox. Snapshots list them by group, sorted, so that
-/// the bytes never depend on hashing.
+/// Every group's mailbox, while it holds messages: an empty one is dropped
+/// (its positions only count within it), so a group with nothing pending
+/// costs nothing. Snapshots list them by group, sorted, so that the bytes
+/// never depend on hashing.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Mailboxes {
     #[serde(serialize_with = "sorted")]
@@ -73,34 +80,56 @@ impl Mailboxes {
 
     /// A messages run starts: it is handed every unread message.
     pub(crate) fn start_run(&mut self, group: &str) -> Vec<String> {
-        let mailbox = self.mailbox(group);
+        let Some(mailbox) = self.groups.get_mut(group) else {
+            return Vec::new();
+        };
         mailbox.rollback_to = mailbox.cursor;
         mailbox.take_unread()
     }
 
     /// The message just pushed was piped into the live run.
     pub(crate) fn take_unread(&mut self, group: &str) -> Vec<String> {
-        self.mailbox(group).take_unread()
+        self.groups
+            .get_mut(group)
+            .map_or_else(Vec::new, Mailbox::take_unread)
     }
 
     /// A reply answering the next `count` messages (`None`: every message
     /// handed so far) was delivered.
     pub(crate) fn answered(&mut self, group: &str, count: Option<u64>) {
-        let mailbox = self.mailbox(group);
+        let Some(mailbox) = self.groups.get_mut(group) else {
+            return;
+        };
         mailbox.rollback_to = match count {
             Some(count) => (mailbox.rollback_to + count).min(mailbox.cursor),
             None => mailbox.cursor,
         };
         mailbox.forget_answered();
+        self.drop_if_empty(group);
     }
 
     /// The run failed: its unanswered messages are unread again. Returns
     /// how many.
     pub(crate) fn roll_back(&mut self, group: &str) -> usize {
-        let mailbox = self.mailbox(group);
+        let Some(mailbox) = self.groups.get_mut(group) else {
+            return 0;
+        };
         let rewound = mailbox.cursor - mailbox.rollback_to;
         mailbox.cursor = mailbox.rollback_to;
+        self.drop_if_empty(group);
         rewound as usize
+    }
+
+    /// How many groups hold messages.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn drop_if_empty(&mut self, group: &str) {
+        if self.groups.get(group).is_some_and(Mailbox::is_empty) {
+            self.groups.remove(group);
+        }
     }
 
     /// Messages handed to the group's run that no delivered reply answered.
@@ -147,6 +176,8 @@ mod tests {
         m.answered("g", None);
         assert_eq!(m.roll_back("g"), 0);
         assert_eq!(m.unread("g"), 0);
+        // Nothing left: the group's mailbox is gone.
+        assert_eq!(m.len(), 0);
     }
 
     #[test]
