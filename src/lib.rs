@@ -147,6 +147,15 @@
 //!   not retried. Then a pending compact becomes one `Compact` job at the
 //!   front of the group's jobs, and the slot is handed on (B8). The compact
 //!   turn therefore never overlaps the turn that triggered it.
+//! - **[`NeverLaunched`]** (after a restart of the adapter): a run whose
+//!   `Spawn` was never carried out leaves without a failure and no retry is
+//!   counted. Its work goes back as it was: a task to the front of its
+//!   group's jobs (behind a queued compact), a Messages run's cursor rolled
+//!   back (`RollbackCursor`) with its group unread again, a compact queued
+//!   again; then the slot is handed on (B8). After shutdown nothing is
+//!   queued: the work comes back in the answer ([`Requeue::HandedBack`]).
+//!   Work that does not match the run's `Spawn` is rejected
+//!   ([`Error::WorkMismatch`]).
 //! - **B7 retry**: failures of Messages runs are counted per group; attempt
 //!   `n` waits `retry_base · 2^(n−1)`. Past `max_retries`:
 //!   `TerminalFailure`, the count restarts, no retry. A retry coming due acts
@@ -262,8 +271,33 @@
 //!   compacted now.
 //! - **The shutdown report**: persist it and resubmit its work on the next
 //!   start; live runs listed there must still be reported exited.
+//! - **Restarts** (with the `serde` feature, see [Snapshots](#snapshots)):
+//!   restore the machine (a snapshot, then the inputs accepted since, in
+//!   order, with their times), then settle every run the machine holds
+//!   live: [`Exited`] (`Failed`) for one that may have started (its
+//!   container exists or existed; kill it first), [`NeverLaunched`] for one
+//!   that certainly never started. Only then new inputs. A task's run
+//!   reported `Exited` is recorded failed and never re-run; one reported
+//!   `NeverLaunched` runs again.
 //! - Match commands, records and notices with a wildcard arm: those enums are
 //!   `#[non_exhaustive]` and will grow (kill, new close reasons).
+//!
+//! # Snapshots
+//!
+//! With the optional `serde` feature, a [`Machine`] serializes its whole
+//! state and deserializes into a machine `==` to the one serialized, which
+//! then answers every input exactly as the original would: a snapshot taken
+//! after any step, plus the inputs after it, replays into the machine that
+//! never stopped (`tests/snapshot.rs` proves it over random input
+//! sequences). Hash indices are not written; they are rebuilt on restore,
+//! so the bytes never depend on hash seeds. A machine with outputs not yet
+//! polled refuses to serialize (`SnapshotError::PendingOutputs`): they
+//! would be lost. A deserialized machine is checked link by link (free
+//! lists, job links and lengths, run ↔ group pointers, the waiting line,
+//! the timer heap) and refused with `SnapshotError::Inconsistent` before
+//! it is handed out; the configuration is validated like
+//! [`Machine::new`]'s (`SnapshotError::Config`). The format is serde's
+//! data model: pick any serde format; `groupq-tokio` writes JSON.
 //!
 //! # Invariants
 //!

@@ -337,12 +337,13 @@ impl<R: Runtime> Driver<R> {
     /// directory that can no longer be written (durable drivers).
     pub async fn run(mut self) -> Result<(), DriverError> {
         let result = self.run_loop().await;
-        // Whatever is durable is carried out, even on the way out.
-        if result.is_ok() {
-            self.flush()?;
+        // Whatever is durable is carried out, even on the way out; nothing
+        // that is not (a state directory that failed stops everything).
+        let flushed = self.flush();
+        if flushed.is_ok() {
+            self.carry_out_effects();
         }
-        self.carry_out_effects();
-        result
+        result.and(flushed)
     }
 
     async fn run_loop(&mut self) -> Result<(), DriverError> {

@@ -361,3 +361,34 @@ fn an_unusable_state_directory_or_a_checked_durable_driver_is_refused() {
         Err(DriverError::State(StateError::Checked))
     ));
 }
+
+#[tokio::test]
+async fn a_state_directory_that_fails_while_running_stops_the_driver_before_any_effect() {
+    let dir = Scratch::new("durable-fails");
+    let (runtime, runs) = fake();
+    let (driver, handle, events) = Driver::builder(config())
+        .durable(durable(&dir.0, 2))
+        .build(runtime)
+        .unwrap();
+    let running = tokio::spawn(driver.run());
+    let mut host = Host::new(events);
+    handle.message("a", "one").await.unwrap();
+    host.spawned().await;
+    // The second input makes a snapshot due, and its directory is gone.
+    std::fs::remove_dir_all(dir.0.join("state")).unwrap();
+    assert!(handle.message("b", "two").await.is_err());
+    assert!(matches!(
+        running.await.unwrap(),
+        Err(DriverError::State(StateError::Io { .. }))
+    ));
+    // Its spawn was decided but never carried out: it was not durable.
+    let spawned: Vec<String> = runs
+        .calls()
+        .iter()
+        .filter_map(|c| match c {
+            Call::Spawn(spec) => Some(spec.group.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spawned, ["a"]);
+}
