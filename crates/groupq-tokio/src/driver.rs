@@ -240,12 +240,12 @@ impl<R: Runtime> Driver<R> {
     /// Loads the snapshot and replays the journal after it, then opens the
     /// journal for new inputs.
     fn restore(&mut self, durability: &Durability, config: Config) -> Result<(), DriverError> {
-        state::prepare(&durability.dir)?;
+        let lock = state::prepare(&durability.dir)?;
         let loaded = state::load::<StateOwned>(&durability.dir)?;
         let (state, seq, fresh) = (loaded.state, loaded.seq, loaded.config.is_none());
         self.restored = Some(self.replay(loaded, &config)?);
         let keep = !fresh && self.core.machine().config() == &config;
-        let journal = Journal::open(durability, state, seq, config, !keep)?;
+        let journal = Journal::open(durability, lock, state, seq, config, !keep)?;
         self.journal = Some(journal);
         Ok(())
     }

@@ -392,3 +392,19 @@ async fn a_state_directory_that_fails_while_running_stops_the_driver_before_any_
         .collect();
     assert_eq!(spawned, ["a"]);
 }
+
+#[test]
+fn a_second_driver_on_the_same_state_directory_is_refused_until_the_first_is_gone() {
+    let dir = Scratch::new("durable-locked");
+    let (runtime, _runs) = fake();
+    let first = Driver::builder(config())
+        .durable(durable(&dir.0, 1000))
+        .build(runtime)
+        .unwrap();
+    assert!(matches!(
+        state_error(build(&dir.0, 1000)),
+        StateError::Locked { .. }
+    ));
+    drop(first);
+    assert_eq!(build(&dir.0, 1000).unwrap().replayed, 0);
+}

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use groupq::Config;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -147,6 +149,12 @@ pub enum StateError {
         index: usize,
         /// The core's refusal.
         message: String,
+    },
+    /// Another driver holds the state directory.
+    #[error("{path}: another driver uses this state directory")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
     },
     /// The invariant checker cannot be restored with the state.
     #[error("a checked driver cannot be durable: the checker's account is not part of the state")]
@@ -318,6 +326,26 @@ pub(crate) fn parse<S: DeserializeOwned>(
     })
 }
 
+/// Writes a journal holding only its header (the state, the input count
+/// it starts after, the configuration) in place of the old one, and opens
+/// it for appending.
+fn new_journal(dir: &Path, state: u64, base: u64, config: &Config) -> Result<File, StateError> {
+    let head = JournalHead {
+        state,
+        base,
+        config: config.clone(),
+    };
+    let path = dir.join("journal");
+    let head = serde_json::to_vec(&head).map_err(|e| io_error(&path)(io::Error::other(e)))?;
+    let mut bytes = frame::header(JOURNAL_MAGIC);
+    frame::record(&mut bytes, &head);
+    replace(dir, "journal", &bytes)?;
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(io_error(&path))
+}
+
 /// A snapshot file (`snapshot`) or a journal holding `payloads` as records:
 /// how the fuzz targets get past the checksums to the decoders.
 #[cfg(fuzzing)]
@@ -346,6 +374,8 @@ fn new_state_id() -> u64 {
 /// The open journal: appends, syncs by policy, snapshots and restarts.
 pub(crate) struct Journal {
     dir: PathBuf,
+    /// Held for the journal's life.
+    _lock: Lock,
     file: File,
     state: u64,
     config: Config,
@@ -387,27 +417,18 @@ impl Journal {
     /// cut off first. A state directory without a journal gets one.
     pub(crate) fn open(
         durability: &Durability,
+        lock: Lock,
         state: u64,
         seq: u64,
         config: Config,
         fresh: bool,
     ) -> Result<Journal, StateError> {
         let dir = durability.dir.clone();
-        let path = dir.join("journal");
         let file = if fresh {
-            let head = JournalHead {
-                state,
-                base: seq,
-                config: config.clone(),
-            };
-            let mut bytes = frame::header(JOURNAL_MAGIC);
-            frame::record(
-                &mut bytes,
-                &serde_json::to_vec(&head).expect("a header serializes"),
-            );
-            replace(&dir, "journal", &bytes)?;
-            OpenOptions::new().append(true).open(&path)
+            new_journal(&dir, state, seq, &config)?
         } else {
+            // Cut a torn tail off, so that new records follow good ones.
+            let path = dir.join("journal");
             let bytes = fs::read(&path).map_err(io_error(&path))?;
             let read = frame::read(&bytes, JOURNAL_MAGIC, "journal").map_err(|error| {
                 StateError::Frame {
@@ -415,15 +436,19 @@ impl Journal {
                     error,
                 }
             })?;
-            OpenOptions::new().append(true).open(&path).and_then(|f| {
-                f.set_len(read.good_len)?;
-                f.sync_all()?;
-                Ok(f)
-            })
-        }
-        .map_err(io_error(&path))?;
+            OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|f| {
+                    f.set_len(read.good_len)?;
+                    f.sync_all()?;
+                    Ok(f)
+                })
+                .map_err(io_error(&path))?
+        };
         Ok(Journal {
             dir,
+            _lock: lock,
             file,
             state,
             config,
@@ -496,12 +521,8 @@ impl Journal {
         let mut bytes = frame::header(SNAPSHOT_MAGIC);
         frame::record(&mut bytes, &payload);
         replace(&self.dir, "snapshot", &bytes)?;
-        let durability = Durability {
-            dir: self.dir.clone(),
-            sync: self.sync,
-            snapshot_every: self.snapshot_every,
-        };
-        *self = Journal::open(&durability, self.state, self.seq, self.config.clone(), true)?;
+        self.file = new_journal(&self.dir, self.state, self.seq, &self.config)?;
+        self.since_snapshot = 0;
         Ok(())
     }
 
@@ -512,11 +533,25 @@ impl Journal {
 }
 
 /// Creates `dir` if needed and checks that it can be written.
-pub(crate) fn prepare(dir: &Path) -> Result<(), StateError> {
+pub(crate) fn prepare(dir: &Path) -> Result<Lock, StateError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let probe = dir.join(".probe");
-    File::create(&probe)
-        .and_then(|f| f.sync_all())
-        .and_then(|()| fs::remove_file(&probe))
-        .map_err(io_error(dir))
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.sync_all().map(|()| f))
+        .map_err(io_error(&path))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map(Lock)
+        .map_err(|(_, errno)| match errno {
+            Errno::EWOULDBLOCK => StateError::Locked { path },
+            errno => io_error(&path)(io::Error::from(errno)),
+        })
 }
+
+/// The state directory's lock, held while the driver lives: a second
+/// driver on the same directory is refused ([`StateError::Locked`]).
+#[derive(Debug)]
+pub(crate) struct Lock(#[allow(dead_code)] Flock<File>); // held, never read
