@@ -63,7 +63,11 @@
 //! - **Rollback.** When the core rolls a group's cursor back, the messages
 //!   a delivered reply answered (the `messages` count of its turn line, or
 //!   all given so far when it has none) stay answered; the rest are handed
-//!   to the next run.
+//!   to the next run. A reply that answered only some of the messages the
+//!   run was given (an agent answers what it had read when its turn began,
+//!   while follow-ups arrived) is reported to the core as replied, not
+//!   delivered: otherwise the core would count a failure after it as done
+//!   and the other messages would be lost.
 //! - **Exit 0 with unanswered messages.** A messages run that exits 0 while
 //!   messages it was given (a follow-up written just before it exited, say)
 //!   were answered by no delivered reply is reported to the core as failed,
@@ -91,6 +95,130 @@
 //!   receiver is allowed, but replies then count as undelivered, so the
 //!   messages they answered are retried.
 //! - Persist the shutdown report's work and resubmit it on the next start.
+//!
+//! ## Durability
+//!
+//! [`Builder::durable`] keeps the driver's state in a directory, so that a
+//! crash of the host's process (SIGKILL, a panic, the OOM killer) loses no
+//! queued work and runs nothing twice that must not run twice:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use groupq::Config;
+//! use groupq_tokio::{CommandLine, Driver, Durability, ProcessRuntime, Sync};
+//!
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = ProcessRuntime::new("/var/lib/my-host".as_ref(), CommandLine::new("my-agent"))?;
+//! let durability = Durability::new("/var/lib/my-host/state")
+//!     .sync(Sync::Group { max_delay: Duration::from_millis(2), max_inputs: 64 })
+//!     .snapshot_every(100_000);
+//! let (driver, handle, events) = Driver::builder(Config::default())
+//!     .durable(durability)
+//!     .build(runtime)?;
+//! if let Some(restored) = driver.restored() {
+//!     println!("replayed {} inputs, {} runs to settle", restored.replayed, restored.live_runs);
+//! }
+//! # let _ = (handle, events); Ok(()) }
+//! ```
+//!
+//! **How.** Every accepted input (a request, a run's line or exit, a
+//! deadline) is appended to a write-ahead journal with its time, and every
+//! outside effect of it (spawn, follow-up, close, kill, release, host event,
+//! the handle's answer) is carried out only once the journal is synced:
+//! after each input ([`Sync::EveryInput`]), or for a group of inputs at most
+//! `max_delay` after the first or once `max_inputs` wait ([`Sync::Group`]),
+//! with their effects held until then. Rejected inputs changed nothing and
+//! are not journaled. Every `snapshot_every` inputs the whole state (core,
+//! message store, live runs) is written as a snapshot and the journal
+//! restarts after it, so a restart replays at most that many inputs.
+//!
+//! **The promise**, for a crash of the driver's process:
+//!
+//! - **An answered call is durable.** When a handle call returns `Ok`, its
+//!   input is on disk. A call that returned nothing (the crash came first)
+//!   may or may not have been kept: resubmit it; tasks are deduplicated by
+//!   id while queued or running.
+//! - **Messages are at least once.** A message is handed to runs until a
+//!   delivered reply answers it; once one has, it is never handed to a run
+//!   again. A run cut off by the crash is failed and its unanswered
+//!   messages are retried, so an agent may see a message again after
+//!   working on it (its tool calls may repeat); the user never sees a reply
+//!   that the journal does not hold.
+//! - **Tasks are at most once once launched.** A task whose run may have
+//!   started is never started again: after the crash it is reported failed
+//!   ([`HostEvent::TaskFailed`], the run's exit [`RunExit::Lost`]). A task
+//!   whose run certainly never started runs again, as if nothing happened
+//!   ([`HostEvent::NotLaunched`]). A task not yet started stays queued.
+//! - **No group has two live runs, across restarts too.** Before the
+//!   restarted driver starts anything, the runtime kills every run the old
+//!   one left (orphans included) and waits until they are gone.
+//! - **Host events are at most once across a crash.** They are sent after
+//!   their input is durable and not sent again on restart; events sent but
+//!   not yet handled by the host when the process died are lost. The state
+//!   of record is the driver's ([`Handle::explain`], [`Handle::stats`]).
+//! - **Time stops while the driver is down.** Deadlines (idle, turn,
+//!   retry) continue from the restored core time: a down period does not
+//!   count towards them.
+//! - After a power loss of the machine the journal holds, but the runtimes'
+//!   launch markers are not synced: a task whose launch marker had not
+//!   reached the disk is started again (every run died with the machine).
+//!
+//! **Restart**, in this order:
+//!
+//! 1. [`Builder::build`] locks the directory (a second driver on it is
+//!    [`StateError::Locked`]), loads the snapshot and replays the journal
+//!    after it. Effects of replayed inputs are not carried out again:
+//!    they were, or their input was never durable. [`Driver::restored`]
+//!    says what was found.
+//! 2. [`Driver::run`] first calls [`Runtime::recover`]: the runtime kills
+//!    every run of the old driver still there and names every run whose
+//!    launch may have begun.
+//! 3. Each run the state holds live is settled: one the runtime named is
+//!    failed as [`RunExit::Lost`] (a messages run is rolled back and
+//!    retried; a task is reported failed); any other never launched, and
+//!    its work goes back as it was (a task to the front of its group's
+//!    jobs; a messages run's messages unread again). Each run is released
+//!    only once this is durable, so a crash during recovery finds the same
+//!    runs again.
+//! 4. Then the loop as usual.
+//!
+//! **State files.** `journal` and `snapshot` (and `lock`) in the
+//! directory: a magic, a format version, then records of a length, its
+//! complement, a CRC-32 and a JSON payload (JSON because it is the wire
+//! format already and `jq` reads it in an incident; its bytes are
+//! deterministic). On damage the driver does not start and changes
+//! nothing, except for a torn tail:
+//!
+//! - a last record cut short, or whose checksum fails (the write the crash
+//!   interrupted), is dropped, counted in [`Restored::dropped_bytes`], and
+//!   cut off the file;
+//! - damage before the end is [`FrameError::Corrupt`]; another format
+//!   version [`FrameError::Version`]; not a state file
+//!   [`FrameError::NotOurs`]; a record that does not decode
+//!   [`StateError::Malformed`]; a journaled input the core refuses on
+//!   replay [`StateError::Replay`]; a snapshot of another state, or
+//!   without its journal, [`StateError::Mismatch`]; a directory that
+//!   cannot be created or written [`StateError::Io`].
+//! - A different core configuration while the state holds work is
+//!   [`StateError::ConfigChanged`] (finish it under the old one first);
+//!   with nothing left, the driver starts afresh under the new one.
+//! - A checked driver cannot be durable ([`StateError::Checked`]): the
+//!   checker's account is not part of the state.
+//! - If writing or syncing fails while running, [`Driver::run`] returns
+//!   [`DriverError::State`] without carrying out the effects of any input
+//!   not made durable; the runs it left are the next start's to recover.
+//!
+//! **The runtime's obligations** ([`Runtime::recover`]): kill every run a
+//! driver on the same state launched that still exists, wait until they
+//! are gone, and return every run whose launch may have begun (when in
+//! doubt, return it: a run not returned has its work run again). Keep the
+//! record of those launches until the driver releases each run.
+//! [`ProcessRuntime`] writes a marker `<work dir>/pids/run-N` just before
+//! each launch (the pid once known), checks each pid's `GROUPQ_IPC`
+//! before killing its process group, and scans `/proc` for launches that
+//! had not written their pid. [`DockerRuntime`] kills the old `docker run`
+//! clients the same way, then removes the containers labelled
+//! `io.groupq.root=<work dir>`.
 //!
 //! ## Cost
 //!
