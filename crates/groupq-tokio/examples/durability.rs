@@ -25,9 +25,7 @@ use std::time::{Duration, Instant};
 
 use groupq::{Config, RunId};
 use groupq_agent::{AgentLine, Status, TurnLine};
-use groupq_tokio::{
-    Driver, Durability, RunEvent, RunEvents, RunExit, RunSpec, Runtime, Sync,
-};
+use groupq_tokio::{Driver, Durability, RunEvent, RunEvents, RunExit, RunSpec, Runtime, Sync};
 
 /// Live runs in spawn order, each with its group and its event sender.
 #[derive(Default)]
@@ -247,7 +245,12 @@ async fn restore_figures(
     let running = tokio::spawn(driver.run());
     let mut seed = 42;
     let draws: Vec<(u64, u64)> = (0..events)
-        .map(|_| (splitmix(&mut seed) & 0xFFFF_FFFF, splitmix(&mut seed) & 0xFFFF_FFFF))
+        .map(|_| {
+            (
+                splitmix(&mut seed) & 0xFFFF_FFFF,
+                splitmix(&mut seed) & 0xFFFF_FFFF,
+            )
+        })
         .collect();
     // One event at a time, each call awaited: the next event sees the runs
     // the last one started, as W wants.
@@ -300,18 +303,8 @@ async fn restore_figures(
     let records = driver.restored().map_or(0, |r| r.replayed as u64);
     drop(driver);
 
-    // One more input with a snapshot due after every input: the same
-    // state, written as a snapshot.
-    let (driver, handle, _host) = Driver::builder(config())
-        .durable(durability(1))
-        .build(Scripted::default())?;
-    let running = tokio::spawn(driver.run());
-    handle.pause("snapshot-now").await?;
-    let stats = handle.stats().await?;
-    running.abort();
-    let _ = running.await;
-    let snapshot_bytes = std::fs::metadata(state.join("snapshot"))?.len();
-
+    // The same state, written as a snapshot; then restored from it.
+    let (snapshot_bytes, tracked) = snapshot_now(durability(1)).await?;
     let start = Instant::now();
     let (driver, _, _) = Driver::builder(config())
         .durable(durability(u64::MAX))
@@ -324,14 +317,7 @@ async fn restore_figures(
     // The snapshot of an empty driver, to take off before dividing.
     let empty = state.with_extension("empty");
     let _ = std::fs::remove_dir_all(&empty);
-    let (driver, handle, _host) = Driver::builder(config())
-        .durable(Durability::new(&empty).snapshot_every(1))
-        .build(Scripted::default())?;
-    let running = tokio::spawn(driver.run());
-    handle.pause("snapshot-now").await?;
-    running.abort();
-    let _ = running.await;
-    let empty_bytes = std::fs::metadata(empty.join("snapshot"))?.len();
+    let (empty_bytes, _) = snapshot_now(Durability::new(&empty).snapshot_every(1)).await?;
     let _ = std::fs::remove_dir_all(&empty);
     Ok(RestoreFigures {
         records,
@@ -339,8 +325,23 @@ async fn restore_figures(
         from_journal,
         from_snapshot,
         snapshot_bytes,
-        tracked: stats.tracked_groups,
-        per_group: (snapshot_bytes.saturating_sub(empty_bytes)) as f64
-            / stats.tracked_groups.max(1) as f64,
+        tracked,
+        per_group: (snapshot_bytes.saturating_sub(empty_bytes)) as f64 / tracked.max(1) as f64,
     })
+}
+
+/// Restores the state of `durability` (a snapshot due after every input)
+/// and gives it one input, so that it is written as a snapshot; returns
+/// the snapshot's size and the groups the core tracks.
+async fn snapshot_now(durability: Durability) -> Result<(u64, usize), Box<dyn Error>> {
+    let path = durability.dir.join("snapshot");
+    let (driver, handle, _host) = Driver::builder(config())
+        .durable(durability)
+        .build(Scripted::default())?;
+    let running = tokio::spawn(driver.run());
+    handle.pause("snapshot-now").await?;
+    let stats = handle.stats().await?;
+    running.abort();
+    let _ = running.await;
+    Ok((std::fs::metadata(path)?.len(), stats.tracked_groups))
 }

@@ -72,20 +72,28 @@ async fn a_message_starts_a_run_with_it_and_a_follow_up_is_piped_into_that_run()
     assert_eq!(runs.calls().last(), Some(&Call::Release(run)));
 }
 
-/// A group's run answered "one" (delivered), then "two" was piped in and
-/// the run ended with `exit` before answering it: "two", and only "two", is
-/// handed to the retry.
-async fn only_the_unanswered_follow_up_is_retried(exit: RunExit) {
+/// A group's run was handed "one" and "two" ("two" piped in after the reply
+/// to "one", or before it while the agent worked on "one"); its reply
+/// answered "one" only, then the run ended with `exit`: "two", and only
+/// "two", is handed to the retry. A reply is reported to the core as
+/// delivered only when it answered every message handed to the run, or the
+/// core would count the run done.
+async fn only_the_unanswered_follow_up_is_retried(exit: RunExit, piped_before_the_reply: bool) {
     let (runtime, runs) = fake();
     let (running, handle, mut host) = support::start_checked(config(), runtime);
     handle.message("a", "one").await.unwrap();
     let first = host.spawned().await;
-    runs.reply(first, "re: one", 1);
-    host.reply().await;
-    assert_eq!(
-        handle.message("a", "two").await.unwrap(),
-        Delivery::Piped(first)
-    );
+    for reply_now in [!piped_before_the_reply, piped_before_the_reply] {
+        if reply_now {
+            runs.reply(first, "re: one", 1);
+            host.reply().await;
+        } else {
+            assert_eq!(
+                handle.message("a", "two").await.unwrap(),
+                Delivery::Piped(first)
+            );
+        }
+    }
     runs.exit(first, exit);
     let rewound = host
         .until(|e| match e {
@@ -107,46 +115,17 @@ async fn only_the_unanswered_follow_up_is_retried(exit: RunExit) {
 
 #[tokio::test]
 async fn a_failed_run_hands_only_its_unanswered_messages_to_the_retry() {
-    only_the_unanswered_follow_up_is_retried(RunExit::Code(1)).await;
+    only_the_unanswered_follow_up_is_retried(RunExit::Code(1), false).await;
 }
 
 #[tokio::test]
 async fn an_agent_that_exits_0_without_answering_a_follow_up_does_not_lose_it() {
-    only_the_unanswered_follow_up_is_retried(RunExit::Code(0)).await;
+    only_the_unanswered_follow_up_is_retried(RunExit::Code(0), false).await;
 }
 
-/// "two" was piped in while the agent worked on "one"; its first reply
-/// answered "one" only (delivered), then the run failed: "two" is retried.
-/// A reply is reported to the core as delivered only when it answered
-/// every message handed to the run, or the core would count the run done.
 #[tokio::test]
 async fn a_follow_up_piped_before_a_reply_that_did_not_answer_it_is_retried() {
-    let (runtime, runs) = fake();
-    let (running, handle, mut host) = support::start_checked(config(), runtime);
-    handle.message("a", "one").await.unwrap();
-    let first = host.spawned().await;
-    assert_eq!(
-        handle.message("a", "two").await.unwrap(),
-        Delivery::Piped(first)
-    );
-    runs.reply(first, "re: one", 1);
-    host.reply().await;
-    runs.exit(first, RunExit::Code(1));
-    let rewound = host
-        .until(|e| match e {
-            HostEvent::RolledBack { messages, .. } => Some(*messages),
-            _ => None,
-        })
-        .await;
-    assert_eq!(rewound, 1);
-    let retry = host.spawned().await;
-    assert_eq!(
-        spawned(&runs.calls())[1],
-        (retry, "a".into(), RunWork::Messages, vec!["two".into()])
-    );
-    drop(handle);
-    runs.exit(retry, RunExit::Code(0));
-    running.await.unwrap().unwrap();
+    only_the_unanswered_follow_up_is_retried(RunExit::Code(1), true).await;
 }
 
 #[tokio::test]

@@ -214,6 +214,16 @@ fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
     spans
 }
 
+/// Appends a record framed as the driver frames it: length, complement,
+/// CRC-32, payload.
+fn push_record(out: &mut Vec<u8>, payload: &[u8]) {
+    let len = payload.len() as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in bytes {
@@ -303,12 +313,11 @@ async fn a_record_the_core_refuses_on_replay_is_a_typed_error() {
     let good = std::fs::read(&journal).unwrap();
     let header = records(&good)[0];
     // Framed right, but the run it names never existed.
-    let forged = br#"{"now":1,"input":"never_launched","run":99}"#;
     let mut bytes = good[..header.1].to_vec();
-    bytes.extend_from_slice(&(forged.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&(!(forged.len() as u32)).to_le_bytes());
-    bytes.extend_from_slice(&crc32(forged).to_le_bytes());
-    bytes.extend_from_slice(forged);
+    push_record(
+        &mut bytes,
+        br#"{"now":1,"input":"never_launched","run":99}"#,
+    );
     std::fs::write(&journal, &bytes).unwrap();
     assert!(matches!(
         state_error(build(&dir.0, 1000)),
@@ -316,11 +325,7 @@ async fn a_record_the_core_refuses_on_replay_is_a_typed_error() {
     ));
     // A record that is not an input at all.
     let mut bytes = good[..header.1].to_vec();
-    let junk = br#"{"now":1,"input":"reboot"}"#;
-    bytes.extend_from_slice(&(junk.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&(!(junk.len() as u32)).to_le_bytes());
-    bytes.extend_from_slice(&crc32(junk).to_le_bytes());
-    bytes.extend_from_slice(junk);
+    push_record(&mut bytes, br#"{"now":1,"input":"reboot"}"#);
     std::fs::write(&journal, &bytes).unwrap();
     assert!(matches!(
         state_error(build(&dir.0, 1000)),
