@@ -127,6 +127,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             p99.saturating_sub(base).as_secs_f64() * 1e6,
         );
     }
+    if events == 0 {
+        return Ok(());
+    }
     println!();
     println!("2. restore of workload W ({events} events, max_active 5) through the driver");
     println!(

@@ -379,8 +379,31 @@ impl<R: Runtime> Driver<R> {
                     self.input(Entry::Timeout)?;
                 }
             }
+            self.take_waiting_requests()?;
             self.commit()?;
         }
+    }
+
+    /// With a sync after every input, requests already waiting share the
+    /// sync of the input just taken (each is still durable before any of
+    /// their effects): concurrent callers then pay one sync per batch, not
+    /// one each.
+    fn take_waiting_requests(&mut self) -> Result<(), DriverError> {
+        const BATCH: usize = 256;
+        if !self
+            .journal
+            .as_ref()
+            .is_some_and(Journal::syncs_every_input)
+        {
+            return Ok(());
+        }
+        for _ in 0..BATCH {
+            match self.requests.try_recv() {
+                Ok(request) => self.on_request(request)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     /// After a restart: every run the state believes live is either gone

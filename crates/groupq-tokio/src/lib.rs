@@ -125,7 +125,8 @@
 //! deadline) is appended to a write-ahead journal with its time, and every
 //! outside effect of it (spawn, follow-up, close, kill, release, host event,
 //! the handle's answer) is carried out only once the journal is synced:
-//! after each input ([`Sync::EveryInput`]), or for a group of inputs at most
+//! after each input ([`Sync::EveryInput`]; calls already waiting share the
+//! sync), or for a group of inputs at most
 //! `max_delay` after the first or once `max_inputs` wait ([`Sync::Group`]),
 //! with their effects held until then. Rejected inputs changed nothing and
 //! are not journaled. Every `snapshot_every` inputs the whole state (core,

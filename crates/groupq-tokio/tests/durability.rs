@@ -413,3 +413,23 @@ fn a_second_driver_on_the_same_state_directory_is_refused_until_the_first_is_gon
     drop(first);
     assert_eq!(build(&dir.0, 1000).unwrap().replayed, 0);
 }
+
+/// Concurrent calls share syncs (sync every input batches the requests
+/// already waiting): every call answered before the crash is in the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_call_of_concurrent_callers_survives_a_crash() {
+    let dir = Scratch::new("durable-concurrent");
+    let (running, handle, _host, _runs, _) = start(durable(&dir.0, 1000));
+    let calls: Vec<_> = (0..64)
+        .map(|i| {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.message(format!("g{i}"), "hello").await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    running.abort();
+    let _ = running.await;
+    assert_eq!(build(&dir.0, 1000).unwrap().replayed, 64);
+}

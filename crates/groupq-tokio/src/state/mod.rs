@@ -38,11 +38,15 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"GQSNAP\r\n";
 /// When the journal is synced to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sync {
-    /// After every input, before its outputs are carried out.
+    /// After every input, before its outputs are carried out. Handle calls
+    /// already waiting when one is taken share its sync (at most 256), so
+    /// concurrent callers pay one sync per batch and no caller waits for a
+    /// timer.
     EveryInput,
     /// Group commit: inputs are written together, at most `max_delay` after
-    /// the first of them or once `max_inputs` wait; their outputs (commands,
-    /// host events, answers) are held until then.
+    /// the first of them (rounded up to tokio's 1 ms timer) or once
+    /// `max_inputs` wait; their outputs (commands, host events, answers)
+    /// are held until then.
     Group {
         /// The longest an input's outputs wait for the sync.
         max_delay: Duration,
@@ -471,6 +475,11 @@ impl Journal {
         self.seq += 1;
         self.since_snapshot += 1;
         self.first_waiting.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether the policy is [`Sync::EveryInput`].
+    pub(crate) fn syncs_every_input(&self) -> bool {
+        self.sync == Sync::EveryInput
     }
 
     /// When the waiting inputs must be synced at the latest: now for sync
