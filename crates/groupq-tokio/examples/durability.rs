@@ -67,30 +67,47 @@ impl Runtime for Scripted {
     }
 }
 
-fn args() -> Result<(usize, usize, Vec<usize>, PathBuf), Box<dyn Error>> {
-    let (mut inputs, mut events, mut groups) = (20_000, 1_000_000, vec![1_000, 100_000]);
-    let mut dir = std::env::temp_dir().join(format!("groupq-durability-{}", std::process::id()));
+/// The command line.
+struct Args {
+    inputs: usize,
+    events: usize,
+    groups: Vec<usize>,
+    dir: PathBuf,
+}
+
+fn args() -> Result<Args, Box<dyn Error>> {
+    let mut parsed = Args {
+        inputs: 20_000,
+        events: 1_000_000,
+        groups: vec![1_000, 100_000],
+        dir: std::env::temp_dir().join(format!("groupq-durability-{}", std::process::id())),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
-            "--inputs" => inputs = value()?.parse()?,
-            "--w-events" => events = value()?.parse()?,
+            "--inputs" => parsed.inputs = value()?.parse()?,
+            "--w-events" => parsed.events = value()?.parse()?,
             "--groups" => {
-                groups = value()?
+                parsed.groups = value()?
                     .split(',')
                     .map(str::parse)
                     .collect::<Result<_, _>>()?
             }
-            "--dir" => dir = PathBuf::from(value()?),
+            "--dir" => parsed.dir = PathBuf::from(value()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    Ok((inputs, events, groups, dir))
+    Ok(parsed)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let (inputs, events, groups, dir) = args()?;
+    let Args {
+        inputs,
+        events,
+        groups,
+        dir,
+    } = args()?;
     std::fs::create_dir_all(&dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
