@@ -13,8 +13,8 @@
 //!
 //! `cargo run --release -p groupq-tokio --example durability -- [--inputs N]
 //! [--w-events N] [--groups G,G] [--dir DIR]` (defaults: 20,000 inputs,
-//! 1,000,000 W events, G = 1,000 and 100,000, a directory under the system's
-//! temporary directory).
+//! 1,000,000 W events (0: only part 1), G = 1,000 and 100,000, a directory
+//! under the system's temporary directory).
 
 use std::collections::HashMap;
 use std::error::Error;
