@@ -5,11 +5,11 @@
 //!    input, and with group commit (2 ms or 64 inputs). One caller awaiting
 //!    each call (its round trip: p50 and p99, and what the journal adds to
 //!    the p99), and 64 concurrent callers (inputs per second).
-//! 2. **Restore time** of a state directory holding workload W (see
-//!    `BENCH.md`: messages, tasks with repeating ids, idles, exits in random
-//!    order) driven through the driver: from the journal alone, and from a
-//!    snapshot of the same state. Then the snapshot's size per tracked
-//!    group.
+//! 2. **Restore time** of a state directory holding workload W (defined in
+//!    `benches/workload/w.rs`: messages, tasks with repeating ids, idles,
+//!    exits in random order) driven through the driver: from the journal
+//!    alone, and from a snapshot of the same state. Then the snapshot's
+//!    size per tracked group.
 //!
 //! `cargo run --release -p groupq-tokio --example durability -- [--inputs N]
 //! [--w-events N] [--groups G,G] [--dir DIR]` (defaults: 20,000 inputs,
@@ -232,7 +232,7 @@ struct RestoreFigures {
     per_group: f64,
 }
 
-/// splitmix64, as `BENCH.md` defines it.
+/// splitmix64, as workload W (`benches/workload/w.rs`) draws its numbers.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
