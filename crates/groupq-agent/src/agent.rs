@@ -25,7 +25,8 @@
 //!
 //! Its evidence, `agent.log` in the IPC directory, one line per event with
 //! its own wall clock: `event=start|turn|alive|end group=.. run=..
-//! unix_nanos=..` (`turn` lines add `messages=N`; `end` adds `code=N`).
+//! unix_nanos=..` (`turn` lines add `messages=N`, and `answered=..` with the
+//! texts a successful turn answered; `end` adds `code=N`; see [`crate::log`]).
 
 use std::fs;
 use std::io::{self, Write};
@@ -139,7 +140,7 @@ impl Agent {
             AssignedWork::Task { prompt, .. } => {
                 self.script(prompt)?;
                 let ok = self.succeeds(prompt)?;
-                self.turn(&format!("done: {prompt}"), 0, ok, self.tokens()?)?;
+                self.turn(&format!("done: {prompt}"), &[], ok, self.tokens()?)?;
                 Ok(if ok { 0 } else { 1 })
             }
             AssignedWork::Compact => {
@@ -217,7 +218,7 @@ impl Agent {
             self.set_tokens(tokens)?;
         }
         let reply = format!("re: {}", batch.join(" | "));
-        self.turn(&reply, batch.len() as u64, ok, tokens)?;
+        self.turn(&reply, batch, ok, tokens)?;
         if ok {
             emit(&AgentLine::Idle)?;
         }
@@ -226,7 +227,8 @@ impl Agent {
 
     /// Takes a turn's time, then reports it (a failure when not `ok`), with
     /// `tokens` in the context after it.
-    fn turn(&self, reply: &str, messages: u64, ok: bool, tokens: u64) -> io::Result<()> {
+    fn turn(&self, reply: &str, batch: &[String], ok: bool, tokens: u64) -> io::Result<()> {
+        let messages = batch.len() as u64;
         thread::sleep(self.turn);
         let line = if ok {
             TurnLine {
@@ -250,7 +252,16 @@ impl Agent {
             }
         };
         emit(&AgentLine::Turn(line))?;
-        self.log("turn", &format!(" messages={messages}"))
+        // The texts a successful turn answered: the evidence that each
+        // message was answered by a run whose reply went out.
+        let answered = if ok { batch } else { &[] };
+        self.log(
+            "turn",
+            &format!(
+                " messages={messages}{}",
+                crate::log::answered_field(answered)
+            ),
+        )
     }
 
     /// Whether a turn over `text` succeeds: not for `#fail`, nor for the

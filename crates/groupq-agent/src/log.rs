@@ -3,8 +3,10 @@
 //! tests and the demo judge the promises on.
 //!
 //! `event=start|turn|alive|end group=G run=N unix_nanos=T` (a `turn` line
-//! adds `messages=N`, an `end` line `code=N`). Group names in this log must
-//! not contain whitespace (the reference agent is for tests and demos).
+//! adds `messages=N`, and for a successful turn that answered messages
+//! `answered=T1,T2` with each text percent-encoded ([`answered_field`]); an
+//! `end` line adds `code=N`). Group names in this log must not contain
+//! whitespace (the reference agent is for tests and demos).
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -31,6 +33,46 @@ pub fn append(dir: &Path, event: &str, group: &str, run: u64, extra: &str) -> io
     )
 }
 
+/// The ` answered=…` field of a turn line for these message texts (empty
+/// for none): each text percent-encoded but for ASCII letters, digits and
+/// `-._~`, joined by commas.
+pub fn answered_field(texts: &[String]) -> String {
+    if texts.is_empty() {
+        return String::new();
+    }
+    let encoded: Vec<String> = texts
+        .iter()
+        .map(|text| {
+            text.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        char::from(b).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        })
+        .collect();
+    format!(" answered={}", encoded.join(","))
+}
+
+/// Decodes one percent-encoded text; `None` if it is not one.
+fn decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let [first, tail @ ..] = rest {
+        if *first == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(*first);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// One agent's life by its own clock (nanoseconds since the Unix epoch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
@@ -47,6 +89,8 @@ pub struct Span {
     pub killed: bool,
     /// How many messages each of its turns answered.
     pub turns: Vec<u64>,
+    /// The texts its successful turns answered, in order.
+    pub answered: Vec<String>,
 }
 
 /// Reads `runs/*/agent.log` (one directory per run; a run whose agent never
@@ -79,6 +123,7 @@ pub fn parse(path: &Path, text: &str) -> io::Result<Span> {
         end: 0,
         killed: true,
         turns: Vec::new(),
+        answered: Vec::new(),
     };
     for (n, line) in text.lines().enumerate() {
         let bad = |what: &str| {
@@ -107,6 +152,12 @@ pub fn parse(path: &Path, text: &str) -> io::Result<Span> {
                     .parse()
                     .map_err(|_| bad("bad messages"))?;
                 span.turns.push(messages);
+                if let Ok(answered) = field("answered") {
+                    for text in answered.split(',') {
+                        span.answered
+                            .push(decode(text).ok_or_else(|| bad("bad answered"))?);
+                    }
+                }
                 span.end = nanos;
             }
             "alive" => span.end = nanos,
@@ -179,6 +230,22 @@ mod tests {
     }
 
     #[test]
+    fn answered_texts_read_back_whatever_they_hold() {
+        let texts: Vec<String> = ["m0-1", "hello, world = 100%", "", "é\n"]
+            .map(String::from)
+            .into();
+        let line = format!(
+            "event=turn group=a run=1 unix_nanos=5 messages=4{}",
+            answered_field(&texts)
+        );
+        let span = parse(Path::new("agent.log"), &line).unwrap();
+        assert_eq!(span.answered, texts);
+        assert_eq!(answered_field(&[]), "");
+        let bad = "event=turn group=a run=1 unix_nanos=5 messages=1 answered=%G1";
+        assert!(parse(Path::new("agent.log"), bad).is_err());
+    }
+
+    #[test]
     fn overlaps_are_counted_per_group_and_overall() {
         let span = |group: &str, start, end| Span {
             group: group.into(),
@@ -187,6 +254,7 @@ mod tests {
             end,
             killed: false,
             turns: vec![],
+            answered: vec![],
         };
         let spans = [span("a", 0, 10), span("a", 10, 20), span("b", 5, 15)];
         assert_eq!(max_alive(&spans), (2, 1));
