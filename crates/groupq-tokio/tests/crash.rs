@@ -12,6 +12,10 @@
 //! The same harness runs on Docker when a daemon is there (and must, with
 //! `GROUPQ_REQUIRE_DOCKER=1`); otherwise that half says loudly it skipped.
 //!
+//! Each incarnation syncs every input or by group commit, and snapshots
+//! every 5, 25 or 1,000 inputs, drawn from the seed: a restart may change
+//! the policy.
+//!
 //! `GROUPQ_CRASH_POINTS` (default 20 on processes, 10 on Docker) and
 //! `GROUPQ_CRASH_SEED` (default 7) set the crash points and their times.
 
@@ -78,12 +82,20 @@ fn crash_child() {
             // Every crash fails the runs it cuts off: enough retries that
             // none of the test's groups runs out of them.
             .with_max_retries(1000);
-        let durability = Durability::new(&state)
-            .sync(Sync::Group {
+        // Each incarnation may sync and snapshot differently: a restart
+        // may change the policy, and every pairing gets crashed into.
+        let sync = if std::env::var_os("CRASH_SYNC_EVERY_INPUT").is_some() {
+            Sync::EveryInput
+        } else {
+            Sync::Group {
                 max_delay: Duration::from_millis(2),
                 max_inputs: 32,
-            })
-            .snapshot_every(25);
+            }
+        };
+        let snapshot_every = env_or("CRASH_SNAPSHOT_EVERY", 25);
+        let durability = Durability::new(&state)
+            .sync(sync)
+            .snapshot_every(snapshot_every);
         let (driver, handle, mut events) = Driver::builder(config)
             .durable(durability)
             .build(runtime)
@@ -152,12 +164,26 @@ fn crash_child() {
     });
 }
 
-/// A child orchestrator, with its stdout lines sent to `lines`.
-fn start(state: &Path, work: &Path, docker: bool, lines: &mpsc::Sender<String>) -> Child {
+/// A child orchestrator, with its stdout lines sent to `lines`; `draw`
+/// (seeded) picks its sync policy and snapshot interval.
+fn start(
+    state: &Path,
+    work: &Path,
+    docker: bool,
+    draw: u64,
+    lines: &mpsc::Sender<String>,
+) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     if docker {
         command.env("CRASH_DOCKER", "1");
     }
+    if draw % 2 == 0 {
+        command.env("CRASH_SYNC_EVERY_INPUT", "1");
+    }
+    command.env(
+        "CRASH_SNAPSHOT_EVERY",
+        [5, 25, 1000][(draw / 2 % 3) as usize].to_string(),
+    );
     let mut child = command
         .args([
             "--ignored",
@@ -214,7 +240,7 @@ fn crash_test(docker: bool, points: u64) {
     let _ = std::fs::remove_dir_all(&base);
     let (tx, rx) = mpsc::channel();
     let mut seen = Vec::new();
-    let mut child = start(&state, &work, docker, &tx);
+    let mut child = start(&state, &work, docker, seed, &tx);
     wait_for(&rx, "SUBMITTED", Duration::from_secs(60), &mut seen);
     // Containers start slower than processes: crashes spread wider.
     let spread = if docker { 1500 } else { 180 };
@@ -226,7 +252,7 @@ fn crash_test(docker: bool, points: u64) {
         std::thread::sleep(Duration::from_millis(20 + seed % spread));
         child.kill().unwrap();
         child.wait().unwrap();
-        child = start(&state, &work, docker, &tx);
+        child = start(&state, &work, docker, seed >> 20, &tx);
         wait_for(&rx, "SUBMITTED", Duration::from_secs(60), &mut seen);
     }
     wait_for(&rx, "DONE", Duration::from_secs(300), &mut seen);
