@@ -137,8 +137,10 @@
 //!
 //! - **An answered call is durable.** When a handle call returns `Ok`, its
 //!   input is on disk. A call that returned nothing (the crash came first)
-//!   may or may not have been kept: resubmit it; tasks are deduplicated by
-//!   id while queued or running.
+//!   may or may not have been kept: resubmit it. Tasks are deduplicated by
+//!   id only while queued or running; a task the crash failed
+//!   ([`HostEvent::TaskFailed`] after the restart) runs again if you
+//!   resubmit it, so check the restart's events first.
 //! - **Messages are at least once.** A message is handed to runs until a
 //!   delivered reply answers it; once one has, it is never handed to a run
 //!   again. A run cut off by the crash is failed and its unanswered
