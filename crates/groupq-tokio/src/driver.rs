@@ -241,11 +241,26 @@ impl<R: Runtime> Driver<R> {
     /// journal for new inputs.
     fn restore(&mut self, durability: &Durability, config: Config) -> Result<(), DriverError> {
         let lock = state::prepare(&durability.dir)?;
-        let loaded = state::load::<StateOwned>(&durability.dir)?;
-        let (state, seq, fresh) = (loaded.state, loaded.seq, loaded.config.is_none());
+        let files = state::read(&durability.dir)?;
+        let loaded = state::parse::<StateOwned>(
+            &durability.dir,
+            files.snapshot.as_deref(),
+            files.journal.as_deref(),
+        )?;
+        let (state, seq, good_len) = (loaded.state, loaded.seq, loaded.good_len);
+        let fresh = loaded.config.is_none();
         self.restored = Some(self.replay(loaded, &config)?);
+        drop(files);
+        // The journal goes on unless it is new or its configuration changed.
         let keep = !fresh && self.core.machine().config() == &config;
-        let journal = Journal::open(durability, lock, state, seq, config, !keep)?;
+        let journal = Journal::open(
+            durability,
+            lock,
+            state,
+            seq,
+            config,
+            keep.then_some(good_len),
+        )?;
         self.journal = Some(journal);
         Ok(())
     }
@@ -272,11 +287,11 @@ impl<R: Runtime> Driver<R> {
     /// stop, or their input was never durable and is not in the journal.
     fn replay(
         &mut self,
-        loaded: Loaded<StateOwned>,
+        mut loaded: Loaded<'_, StateOwned>,
         config: &Config,
     ) -> Result<Restored, DriverError> {
         let snapshot = loaded.snapshot.is_some();
-        if let Some(state) = loaded.snapshot {
+        if let Some(state) = loaded.snapshot.take() {
             self.core = Core::Plain(Box::new(state.machine));
             self.mailboxes = state.mailboxes;
             self.live = state
@@ -292,8 +307,9 @@ impl<R: Runtime> Driver<R> {
             }
         }
         let _span = tracing::info_span!("replay").entered();
-        let replayed = loaded.entries.len();
-        for (index, stamped) in (loaded.first..).zip(loaded.entries) {
+        let replayed = loaded.len();
+        for entry in loaded.entries() {
+            let (index, stamped) = entry?;
             let now = Time::from_nanos(stamped.now);
             // A journaled input was accepted when it was applied: it is
             // accepted again (deterministic core), or the state is damaged.

@@ -188,22 +188,53 @@ struct SnapshotRecord<S> {
     driver: S,
 }
 
-/// What [`load`] found.
-pub(crate) struct Loaded<S> {
+/// What [`parse`] found, borrowing the journal's bytes: its inputs are
+/// decoded one at a time as they are replayed ([`Loaded::entries`]), so a
+/// restore holds the file and one input, not every input decoded.
+pub(crate) struct Loaded<'a, S> {
     /// The state's id (new when the directory was empty).
     pub(crate) state: u64,
     /// The snapshot's driver state, if one was taken.
     pub(crate) snapshot: Option<S>,
-    /// The inputs after the snapshot, to replay.
-    pub(crate) entries: Vec<Stamped>,
+    /// The journal's records after the snapshot, to replay.
+    records: Vec<&'a [u8]>,
     /// The journal record index of the first of them (0 is the header).
-    pub(crate) first: usize,
+    first: usize,
+    /// The journal's path, for errors.
+    path: PathBuf,
     /// The input count after replaying them.
     pub(crate) seq: u64,
     /// Bytes of a torn journal tail, dropped.
     pub(crate) dropped: u64,
+    /// Where the journal's last good record ends.
+    pub(crate) good_len: u64,
     /// The configuration the journal was written under.
     pub(crate) config: Option<Config>,
+}
+
+impl<S> Loaded<'_, S> {
+    /// How many inputs there are to replay.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The inputs to replay, in order, each with its record index; a record
+    /// that does not decode is [`StateError::Malformed`].
+    pub(crate) fn entries(
+        &self,
+    ) -> impl Iterator<Item = Result<(usize, Stamped), StateError>> + '_ {
+        (self.first..).zip(&self.records).map(|(index, record)| {
+            decode(&self.path, index, record).map(|stamped| (index, stamped))
+        })
+    }
+}
+
+/// A state directory's files as read: `None` for a file that is missing.
+pub(crate) struct Files {
+    /// `snapshot`.
+    pub(crate) snapshot: Option<Vec<u8>>,
+    /// `journal`.
+    pub(crate) journal: Option<Vec<u8>>,
 }
 
 fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
@@ -222,21 +253,21 @@ fn decode<T: DeserializeOwned>(path: &Path, index: usize, bytes: &[u8]) -> Resul
     })
 }
 
-/// Reads the state directory `dir`: the snapshot, then the journal records
-/// after it. Changes nothing on disk.
-pub(crate) fn load<S: DeserializeOwned>(dir: &Path) -> Result<Loaded<S>, StateError> {
-    let snapshot = read_file(&dir.join("snapshot"))?;
-    let journal = read_file(&dir.join("journal"))?;
-    parse(dir, snapshot.as_deref(), journal.as_deref())
+/// Reads the state directory `dir`'s files. Changes nothing on disk.
+pub(crate) fn read(dir: &Path) -> Result<Files, StateError> {
+    Ok(Files {
+        snapshot: read_file(&dir.join("snapshot"))?,
+        journal: read_file(&dir.join("journal"))?,
+    })
 }
 
-/// Decodes the snapshot's and the journal's bytes (`None`: no such file)
-/// of the state directory `dir` (which only names files in errors).
-pub(crate) fn parse<S: DeserializeOwned>(
+/// Decodes the snapshot and frames the journal (`None`: no such file) of
+/// the state directory `dir` (which only names files in errors).
+pub(crate) fn parse<'a, S: DeserializeOwned>(
     dir: &Path,
     snapshot: Option<&[u8]>,
-    journal: Option<&[u8]>,
-) -> Result<Loaded<S>, StateError> {
+    journal: Option<&'a [u8]>,
+) -> Result<Loaded<'a, S>, StateError> {
     let snapshot_path = dir.join("snapshot");
     let journal_path = dir.join("journal");
     let frame_error = |path: &Path| {
@@ -274,9 +305,11 @@ pub(crate) fn parse<S: DeserializeOwned>(
                 state: new_state_id(),
                 snapshot: None,
                 first: 1,
-                entries: Vec::new(),
+                records: Vec::new(),
+                path: journal_path,
                 seq: 0,
                 dropped: 0,
+                good_len: 0,
                 config: None,
             }),
         };
@@ -315,17 +348,15 @@ pub(crate) fn parse<S: DeserializeOwned>(
         }
         None => (0, None),
     };
-    let mut entries = Vec::with_capacity(records.len() - skip);
-    for (i, record) in records.iter().enumerate().skip(skip) {
-        entries.push(decode(&journal_path, i + 1, record)?);
-    }
     Ok(Loaded {
         state: head.state,
         snapshot: snapshot.map(|s| s.driver),
         first: skip + 1,
-        entries,
+        records: records[skip..].to_vec(),
+        path: journal_path,
         seq: end,
         dropped: read.dropped,
+        good_len: read.good_len,
         config: Some(head.config),
     })
 }
@@ -417,38 +448,33 @@ fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<File, StateError> {
 }
 
 impl Journal {
-    /// Opens the journal of a loaded state for appending: a torn tail is
-    /// cut off first. A state directory without a journal gets one.
+    /// Opens the journal of a loaded state for appending: `keep` it, cut
+    /// back to its last good record (a torn tail goes), or write a new one
+    /// (`None`: a new state, or a new configuration).
     pub(crate) fn open(
         durability: &Durability,
         lock: Lock,
         state: u64,
         seq: u64,
         config: Config,
-        fresh: bool,
+        keep: Option<u64>,
     ) -> Result<Journal, StateError> {
         let dir = durability.dir.clone();
-        let file = if fresh {
-            new_journal(&dir, state, seq, &config)?
-        } else {
-            // Cut a torn tail off, so that new records follow good ones.
-            let path = dir.join("journal");
-            let bytes = fs::read(&path).map_err(io_error(&path))?;
-            let read = frame::read(&bytes, JOURNAL_MAGIC, "journal").map_err(|error| {
-                StateError::Frame {
-                    path: path.clone(),
-                    error,
-                }
-            })?;
-            OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .and_then(|f| {
-                    f.set_len(read.good_len)?;
-                    f.sync_all()?;
-                    Ok(f)
-                })
-                .map_err(io_error(&path))?
+        let file = match keep {
+            None => new_journal(&dir, state, seq, &config)?,
+            Some(good_len) => {
+                // Cut a torn tail off, so that new records follow good ones.
+                let path = dir.join("journal");
+                OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| {
+                        f.set_len(good_len)?;
+                        f.sync_all()?;
+                        Ok(f)
+                    })
+                    .map_err(io_error(&path))?
+            }
         };
         Ok(Journal {
             dir,
