@@ -334,7 +334,9 @@ impl<R: Runtime> Driver<R> {
             self.mailboxes = Mailboxes::default();
         }
         self.offset = self.core.machine().now().as_nanos();
-        self.counters = Arc::new(Counters::default());
+        // The handle shares these counters: reset in place, not replaced.
+        self.counters.reset_counts();
+        self.counters.gauges(&self.core.machine().stats());
         if loaded.dropped > 0 {
             warn!(bytes = loaded.dropped, "dropped a torn journal tail");
         }

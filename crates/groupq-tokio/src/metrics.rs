@@ -55,6 +55,24 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
+    /// Back to zero, gauges aside: after a restore, so that the counts are
+    /// this driver's and not the replay's.
+    pub(crate) fn reset_counts(&self) {
+        for counter in [
+            &self.inputs,
+            &self.spawns,
+            &self.closes,
+            &self.evictions,
+            &self.kills,
+            &self.retries,
+            &self.terminal_failures,
+            &self.replies,
+            &self.piped,
+        ] {
+            counter.store(0, Relaxed);
+        }
+    }
+
     pub(crate) fn gauges(&self, stats: &groupq::Stats) {
         self.live_runs.store(stats.live_runs as u64, Relaxed);
         self.queued_jobs.store(stats.queued_jobs as u64, Relaxed);

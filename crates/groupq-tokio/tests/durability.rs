@@ -433,3 +433,26 @@ async fn every_answered_call_of_concurrent_callers_survives_a_crash() {
     let _ = running.await;
     assert_eq!(build(&dir.0, 1000).unwrap().replayed, 64);
 }
+
+/// The handle's counters are the driver's after a restore too: they count
+/// this driver's inputs (replayed ones are not counted), and the gauges
+/// show the restored state.
+#[tokio::test]
+async fn a_restored_driver_counts_its_inputs_in_the_handles_metrics() {
+    let dir = Scratch::new("durable-metrics");
+    crash_with_three_live_runs(durable(&dir.0, 1000)).await;
+    let (running, handle, _host, runs, restored) = start(durable(&dir.0, 1000));
+    assert_eq!(restored.live_runs, 3);
+    assert_eq!(handle.metrics().inputs, 0);
+    assert_eq!(handle.metrics().live_runs, 3);
+    handle.pause("z").await.unwrap();
+    // Reconciliation's three inputs, then the pause.
+    assert_eq!(handle.metrics().inputs, 4);
+    drop(handle);
+    for call in runs.calls() {
+        if let Call::Spawn(spec) = call {
+            runs.exit(spec.run, RunExit::Code(0));
+        }
+    }
+    running.await.unwrap().unwrap();
+}
