@@ -184,15 +184,27 @@ impl<T, P> Jobs<T, P> {
             return;
         }
         q.compact_queued = true;
-        let i = self.alloc(Job::Compact, NIL, q.head);
-        if q.head != NIL {
-            self.nodes[q.head as usize].prev = i;
+        self.insert_after(q, NIL, Job::Compact);
+    }
+
+    /// Links a new node holding `job` into `q` right after node `after`
+    /// (`NIL`: at the front); returns it.
+    fn insert_after(&mut self, q: &mut Queue, after: u32, job: Job<T, P>) -> u32 {
+        let next = match after {
+            NIL => q.head,
+            a => self.nodes[a as usize].next,
+        };
+        let i = self.alloc(job, after, next);
+        match after {
+            NIL => q.head = i,
+            a => self.nodes[a as usize].next = i,
         }
-        q.head = i;
-        if q.tail == NIL {
-            q.tail = i;
+        match next {
+            NIL => q.tail = i,
+            n => self.nodes[n as usize].prev = i,
         }
         q.len += 1;
+        i
     }
 
     /// Unlinks node `i` from `q` and frees it.
@@ -292,21 +304,8 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
             Some(Job::Compact) => q.head,
             _ => NIL,
         };
-        let next = match after {
-            NIL => q.head,
-            a => self.nodes[a as usize].next,
-        };
         let key = q.ids_hashed.then(|| (g, id.clone()));
-        let i = self.alloc(Job::Task { id, payload }, after, next);
-        match after {
-            NIL => q.head = i,
-            a => self.nodes[a as usize].next = i,
-        }
-        match next {
-            NIL => q.tail = i,
-            n => self.nodes[n as usize].prev = i,
-        }
-        q.len += 1;
+        let i = self.insert_after(q, after, Job::Task { id, payload });
         if let Some(key) = key {
             self.ids.insert(key, i);
         }
