@@ -276,14 +276,8 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         if n >= NIL as usize / 2 {
             return Err("the group table is too large");
         }
-        let mut free = vec![false; n];
-        for &g in &self.free {
-            let slot = free
-                .get_mut(g as usize)
-                .ok_or("a free group index is out of range")?;
-            if std::mem::replace(slot, true) || self.table[g as usize].is_some() {
-                return Err("the group free list names a tracked or repeated entry");
-            }
+        if !crate::state::free_list_matches(&self.table, &self.free) {
+            return Err("the group free list does not name exactly the empty entries");
         }
         if self.contexts.len() > n {
             return Err("more context entries than groups");
@@ -293,17 +287,14 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         }
         self.index.clear();
         for (g, group) in self.table.iter().enumerate() {
-            match group {
-                Some(group)
-                    if self
-                        .index
-                        .insert(group.key.clone(), g as GroupIdx)
-                        .is_some() =>
+            if let Some(group) = group {
+                if self
+                    .index
+                    .insert(group.key.clone(), g as GroupIdx)
+                    .is_some()
                 {
                     return Err("two groups have the same key");
                 }
-                None if !free[g] => return Err("an empty group entry is not free"),
-                _ => {}
             }
         }
         Ok(())

@@ -23,6 +23,23 @@ pub(crate) type GroupIdx = u32;
 /// "No entry" for every `u32` index in the state owners.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// Restoring from a snapshot: whether a table's free list names exactly
+/// its empty entries, each once.
+#[cfg(feature = "serde")]
+pub(crate) fn free_list_matches<E>(table: &[Option<E>], free: &[u32]) -> bool {
+    let mut named = vec![false; table.len()];
+    for &i in free {
+        match (named.get_mut(i as usize), table.get(i as usize)) {
+            (Some(seen), Some(None)) if !*seen => *seen = true,
+            _ => return false,
+        }
+    }
+    table
+        .iter()
+        .zip(named)
+        .all(|(entry, named)| entry.is_some() || named)
+}
+
 /// A group's place in the waiting line, kept in the group. Only
 /// [`line::Line`] reads or writes its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,5 +55,20 @@ impl Default for LineLink {
             prev: NIL,
             next: NIL,
         }
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::free_list_matches;
+
+    #[test]
+    fn a_free_list_must_name_each_empty_entry_once_and_nothing_else() {
+        let table = [Some('a'), None, Some('b'), None];
+        assert!(free_list_matches(&table, &[3, 1]));
+        assert!(!free_list_matches(&table, &[1]), "an empty entry left out");
+        assert!(!free_list_matches(&table, &[1, 3, 1]), "named twice");
+        assert!(!free_list_matches(&table, &[1, 3, 0]), "a tracked entry");
+        assert!(!free_list_matches(&table, &[1, 3, 9]), "out of range");
     }
 }

@@ -289,22 +289,13 @@ impl<T> Runs<T> {
         if n >= 1 << 27 {
             return Err("the run table is too large");
         }
-        let mut free = vec![false; n];
-        for &i in &self.free {
-            let slot = free
-                .get_mut(i as usize)
-                .ok_or("a free run index is out of range")?;
-            if std::mem::replace(slot, true) || self.table[i as usize].is_some() {
-                return Err("the run free list names a live or repeated entry");
-            }
+        if !crate::state::free_list_matches(&self.table, &self.free) {
+            return Err("the run free list does not name exactly the empty entries");
         }
         self.live.clear();
         let (mut idle, mut closing) = (0usize, 0usize);
         for (i, run) in self.table.iter().enumerate() {
             let Some(run) = run else {
-                if !free[i] {
-                    return Err("an empty run entry is not free");
-                }
                 continue;
             };
             if run.id.get() == 0 || run.id.get() >= self.next_id {
