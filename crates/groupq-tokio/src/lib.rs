@@ -216,12 +216,12 @@
 //! are gone, and return every run whose launch may have begun (when in
 //! doubt, return it: a run not returned has its work run again). Keep the
 //! record of those launches until the driver releases each run.
-//! [`ProcessRuntime`] writes a marker `<work dir>/pids/run-N` just before
-//! each launch (the pid once known), checks each pid's `GROUPQ_IPC`
-//! before killing its process group, and scans `/proc` for launches that
-//! had not written their pid. [`DockerRuntime`] kills the old `docker run`
-//! clients the same way, then removes the containers labelled
-//! `io.groupq.root=<work dir>`.
+//! [`ProcessRuntime`] writes a marker `<work dir>/launches/run-N` just
+//! before each launch, and on recovery scans `/proc` for processes whose
+//! `GROUPQ_IPC` names one of its run directories (a reused pid is never
+//! taken for an agent), killing each with its process group.
+//! [`DockerRuntime`] kills the old `docker run` clients the same way, then
+//! removes the containers labelled `io.groupq.root=<work dir>`.
 //!
 //! ## Cost
 //!

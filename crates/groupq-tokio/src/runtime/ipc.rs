@@ -26,7 +26,7 @@ impl Layout {
     /// paths under it).
     pub(crate) fn new(root: &Path) -> io::Result<Layout> {
         fs::create_dir_all(root.join("runs"))?;
-        fs::create_dir_all(root.join("pids"))?;
+        fs::create_dir_all(root.join("launches"))?;
         fs::create_dir_all(root.join("groups"))?;
         Ok(Layout {
             root: root.canonicalize()?,
@@ -107,43 +107,32 @@ impl Layout {
     }
 
     fn marker(&self, run: RunId) -> PathBuf {
-        self.root.join("pids").join(format!("run-{}", run.get()))
+        self.root
+            .join("launches")
+            .join(format!("run-{}", run.get()))
     }
 
-    /// Marks the run's launch as begun (`pid` unknown yet) or done: the
-    /// pid file a restarted driver finds the run by.
-    pub(crate) fn mark(&self, run: RunId, pid: Option<u32>) -> io::Result<()> {
-        let text = pid.map_or_else(|| "launching\n".to_string(), |pid| format!("{pid}\n"));
-        fs::write(self.marker(run), text)
+    /// Marks the run's launch as begun: how a restarted driver knows the
+    /// run may have started, even if no process of it is left.
+    pub(crate) fn mark(&self, run: RunId) -> io::Result<()> {
+        fs::write(self.marker(run), b"")
     }
 
-    /// Every run whose launch began and that was not released, with its
-    /// pid if the launch got that far.
-    pub(crate) fn marked(&self) -> io::Result<Vec<(RunId, Option<u32>)>> {
+    /// Every run whose launch began and that was not released.
+    pub(crate) fn marked(&self) -> io::Result<Vec<RunId>> {
         let mut marked = Vec::new();
-        for entry in fs::read_dir(self.root.join("pids"))? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let Some(run) = name
+        for entry in fs::read_dir(self.root.join("launches"))? {
+            let name = entry?.file_name();
+            let run = name
                 .to_str()
                 .and_then(|n| n.strip_prefix("run-"))
-                .and_then(|n| n.parse().ok())
-            else {
-                continue;
-            };
-            let pid = fs::read_to_string(entry.path())
-                .ok()
-                .and_then(|t| t.trim().parse().ok());
-            marked.push((RunId::new(run), pid));
+                .and_then(|n| n.parse().ok());
+            if let Some(run) = run {
+                marked.push(RunId::new(run));
+            }
         }
         marked.sort();
         Ok(marked)
-    }
-
-    /// The `GROUPQ_IPC` value of this layout's run `run`: how a process
-    /// found in `/proc` is known to be one of its agents.
-    pub(crate) fn ipc_env(&self, run: RunId) -> String {
-        format!("GROUPQ_IPC={}", self.run_dir(run).display())
     }
 
     /// The prefix every agent of this layout has in its `GROUPQ_IPC`.

@@ -47,14 +47,11 @@ impl LocalRuns {
         // directory is ready, so that a crash while preparing it leaves no
         // marker and the run counts as never launched.
         let started = self.layout.prepare(spec).and_then(|dir| {
-            self.layout.mark(spec.run, None)?;
+            self.layout.mark(spec.run)?;
             start(&self.layout, &dir).map(|started| (dir, started))
         });
         match started {
             Ok((dir, started)) => {
-                if let Err(e) = self.layout.mark(spec.run, started.child.id()) {
-                    tracing::warn!(run = spec.run.get(), "cannot write the pid file: {e}");
-                }
                 let watched =
                     child::watch(started.child, events, started.killer, started.exit_of_run);
                 self.runs.insert(spec.run, (dir, watched));
@@ -96,35 +93,22 @@ impl LocalRuns {
     }
 
     /// After a restart: kills every agent process of this layout still
-    /// alive (found by pid file, checked against its environment, and by a
-    /// scan of `/proc` for launches that had not written their pid yet),
+    /// alive (found by a scan of `/proc` for its `GROUPQ_IPC`, which names
+    /// its run directory, so a reused pid is never taken for an agent),
     /// waits until they are gone, and returns every run that was marked or
     /// found. The markers stay until each run is released.
     pub(crate) fn recover(&mut self) -> io::Result<Vec<RunId>> {
-        let mut runs: Vec<RunId> = Vec::new();
-        let mut pids = Vec::new();
-        for (run, pid) in self.layout.marked()? {
-            runs.push(run);
-            if let Some(pid) = pid.filter(|&pid| proc_env_has(pid, &self.layout.ipc_env(run))) {
-                pids.push(pid);
-            }
-        }
-        let prefix = self.layout.ipc_env_prefix();
-        for (pid, run) in proc_scan(&prefix) {
-            pids.push(pid);
-            if !runs.contains(&run) {
-                runs.push(run);
-            }
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        for &pid in &pids {
+        let mut runs = self.layout.marked()?;
+        let found = proc_scan(&self.layout.ipc_env_prefix());
+        for &(pid, _) in &found {
             kill_group(pid);
         }
-        for &pid in &pids {
+        for &(pid, _) in &found {
             wait_gone(pid);
         }
+        runs.extend(found.into_iter().map(|(_, run)| run));
         runs.sort();
+        runs.dedup();
         Ok(runs)
     }
 
@@ -134,12 +118,6 @@ impl LocalRuns {
             watched.kill();
         }
     }
-}
-
-/// Whether process `pid`'s environment holds `var` (`NAME=value`).
-fn proc_env_has(pid: u32, var: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == var.as_bytes()))
 }
 
 /// Processes whose `GROUPQ_IPC` starts with `prefix`, with their run.

@@ -139,10 +139,10 @@ impl Runtime for ProcessRuntime {
         self.runs.release(run);
     }
 
-    /// Pid files in `<work dir>/pids/`, checked against each process's
-    /// `GROUPQ_IPC`, and a scan of `/proc` for the same variable: every
-    /// agent of this work directory still alive is killed with its process
-    /// group.
+    /// A scan of `/proc` for processes whose `GROUPQ_IPC` names a run
+    /// directory of this work directory: every agent still alive is killed
+    /// with its process group. The launch markers in `<work dir>/launches/`
+    /// and the agents found name the runs launched.
     fn recover(&mut self) -> io::Result<Vec<RunId>> {
         self.runs.recover()
     }
