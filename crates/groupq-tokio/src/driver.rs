@@ -783,24 +783,30 @@ impl<R: Runtime> Driver<R> {
     }
 
     fn never_launched(&mut self, now: Time, run: RunId) -> Result<Answered, DriverError> {
-        let Some(live) = self.live.remove(&run) else {
+        let Some(live) = self.live.get(&run) else {
             return Err(groupq::Error::StaleRun(run).into());
         };
-        let work = match (live.kind, live.task, live.payload) {
-            (WorkKind::Task, Some(id), Some(payload)) => Work::Task { id, payload },
+        let work = match (live.kind, &live.task, &live.payload) {
+            (WorkKind::Task, Some(id), Some(payload)) => Work::Task {
+                id: id.clone(),
+                payload: payload.clone(),
+            },
             (WorkKind::Compact, ..) => Work::Compact,
             _ => Work::Messages,
         };
-        let answer = self.step(now, NeverLaunched { run, work });
+        let group = live.group.clone();
+        // A refusal changes nothing: the run stays the driver's.
+        let answer = self.step(now, NeverLaunched { run, work })?;
+        self.live.remove(&run);
         self.effects.push(Effect::Release(run));
-        let handed_back = match answer? {
+        let handed_back = match answer {
             Requeue::Requeued => None,
             Requeue::HandedBack(Work::Task { id, payload }) => Some(RunWork::Task { id, payload }),
             Requeue::HandedBack(Work::Compact) => Some(RunWork::Compact),
             Requeue::HandedBack(Work::Messages) => Some(RunWork::Messages),
         };
         self.tell(HostEvent::NotLaunched {
-            group: live.group,
+            group,
             run,
             handed_back,
         });
@@ -966,7 +972,7 @@ impl<R: Runtime> Driver<R> {
         }));
     }
 
-    fn record(&mut self, record: groupq::Record<String, String>) {
+    fn record(&mut self, record: Record<String, String>) {
         match record {
             Record::RetryScheduled { group, attempt, at } => {
                 info!(group = %group, attempt, at = ?at, "retry scheduled");
