@@ -374,11 +374,8 @@ fn new_journal(dir: &Path, state: u64, base: u64, config: &Config) -> Result<Fil
     let head = serde_json::to_vec(&head).map_err(|e| io_error(&path)(io::Error::other(e)))?;
     let mut bytes = frame::header(JOURNAL_MAGIC);
     frame::record(&mut bytes, &head);
-    replace(dir, "journal", &bytes)?;
-    OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(io_error(&path))
+    // Positioned at its end: new records are written through it.
+    replace(dir, "journal", &bytes)
 }
 
 /// A snapshot file (`snapshot`) or a journal holding `payloads` as records:
@@ -434,7 +431,7 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 }
 
 /// Writes `bytes` to `dir/name.tmp`, syncs it, renames it to `dir/name`
-/// and syncs the directory.
+/// and syncs the directory; returns the file, open at its end.
 fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<File, StateError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
