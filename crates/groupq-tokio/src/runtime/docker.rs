@@ -117,17 +117,22 @@ impl DockerRuntime {
             .arg(format!("label={OWNER_LABEL}={owner}"))
             .output()
             .await?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!(
-                "docker ps: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect())
+        ps_lines(&out)
     }
+}
+
+/// The lines `docker ps` printed, or its failure as an error.
+fn ps_lines(out: &std::process::Output) -> io::Result<Vec<String>> {
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "docker ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 impl Containers {
@@ -243,14 +248,8 @@ impl Runtime for DockerRuntime {
             .args(["ps", "-a", "--filter", &label, "--format"])
             .arg(format!("{{{{.ID}}}} {{{{.Label \"{RUN_LABEL}\"}}}}"))
             .output()?;
-        if !listed.status.success() {
-            return Err(io::Error::other(format!(
-                "docker ps: {}",
-                String::from_utf8_lossy(&listed.stderr).trim()
-            )));
-        }
         let mut ids = Vec::new();
-        for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        for line in ps_lines(&listed)? {
             let mut words = line.split_whitespace();
             if let Some(id) = words.next() {
                 ids.push(id.to_string());
