@@ -159,6 +159,9 @@
 //!   their input is durable and not sent again on restart; events sent but
 //!   not yet handled by the host when the process died are lost. The state
 //!   of record is the driver's ([`Handle::explain`], [`Handle::stats`]).
+//! - **Counters start at zero on every start.** [`Handle::metrics`]
+//!   counts this driver's inputs, not the replayed ones; its gauges show
+//!   the restored state from the start.
 //! - **Time stops while the driver is down.** Deadlines (idle, turn,
 //!   retry) continue from the restored core time: a down period does not
 //!   count towards them.
