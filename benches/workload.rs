@@ -27,7 +27,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use groupq::{
-    Command, Config, Drive, Event, Exit, Exited, Machine, Message, Output, Policy, RunId, Task,
+    Command, Config, Steppable, Event, Exit, Exited, Machine, Message, Output, Policy, RunId, Task,
     TaskAnswer, Time,
 };
 use w::{Driver, Floor, WEvent};

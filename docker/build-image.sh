@@ -8,7 +8,7 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 # A target directory of its own: the static flags would otherwise rebuild
 # the workspace's ordinary build.
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --release \
-    -p groupq-tokio --bin groupq-agent --target "$triple" --target-dir target/static
+    -p groupq-agent --bin groupq-agent --target "$triple" --target-dir target/static
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 cp "target/static/$triple/release/groupq-agent" docker/Dockerfile "$context/"

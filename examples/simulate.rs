@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use groupq::{Command, Config, Drive, Exit, Exited, Machine, Message, Output, Policy, RunId, Time};
+use groupq::{Command, Config, Steppable, Exit, Exited, Machine, Message, Output, Policy, RunId, Time};
 use groupq_check::Checked;
 use w::{Driver, Floor, WEvent};
 
@@ -171,7 +171,7 @@ fn drive<D>(
     groups: u32,
 ) -> Result<Measured, String>
 where
-    D: Drive<u32, u32, ()>,
+    D: Steppable<u32, u32, ()>,
     D::Error: std::fmt::Display,
 {
     d.run(events);

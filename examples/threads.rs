@@ -1,5 +1,5 @@
 //! A std-threads adapter, written from the crate docs alone: each run is a
-//! thread standing in for a container, the run loop is `Drive::step` plus
+//! thread standing in for a container, the run loop is `Steppable::step` plus
 //! `recv_timeout` until the next deadline, and `--check` drives a checked
 //! machine instead of a plain one through the same loop.
 //!
@@ -19,7 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use groupq::{
-    Command, Config, Drive, Epoch, Exit, Exited, Machine, Message, Output, Pipe, RunId, Shutdown,
+    Command, Config, Steppable, Epoch, Exit, Exited, Machine, Message, Output, Pipe, RunId, Shutdown,
     Task, Timeout, Turn, TurnReport, Work,
 };
 use groupq_check::Checked;
@@ -156,7 +156,7 @@ impl Adapter {
 }
 
 /// The run loop, the same for a plain and a checked machine.
-fn run_loop<D: Drive<Group, u32, ()>>(mut q: D, o: &Options) -> Result<usize, D::Error>
+fn run_loop<D: Steppable<Group, u32, ()>>(mut q: D, o: &Options) -> Result<usize, D::Error>
 where
     D::Error: std::fmt::Display,
 {

@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message,
+    Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
     NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, Shutdown, Task, TaskAnswer,
     Timeout, Turn,
 };
@@ -21,7 +21,7 @@ mod sealed {
 ///
 /// Implemented by the input structs ([`Message`], [`Task`], [`Pipe`],
 /// [`Idle`], [`Heartbeat`], [`Turn`], [`Exited`], [`NeverLaunched`], [`Timeout`],
-/// [`Shutdown`], [`Cancel`], [`Pause`], [`Resume`], [`Close`]) and by
+/// [`Shutdown`], [`Cancel`], [`Pause`], [`Resume`], [`CloseRun`]) and by
 /// [`Input`], whose answer is a [`Response`]. Sealed: the set of inputs is
 /// the contract.
 pub trait Event<K, T, P>: Into<Input<K, T, P>> + sealed::Sealed<K, T, P> {
@@ -109,7 +109,7 @@ event!(Shutdown, ShutdownReport<K, T, P>, |_e, q, _now| q.on_shutdown());
 event!(Cancel<K, T>, CancelAnswer<P>, |e, q, _now| Ok(q.on_cancel(&e.group, &e.id)));
 event!(Pause<K>, (), |e, q, _now| q.on_pause(e.group));
 event!(Resume<K>, (), |e, q, _now| q.on_resume(&e.group));
-event!(Close<K>, CloseAnswer, |e, q, _now| Ok(q.on_close(&e.group)));
+event!(CloseRun<K>, CloseAnswer, |e, q, _now| Ok(q.on_close(&e.group)));
 event!(NeverLaunched<T, P>, Requeue<T, P>, |e, q, _now| q.on_never_launched(e.run, e.work));
 
 impl<K, T, P> sealed::Sealed<K, T, P> for Input<K, T, P> {}
@@ -134,7 +134,7 @@ where
             Input::Cancel { group, id } => Cancel { group, id }.apply(q, now)?.into(),
             Input::Pause { group } => Pause { group }.apply(q, now)?.into(),
             Input::Resume { group } => Resume { group }.apply(q, now)?.into(),
-            Input::Close { group } => Close { group }.apply(q, now)?.into(),
+            Input::CloseRun { group } => CloseRun { group }.apply(q, now)?.into(),
             Input::NeverLaunched { run, work } => NeverLaunched { run, work }.apply(q, now)?.into(),
         })
     }

@@ -63,7 +63,7 @@ pub struct Idle {
 
 /// Operator: remove a queued task of the group before it starts. Answer:
 /// [`CancelAnswer`]. A task already running is not cancelled (the answer
-/// says so: close the group's run with [`Close`] to stop it).
+/// says so: close the group's run with [`CloseRun`] to stop it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cancel<K, T> {
     /// The group.
@@ -94,7 +94,7 @@ pub struct Resume<K> {
 /// emits the one `CloseInput(Host)`, refuses pipes into the run from then
 /// on, and arms its kill deadline.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Close<K> {
+pub struct CloseRun<K> {
     /// The group.
     pub group: K,
 }
@@ -238,8 +238,8 @@ pub enum Input<K, T, P> {
         /// The group.
         group: K,
     },
-    /// See [`Close`].
-    Close {
+    /// See [`CloseRun`].
+    CloseRun {
         /// The group.
         group: K,
     },
@@ -299,7 +299,7 @@ impl<K, T, P> Input<K, T, P> {
             },
             Input::Pause { group: g } => Input::Pause { group: group(g) },
             Input::Resume { group: g } => Input::Resume { group: group(g) },
-            Input::Close { group: g } => Input::Close { group: group(g) },
+            Input::CloseRun { group: g } => Input::CloseRun { group: group(g) },
             Input::NeverLaunched { run, work } => Input::NeverLaunched {
                 run: *run,
                 work: match work {
@@ -385,9 +385,9 @@ impl<K, T, P> From<Resume<K>> for Input<K, T, P> {
     }
 }
 
-impl<K, T, P> From<Close<K>> for Input<K, T, P> {
-    fn from(c: Close<K>) -> Self {
-        Input::Close { group: c.group }
+impl<K, T, P> From<CloseRun<K>> for Input<K, T, P> {
+    fn from(c: CloseRun<K>) -> Self {
+        Input::CloseRun { group: c.group }
     }
 }
 
@@ -503,7 +503,7 @@ pub enum CancelAnswer<P> {
     NotQueued,
 }
 
-/// The answer to a [`Close`].
+/// The answer to a [`CloseRun`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CloseAnswer {
     /// `CloseInput(Host)` was emitted for this run.
@@ -535,7 +535,7 @@ pub enum Response<K, T, P> {
     ShutDown(ShutdownReport<K, T, P>),
     /// The answer of [`Cancel`].
     Cancel(CancelAnswer<P>),
-    /// The answer of [`Close`].
+    /// The answer of [`CloseRun`].
     Close(CloseAnswer),
     /// The answer of [`NeverLaunched`].
     Requeue(Requeue<T, P>),

@@ -62,13 +62,13 @@
 //!    comes first. At the deadline hand in [`Timeout`]; an early or extra
 //!    timeout is harmless.
 //!
-//! [`Drive::step`] does 1 and 2 in one call and returns the answer with the
+//! [`Steppable::step`] does 1 and 2 in one call and returns the answer with the
 //! deadline of 3. It works the same on a [`Machine`] and on the checked
 //! machine of the companion crate `groupq-check`, so the invariant checker
 //! is switched on by changing one constructor.
 //!
 //! ```
-//! use groupq::{Command, Config, Drive, Exit, Exited, Machine, Message, Output, Task, Time};
+//! use groupq::{Command, Config, Steppable, Exit, Exited, Machine, Message, Output, Task, Time};
 //!
 //! let mut q: Machine<&str, u32, String> = Machine::new(Config::default().with_max_active(1))?;
 //! let mut now = Time::ZERO;
@@ -208,7 +208,7 @@
 //!   - [`Cancel`] removes a queued task wherever it stands and hands back
 //!     its payload ([`CancelAnswer::Cancelled`]); a task already running is
 //!     not cancelled ([`CancelAnswer::Running`]: close the run with
-//!     [`Close`] to stop it); a group left with nothing to wait for leaves
+//!     [`CloseRun`] to stop it); a group left with nothing to wait for leaves
 //!     the line.
 //!   - [`Pause`] starts nothing for the group until [`Resume`]: its pending
 //!     work is kept, it gives up its place in the waiting line (and is not
@@ -216,7 +216,7 @@
 //!     tasks that could not start, and a live run keeps running. [`Resume`]
 //!     starts it in a free slot or puts it at the back of the line. Both are
 //!     rejected after shutdown, which resumes every group.
-//!   - [`Close`]: the host closes a group's live run itself (a `/compact`
+//!   - [`CloseRun`]: the host closes a group's live run itself (a `/compact`
 //!     typed by the user, a change of model backend): the one
 //!     `CloseInput(Host)` is emitted, pipes into the run are refused from
 //!     then on, and its kill deadline is armed ([`CloseAnswer`]).
@@ -392,7 +392,7 @@
 #![warn(missing_docs)]
 
 mod config;
-mod drive;
+mod step;
 mod error;
 mod event;
 mod input;
@@ -405,11 +405,11 @@ mod view;
 mod work;
 
 pub use config::{Config, ConfigError, Policy};
-pub use drive::{Drive, Stepped};
+pub use step::{Steppable, Stepped};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
-    Cancel, CancelAnswer, Close, CloseAnswer, Exited, Heartbeat, Idle, Input, Message,
+    Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
     NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume, Shutdown, Task,
     TaskAnswer, Timeout, Turn,
 };

@@ -46,7 +46,7 @@ pub enum CloseReason {
     /// Another group waits for a slot, and this run was the one idle
     /// longest.
     Evicted,
-    /// The host asked for it ([`Close`](crate::Close)).
+    /// The host asked for it ([`CloseRun`](crate::CloseRun)).
     Host,
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Drive, Exit, Input, Output, Policy, RunId,
+    Compaction, CompactionTrigger, Config, ContextStats, Steppable, Exit, Input, Output, Policy, RunId,
     Time, TurnReport, TurnStatus,
 };
 use groupq_check::{CheckError, Checked};

@@ -87,7 +87,7 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
         inputs.push(Input::Pipe { group });
         inputs.push(Input::Pause { group });
         inputs.push(Input::Resume { group });
-        inputs.push(Input::Close { group });
+        inputs.push(Input::CloseRun { group });
         inputs.push(Input::Cancel { group, id: 0 });
         for id in 0..2 {
             let payload = u32::from(group) * 10 + u32::from(id);

@@ -5,7 +5,7 @@ mod common;
 
 use common::{secs, Pair};
 use groupq::{
-    CancelAnswer, Close, CloseAnswer, CloseReason, Command, PipeAnswer, PipeRefusal, RunState,
+    CancelAnswer, CloseAnswer, CloseReason, CloseRun, Command, PipeAnswer, PipeRefusal, RunState,
     Time, TurnReport, Work,
 };
 
@@ -104,11 +104,11 @@ fn a_paused_groups_idle_run_is_not_preempted_for_tasks_that_cannot_start() {
 #[test]
 fn the_host_closes_a_run_once_then_pipes_are_refused_and_the_kill_follows() {
     let mut p = Pair::new(groupq::Config::default().with_kill_grace(secs(10)));
-    assert_eq!(p.accept(Close { group: "a" }), CloseAnswer::NoRun);
+    assert_eq!(p.accept(CloseRun { group: "a" }), CloseAnswer::NoRun);
     p.message("a");
     let run = p.spawned_run("a");
     p.turn(run, TurnReport::delivered_reply());
-    assert_eq!(p.accept(Close { group: "a" }), CloseAnswer::Closed(run));
+    assert_eq!(p.accept(CloseRun { group: "a" }), CloseAnswer::Closed(run));
     assert_eq!(
         p.commands(),
         [Command::CloseInput {
@@ -118,7 +118,7 @@ fn the_host_closes_a_run_once_then_pipes_are_refused_and_the_kill_follows() {
     );
     assert_eq!(p.pipe("a"), PipeAnswer::Refused(PipeRefusal::Closing));
     assert_eq!(
-        p.accept(Close { group: "a" }),
+        p.accept(CloseRun { group: "a" }),
         CloseAnswer::AlreadyClosing(run)
     );
     assert!(p.commands().is_empty(), "one close per run");

@@ -30,7 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
 use groupq::{
-    Command, Config, Drive, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId,
+    Command, Config, Steppable, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId,
     Task, Time, Timeout,
 };
 
@@ -91,7 +91,7 @@ pub fn config(policy: Policy) -> Config {
 }
 
 /// Adapter-side state: what W drives (a [`Machine`], or a checked one:
-/// anything that implements [`Drive`]) and what a real adapter would know
+/// anything that implements [`Steppable`]) and what a real adapter would know
 /// (its live runs), with every buffer reused so that the driver allocates
 /// nothing per event once warm.
 pub struct Driver<D = Q> {
@@ -123,7 +123,7 @@ impl Driver<Q> {
 
 impl<D> Driver<D>
 where
-    D: Drive<u32, u32, ()>,
+    D: Steppable<u32, u32, ()>,
     D::Error: std::fmt::Display,
 {
     /// A driver for W with `groups` groups over `machine`.
@@ -217,7 +217,7 @@ where
         self.input(Exited { run, exit });
     }
 
-    /// One input through the shared run loop ([`Drive::step`]); every
+    /// One input through the shared run loop ([`Steppable::step`]); every
     /// `Spawn` appends a live run.
     #[inline]
     fn input<E: Event<u32, u32, ()> + Clone>(&mut self, event: E) {

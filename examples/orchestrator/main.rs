@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use groupq::{Config, RunState};
-use groupq_tokio::{CommandLine, DockerRuntime, Driver, Handle, ProcessRuntime, Runtime};
+use groupq_tokio::{CommandLine, DockerRunner, Driver, Handle, ProcessRunner, Runner};
 
 const USAGE: &str = "\
 usage: orchestrator [--docker] [--image TAG] [--quick] [--max-active N] [--work-dir DIR]
@@ -238,11 +238,11 @@ async fn run(options: &Options) -> Result<(), Fatal> {
 }
 
 /// The runtime: processes re-executing this binary, or Docker containers.
-fn runtime(options: &Options, pace: &Pace, dir: &Path) -> Result<Box<dyn Runtime>, Fatal> {
+fn runtime(options: &Options, pace: &Pace, dir: &Path) -> Result<Box<dyn Runner>, Fatal> {
     let turn_ms = pace.turn.as_millis().to_string();
     if options.docker {
         ensure_image(&options.image)?;
-        let runtime = DockerRuntime::new(dir, options.image.clone())?
+        let runtime = DockerRunner::new(dir, options.image.clone())?
             .with_args(["--turn-ms", &turn_ms])
             .with_owner("groupq-orchestrator-demo")
             .keep_run_dirs(true);
@@ -253,7 +253,7 @@ fn runtime(options: &Options, pace: &Pace, dir: &Path) -> Result<Box<dyn Runtime
             .arg("--turn-ms")
             .arg(turn_ms);
         Ok(Box::new(
-            ProcessRuntime::new(dir, agent)?.keep_run_dirs(true),
+            ProcessRunner::new(dir, agent)?.keep_run_dirs(true),
         ))
     }
 }
@@ -310,12 +310,12 @@ async fn play_then_shut_down(handle: &Handle, pace: &Pace, dir: &Path) -> Result
 /// Whether any group still has work queued, a retry scheduled, a compact
 /// owed, or a run that is not idle.
 async fn work_left(handle: &Handle) -> Result<bool, Fatal> {
-    let stats = handle.stats().await?;
+    let stats = handle.stats().await?.core;
     if stats.waiting_groups > 0 || stats.queued_jobs > 0 {
         return Ok(true);
     }
     for group in workload::GROUPS {
-        if let Some(e) = handle.explain(group).await? {
+        if let Some(e) = handle.status(group).await?.and_then(|s| s.core) {
             if e.unread_messages
                 || e.retry_at.is_some()
                 || e.compact_pending

@@ -46,6 +46,7 @@ pub async fn print(mut events: HostEvents) -> Tally {
                 kind,
                 task,
                 messages,
+                ..
             } => {
                 *tally.runs.entry(group.clone()).or_default() += 1;
                 let what = match task {
@@ -76,7 +77,9 @@ pub async fn print(mut events: HostEvents) -> Tally {
             HostEvent::Killed { group, run } => {
                 line(&group, Some(run), "killed: no exit within the kill grace")
             }
-            HostEvent::Exited { group, run, exit } => {
+            HostEvent::Exited {
+                group, run, exit, ..
+            } => {
                 line(&group, Some(run), format!("exited ({exit})"))
             }
             HostEvent::Notice { group, notice } => {

@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use groupq_agent::{log, AgentLine, Assignment, MessageFile};
+use groupq_agent::log;
+use groupq_protocol::{AgentLine, Assignment, MessageFile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use groupq::Drive;
+use groupq::Steppable;
 use groupq_check::{CheckError, Checked};
 use groupq_fuzz::{replay_trace, Driver, Scenario};
 use libfuzzer_sys::fuzz_target;

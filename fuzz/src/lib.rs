@@ -252,7 +252,7 @@ impl Driver {
             },
             Op::Pause(g) => Input::Pause { group: g % 4 },
             Op::Resume(g) => Input::Resume { group: g % 4 },
-            Op::Close(g) => Input::Close { group: g % 4 },
+            Op::Close(g) => Input::CloseRun { group: g % 4 },
         };
         (now, input)
     }

@@ -50,7 +50,7 @@ mod views;
 /// order ever depends on hashing: outputs are the same, byte for byte, for
 /// the same configuration and inputs.
 ///
-/// Drive it with [`handle`](Machine::handle) and [`poll`](Machine::poll);
+/// Steppable it with [`handle`](Machine::handle) and [`poll`](Machine::poll);
 /// the crate docs state the loop.
 #[derive(Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -399,6 +399,29 @@ impl<K, T, P> Machine<K, T, P> {
     #[inline]
     pub fn next_deadline(&self) -> Option<Time> {
         self.timers.next()
+    }
+
+    /// The id the next run will get.
+    pub fn next_run_id(&self) -> RunId {
+        self.runs.next_id()
+    }
+
+    /// Issues run ids after `last` only: for a machine that takes over
+    /// from an earlier one (after a clean shutdown, or a change of
+    /// configuration with nothing left), so that a run id names one run
+    /// across both. Ids never go back: an earlier `last` changes nothing.
+    ///
+    /// ```
+    /// use groupq::{Config, Machine, RunId};
+    /// let mut q: Machine<&str, u32, ()> = Machine::new(Config::default())?;
+    /// q.continue_after(RunId::new(41));
+    /// assert_eq!(q.next_run_id(), RunId::new(42));
+    /// q.continue_after(RunId::new(7));
+    /// assert_eq!(q.next_run_id(), RunId::new(42));
+    /// # Ok::<(), groupq::Error>(())
+    /// ```
+    pub fn continue_after(&mut self, last: RunId) {
+        self.runs.continue_after(last);
     }
 
     /// Whether shutdown was accepted.

@@ -69,7 +69,7 @@ where
         Ok(())
     }
 
-    /// [`Close`](crate::Close): the host closes the group's live run.
+    /// [`CloseRun`](crate::CloseRun): the host closes the group's live run.
     pub(crate) fn on_close(&mut self, group: &K) -> CloseAnswer {
         let Some(g) = self.groups.find(group) else {
             return CloseAnswer::NoRun;

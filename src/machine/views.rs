@@ -55,6 +55,13 @@ where
         })
     }
 
+    /// Every group the machine holds something for, in the order of its
+    /// group table (deterministic, independent of hashing): for a status
+    /// page that explains each.
+    pub fn groups(&self) -> impl Iterator<Item = &K> + '_ {
+        self.groups.indices().map(|g| &self.groups.get(g).key)
+    }
+
     /// The machine at a glance.
     pub fn stats(&self) -> Stats {
         Stats {

@@ -137,6 +137,11 @@ impl<T> Runs<T> {
         RunId::new(self.next_id)
     }
 
+    /// Issues ids after `last` only; never moves back.
+    pub(crate) fn continue_after(&mut self, last: RunId) {
+        self.next_id = self.next_id.max(last.get().saturating_add(1));
+    }
+
     /// Records a new live run of group `g` with the id [`Runs::next_id`];
     /// returns its index for `Group::live`.
     #[inline]

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use groupq::{
-    Command, Config, ContextStats, Drive, Error, Event, Exit, Exited, Idle, Input, Machine,
+    Command, Config, ContextStats, Steppable, Error, Event, Exit, Exited, Idle, Input, Machine,
     Message, Output, Pipe, PipeAnswer, Record, Response, RunId, Shutdown, ShutdownReport, Task,
     TaskAnswer, Time, Timeout, Turn, TurnReport, Work,
 };
@@ -66,7 +66,7 @@ impl Drop for Pair {
 }
 
 /// A checked machine, a clock, and the history of everything sent and
-/// seen. Every step goes through `Drive::step` (the shared run loop) on a
+/// seen. Every step goes through `Steppable::step` (the shared run loop) on a
 /// `Checked` machine, so each scenario is checked against the invariants on
 /// top of its own assertions.
 pub struct Pair {

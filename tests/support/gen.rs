@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Drive, Error, Exit, Input,
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Steppable, Error, Exit, Input,
     Machine, Output, Policy, Response, RunId, Time, TurnReport, TurnStatus, Work,
 };
 
@@ -369,7 +369,7 @@ impl Harness {
             },
             Act::Pause(group) => Input::Pause { group: *group },
             Act::Resume(group) => Input::Resume { group: *group },
-            Act::Close(group) => Input::Close { group: *group },
+            Act::Close(group) => Input::CloseRun { group: *group },
         };
         (at, input)
     }
@@ -399,7 +399,7 @@ impl Harness {
 }
 
 /// Handles `input` and drains every output through the shared run loop
-/// ([`Drive::step`]); the next deadline is `q.next_deadline()`.
+/// ([`Steppable::step`]); the next deadline is `q.next_deadline()`.
 pub fn run_step(q: &mut Q, at: Time, input: In) -> (Answer, Vec<Out>) {
     let mut outputs = Vec::new();
     let answer = q.step(at, input, |o| outputs.push(o)).map(|s| s.answer);

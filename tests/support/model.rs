@@ -267,7 +267,7 @@ where
                 Ok(Response::Accepted)
             }
             Input::Cancel { group, id } => Ok(Response::Cancel(self.cancel(group, id))),
-            Input::Close { group } => {
+            Input::CloseRun { group } => {
                 let Some(i) = self.groups.iter().position(|g| g.key == group) else {
                     return Ok(Response::Close(CloseAnswer::NoRun));
                 };

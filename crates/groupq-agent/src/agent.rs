@@ -35,7 +35,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use crate::wire::{
+use groupq_protocol::{
     read_messages, AgentLine, AssignedWork, Assignment, Status, TurnLine, CLOSE_SENTINEL,
     INPUT_DIR, RUN_FILE,
 };

@@ -1,72 +1,24 @@
-//! # The groupq agent wire protocol, and a reference agent
+//! # The groupq reference agent
 //!
-//! An agent is the program inside a run's container (or process). It can be
-//! written in any language; this page is the whole contract between it and
-//! the driver (`groupq-tokio`), and [`agent`] is a reference agent in Rust
-//! that the driver's tests and its Docker image use.
+//! A stand-in for a real model-driven agent, for tests and demos: it speaks
+//! the whole wire protocol of `groupq-protocol`, writes its own life to
+//! `agent.log` with its own clock ([`log`]), and can be told to misbehave
+//! by the text it is given ([`agent`]'s scripting words `#fail`, `#flaky`,
+//! `#hang`). The driver's tests, the demo and the Docker image run it; the
+//! tests and the demo judge the driver's promises on its log
+//! ([`log::read_runs`], [`log::max_alive`]), never on the driver's view of
+//! itself.
 //!
-//! ## Files: the run's IPC directory
+//! An agent author needs none of this: the protocol is `groupq-protocol`,
+//! which this crate depends on. The scripting words and the judge live
+//! here so that no agent built on the protocol carries them.
 //!
-//! Every run gets a fresh directory of its own. A process finds it in the
-//! environment variable `GROUPQ_IPC`; a container finds it mounted at
-//! `/ipc` (and `GROUPQ_IPC` unset). The group's persistent directory (the
-//! conversation's session files, kept across runs of the group) is
-//! `GROUPQ_GROUP_DIR`, mounted at `/group` in a container. Only one run of a
-//! group is ever alive, so the group directory needs no locking.
-//!
-//! - `run.json`: what this run is for, written before the agent starts
-//!   ([`Assignment`]): `{"run":7,"group":"alpha","work":"messages"}`, or
-//!   `"work":"task"` with `"task_id"` and `"prompt"`, or `"work":"compact"`.
-//! - `in/`: the run's input. Each message is one file `in/<seq>.json`
-//!   holding a [`MessageFile`] (`{"text":"hello"}`); read them in name
-//!   order. The driver writes each under a name starting with a dot and
-//!   renames it into place, so a file the agent sees is whole; skip names
-//!   starting with a dot. Delete a message file once it is read. The
-//!   messages present at start are the unread ones; more may arrive while
-//!   the run is alive (follow-ups).
-//! - `in/_close` ([`CLOSE_SENTINEL`]): the run's input is closed. Answer the
-//!   messages already written (every follow-up is written before the
-//!   sentinel), then exit. An agent that ignores it is killed after the
-//!   driver's kill grace.
-//! - The agent may write anything else into the directory (the reference
-//!   agent writes its own start and end times to `agent.log`); the driver
-//!   removes the directory after the run exits unless told to keep it.
-//!
-//! ## Lines: the agent's stdout
-//!
-//! One JSON object per line ([`AgentLine`]), flushed at once:
-//!
-//! - `{"type":"turn","status":"success","reply":"re: hello","messages":1,"tokens":3100,"context_limit":10000}`:
-//!   a turn finished ([`TurnLine`]). `messages` is how many input messages,
-//!   in order, the turn answered (left out: all it was given so far); the
-//!   driver delivers `reply` to the user, and a later failure of the run
-//!   retries only the messages no delivered reply answered.
-//!   `"status":"error"` with `"error"` reports a failed turn.
-//! - `{"type":"idle"}`: the agent answered everything and waits for input.
-//! - `{"type":"heartbeat"}`: the agent is alive, mid-turn (a tool call in
-//!   progress), so a stall deadline does not fire.
-//!
-//! Lines that are not one of these are logged by the driver and ignored.
-//! Stderr is free-form diagnostics.
-//!
-//! ## Exit
-//!
-//! Exit status 0 means the run ended cleanly; anything else, or a signal, is
-//! a failed run (its messages are retried; a task is reported failed). Exit
-//! 0 only once every message given has been answered: a messages run that
-//! exits 0 with messages no turn line answered is treated as failed, so
-//! those messages are handed to the next run rather than lost. On
-//! SIGTERM the agent should exit promptly; the Docker runtime starts
-//! containers with `--init`, so an agent that is PID 1 need not handle
-//! signals itself.
+//! The binary `groupq-agent` is the Docker image's entry point
+//! (`docker/build-image.sh`); it depends on nothing but the protocol and
+//! serde, so the image builds without the driver's dependencies.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod agent;
 pub mod log;
-mod wire;
-
-pub use wire::{
-    read_messages, write_atomic, write_message, AgentLine, AssignedWork, Assignment, MessageFile,
-    Status, TurnLine, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
-};

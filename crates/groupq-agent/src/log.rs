@@ -91,6 +91,8 @@ pub struct Span {
     pub turns: Vec<u64>,
     /// The texts its successful turns answered, in order.
     pub answered: Vec<String>,
+    /// Its run directory (empty for a log parsed on its own).
+    pub dir: std::path::PathBuf,
 }
 
 /// Reads `runs/*/agent.log` (one directory per run; a run whose agent never
@@ -99,9 +101,14 @@ pub struct Span {
 pub fn read_runs(runs: &Path) -> io::Result<Vec<Span>> {
     let mut spans = Vec::new();
     for entry in fs::read_dir(runs).map_err(|e| at(runs, e))? {
-        let log = entry?.path().join(LOG_FILE);
+        let dir = entry?.path();
+        let log = dir.join(LOG_FILE);
         match fs::read_to_string(&log) {
-            Ok(text) => spans.push(parse(&log, &text)?),
+            Ok(text) => {
+                let mut span = parse(&log, &text)?;
+                span.dir = dir;
+                spans.push(span);
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(at(&log, e)),
         }
@@ -124,6 +131,7 @@ pub fn parse(path: &Path, text: &str) -> io::Result<Span> {
         killed: true,
         turns: Vec::new(),
         answered: Vec::new(),
+        dir: std::path::PathBuf::new(),
     };
     for (n, line) in text.lines().enumerate() {
         let bad = |what: &str| {
@@ -255,6 +263,7 @@ mod tests {
             killed: false,
             turns: vec![],
             answered: vec![],
+            dir: Default::default(),
         };
         let spans = [span("a", 0, 10), span("a", 10, 20), span("b", 5, 15)];
         assert_eq!(max_alive(&spans), (2, 1));

@@ -1,11 +1,11 @@
 //! [`Checked`]: a machine whose every input goes through a [`Checker`],
-//! driven exactly like a [`Machine`] (it implements [`Drive`]).
+//! driven exactly like a [`Machine`] (it implements [`Steppable`]).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::Hash;
 
-use groupq::{Config, Drive, Error, Event, Input, Machine, Output, Time};
+use groupq::{Config, Steppable, Error, Event, Input, Machine, Output, Time};
 
 use crate::checker::{Checker, Violation};
 
@@ -37,13 +37,13 @@ impl<K: fmt::Debug> std::error::Error for CheckError<K> {}
 
 /// A [`Machine`] whose every input, answer, output and next deadline is
 /// checked. Swap it in for a `Machine` wherever the loop is written against
-/// [`Drive`]:
+/// [`Steppable`]:
 ///
 /// ```
-/// use groupq::{Config, Drive, Machine, Message, Time};
+/// use groupq::{Config, Steppable, Machine, Message, Time};
 /// use groupq_check::Checked;
 ///
-/// fn run<D: Drive<&'static str, u32, ()>>(q: &mut D) -> Result<usize, D::Error> {
+/// fn run<D: Steppable<&'static str, u32, ()>>(q: &mut D) -> Result<usize, D::Error> {
 ///     let mut spawned = 0;
 ///     q.step(Time::ZERO, Message { group: "chat-a" }, |_output| spawned += 1)?;
 ///     Ok(spawned)
@@ -102,7 +102,7 @@ impl<K, T, P> std::ops::Deref for Checked<K, T, P> {
     }
 }
 
-impl<K, T, P> Drive<K, T, P> for Checked<K, T, P>
+impl<K, T, P> Steppable<K, T, P> for Checked<K, T, P>
 where
     K: Clone + Eq + Hash + fmt::Debug,
     T: Clone + Eq + Hash + fmt::Debug,

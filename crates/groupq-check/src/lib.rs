@@ -5,7 +5,7 @@
 //! Adapter authors use it in their tests and to audit recordings:
 //! run a recorded stream of inputs through [`replay`], or drive their loop
 //! with a [`Checked`] machine instead of a plain one (both implement
-//! [`groupq::Drive`]).
+//! [`groupq::Steppable`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

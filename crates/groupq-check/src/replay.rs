@@ -5,7 +5,7 @@ use std::fmt;
 use thiserror::Error;
 
 use groupq::{
-    CloseReason, Command, Drive, Dropped, Error, Machine, Notice, Output, Pending, Record,
+    CloseReason, Command, Steppable, Dropped, Error, Machine, Notice, Output, Pending, Record,
     Response, RunState, ShutdownReport, Time, Work, WorkKind,
 };
 

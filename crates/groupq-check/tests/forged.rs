@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use groupq::{
-    CloseReason, Command, Config, Drive, Error, Exit, Input, LiveRun, Machine, Output,
+    CloseReason, Command, Config, Steppable, Error, Exit, Input, LiveRun, Machine, Output,
     PendingGroup, Response, RunId, RunState, ShutdownReport, Time, TurnReport, Work, WorkKind,
 };
 use groupq_check::{Checker, Property, Violation};
@@ -493,6 +493,6 @@ fn a_cancel_answered_with_another_payload_is_caught() {
 fn a_host_close_answered_but_not_emitted_is_caught() {
     let mut s = one_slot();
     s.real(message("a"));
-    let v = s.forged(Input::Close { group: "a" }, |r| r.outputs.clear());
+    let v = s.forged(Input::CloseRun { group: "a" }, |r| r.outputs.clear());
     assert_eq!(v.property, Property::CloseOnce, "{v}");
 }

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use groupq::{Config, RunId};
-use groupq_agent::{AgentLine, Status, TurnLine};
-use groupq_tokio::{Driver, Durability, RunEvent, RunEvents, RunExit, RunSpec, Runtime, Sync};
+use groupq_protocol::{AgentLine, Status, TurnLine};
+use groupq_tokio::{Driver, Durability, RunEvent, RunEvents, RunExit, RunSpec, Runner, SyncPolicy};
 
 /// Live runs in spawn order, each with its group and its event sender.
 #[derive(Default)]
@@ -45,7 +45,7 @@ impl Scripted {
     }
 }
 
-impl Runtime for Scripted {
+impl Runner for Scripted {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
         let mut live = self.live();
         live.runs.push((spec.run, spec.group.clone()));
@@ -55,7 +55,7 @@ impl Runtime for Scripted {
     fn deliver(&mut self, _: RunId, _: &str) -> io::Result<()> {
         Ok(())
     }
-    fn close(&mut self, _: RunId) -> io::Result<()> {
+    fn close_input(&mut self, _: RunId) -> io::Result<()> {
         Ok(())
     }
     fn kill(&mut self, _: RunId) {}
@@ -121,10 +121,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut memory_p99 = None;
     for (name, sync) in [
         ("none (in memory)", None),
-        ("sync every input", Some(Sync::EveryInput)),
+        ("sync every input", Some(SyncPolicy::EveryInput)),
         (
             "group commit 2 ms / 64",
-            Some(Sync::Group {
+            Some(SyncPolicy::Group {
                 max_delay: Duration::from_millis(2),
                 max_inputs: 64,
             }),
@@ -184,7 +184,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// and the p50 and p99 of one call's round trip.
 async fn journal_cost(
     state: &Path,
-    sync: Option<Sync>,
+    sync: Option<SyncPolicy>,
     inputs: usize,
     callers: usize,
 ) -> Result<(f64, Duration, Duration), Box<dyn Error>> {
@@ -285,7 +285,7 @@ async fn restore_figures(
         } else if r < 70 {
             let live = runtime.live();
             if let Some(events) = live.by_group.get(&group).and_then(|r| live.events.get(r)) {
-                events.send(RunEvent::Line(AgentLine::Idle));
+                events.send(RunEvent::Line { line: AgentLine::Idle, read_to: 0 });
             }
         } else {
             let mut live = runtime.live();
@@ -295,7 +295,7 @@ async fn restore_figures(
                 live.by_group.remove(&group);
                 if let Some(events) = live.events.get(&run) {
                     // The run answers what it was handed, then exits 0.
-                    events.send(RunEvent::Line(AgentLine::Turn(TurnLine {
+                    let line = AgentLine::Turn(TurnLine {
                         status: Status::Success,
                         reply: Some("done".into()),
                         error: None,
@@ -303,7 +303,8 @@ async fn restore_figures(
                         tokens: None,
                         context_limit: None,
                         compacted_from: None,
-                    })));
+                    });
+                    events.send(RunEvent::Line { line, read_to: 0 });
                     events.send(RunEvent::Exited(RunExit::Code(0)));
                 }
             }
@@ -354,7 +355,7 @@ async fn restore_figures(
 /// and gives it one input, so that it is written as a snapshot; returns
 /// the snapshot's size and the groups the core tracks.
 async fn snapshot_now(durability: Durability) -> Result<(u64, usize), Box<dyn Error>> {
-    let path = durability.dir.join("snapshot");
+    let path = durability.dir().join("snapshot");
     let (driver, handle, _host) = Driver::builder(config())
         .durable(durability)
         .build(Scripted::default())?;
@@ -363,5 +364,5 @@ async fn snapshot_now(durability: Durability) -> Result<(u64, usize), Box<dyn Er
     let stats = handle.stats().await?;
     running.abort();
     let _ = running.await;
-    Ok((std::fs::metadata(path)?.len(), stats.tracked_groups))
+    Ok((std::fs::metadata(path)?.len(), stats.core.tracked_groups))
 }

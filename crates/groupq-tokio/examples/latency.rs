@@ -22,8 +22,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use groupq::Config;
-use groupq_agent::{write_atomic, write_message, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE};
-use groupq_tokio::{CommandLine, DockerRuntime, Driver, HostEvent, ProcessRuntime, Runtime};
+use groupq_protocol::{write_atomic, write_message, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE};
+use groupq_tokio::{CommandLine, DockerRunner, Driver, HostEvent, ProcessRunner, Runner};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -46,11 +46,11 @@ fn agent_command() -> CommandLine {
         .arg("0")
 }
 
-fn runtime(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runtime> {
+fn runtime(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runner> {
     match kind {
-        Kind::Process => Box::new(ProcessRuntime::new(dir, agent_command()).expect("work dir")),
+        Kind::Process => Box::new(ProcessRunner::new(dir, agent_command()).expect("work dir")),
         Kind::Docker => Box::new(
-            DockerRuntime::new(dir, image)
+            DockerRunner::new(dir, image)
                 .expect("work dir")
                 .with_args(["--turn-ms", "0"])
                 .with_owner("groupq-latency"),

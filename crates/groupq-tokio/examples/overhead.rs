@@ -14,7 +14,7 @@ use std::io;
 use std::time::Instant;
 
 use groupq::{Config, RunId};
-use groupq_tokio::{Driver, Handle, RunEvents, RunSpec, Runtime};
+use groupq_tokio::{Driver, Handle, RunEvents, RunSpec, Runner};
 
 /// Runs never answer and never end; every command is accepted and ignored.
 #[derive(Default)]
@@ -22,14 +22,14 @@ struct Noop {
     live: HashSet<RunId>,
 }
 
-impl Runtime for Noop {
+impl Runner for Noop {
     fn spawn(&mut self, spec: RunSpec, _events: RunEvents) {
         self.live.insert(spec.run);
     }
     fn deliver(&mut self, _run: RunId, _message: &str) -> io::Result<()> {
         Ok(())
     }
-    fn close(&mut self, _run: RunId) -> io::Result<()> {
+    fn close_input(&mut self, _run: RunId) -> io::Result<()> {
         Ok(())
     }
     fn kill(&mut self, _run: RunId) {}

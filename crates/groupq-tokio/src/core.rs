@@ -1,55 +1,50 @@
-//! The machine the driver owns, with the invariant checker on or off: the
-//! one switch ([`Builder::checked`](crate::Builder::checked)).
+//! The core the driver's host owns: a plain machine, or with the `checked`
+//! feature a checked one ([`Builder::checked`](crate::Builder::checked)).
+//! One type, so the loop is the same either way.
 
-use groupq::{Config, Drive, Event, Machine, Output, Time};
-use groupq_check::{CheckError, Checked};
+use groupq::{Event, Output, Steppable};
+use groupq_host::{HostError, Queue};
 
-use crate::error::DriverError;
+type Out = Output<String, String, String>;
 
-/// The core's key, task id and payload types in the driver: text, because
-/// they cross the wire to agents as text.
-pub(crate) type Queue = Machine<String, String, String>;
-pub(crate) type QueueOutput = Output<String, String, String>;
-
-// Both boxed: a machine is hundreds of bytes, and the driver moves into its task.
+// Boxed: a machine is hundreds of bytes, and the driver moves into its task.
 pub(crate) enum Core {
     Plain(Box<Queue>),
-    Checked(Box<Checked<String, String, String>>),
+    #[cfg(feature = "checked")]
+    Checked(Box<groupq_check::Checked<String, String, String>>),
 }
 
-impl Core {
-    pub(crate) fn new(config: Config, checked: bool) -> Result<Core, groupq::Error> {
-        Ok(if checked {
-            Core::Checked(Box::new(Checked::new(config)?))
-        } else {
-            Core::Plain(Box::new(Machine::new(config)?))
-        })
-    }
+impl Steppable<String, String, String> for Core {
+    type Error = HostError;
 
-    /// Handles `event` at `now`, appending its outputs to `outputs`.
-    pub(crate) fn step<E>(
+    fn handle<E: Event<String, String, String> + Clone>(
         &mut self,
-        now: Time,
+        now: groupq::Time,
         event: E,
-        outputs: &mut Vec<QueueOutput>,
-    ) -> Result<E::Answer, DriverError>
-    where
-        E: Event<String, String, String> + Clone,
-    {
+    ) -> Result<E::Answer, HostError> {
         match self {
-            Core::Plain(machine) => Ok(machine.step(now, event, |o| outputs.push(o))?.answer),
-            Core::Checked(checked) => match checked.step(now, event, |o| outputs.push(o)) {
-                Ok(stepped) => Ok(stepped.answer),
-                Err(CheckError::Rejected(e)) => Err(DriverError::Rejected(e)),
-                Err(CheckError::Violation(v)) => Err(DriverError::Violation(v.to_string())),
-            },
+            Core::Plain(machine) => Ok(machine.handle(now, event)?),
+            #[cfg(feature = "checked")]
+            Core::Checked(checked) => Steppable::handle(&mut **checked, now, event).map_err(|e| match e {
+                groupq_check::CheckError::Rejected(e) => HostError::Rejected(e),
+                groupq_check::CheckError::Violation(v) => HostError::Violation(v.to_string()),
+            }),
         }
     }
 
-    pub(crate) fn machine(&self) -> &Queue {
+    fn poll(&mut self) -> Option<Out> {
+        match self {
+            Core::Plain(machine) => machine.poll(),
+            #[cfg(feature = "checked")]
+            Core::Checked(checked) => Steppable::poll(&mut **checked),
+        }
+    }
+
+    fn machine(&self) -> &Queue {
         match self {
             Core::Plain(machine) => machine,
-            Core::Checked(checked) => checked,
+            #[cfg(feature = "checked")]
+            Core::Checked(checked) => Steppable::machine(&**checked),
         }
     }
 }

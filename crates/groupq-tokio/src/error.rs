@@ -10,8 +10,9 @@ pub enum DriverError {
     /// changed.
     #[error("rejected: {0}")]
     Rejected(#[from] groupq::Error),
-    /// The invariant checker (on with [`Builder::checked`](crate::Builder::checked))
-    /// found a broken promise; the driver stopped.
+    /// The invariant checker (the `checked` feature,
+    /// [`Builder::checked`](crate::Builder::checked)) found a broken
+    /// promise; the driver stopped.
     #[error("invariant violated: {0}")]
     Violation(String),
     /// The driver's run loop is not running (it ended, failed, or was never
@@ -22,4 +23,23 @@ pub enum DriverError {
     /// written ([`Builder::durable`](crate::Builder::durable)).
     #[error("state: {0}")]
     State(#[from] crate::StateError),
+    /// The runner could not recover the runs of the driver before this one
+    /// ([`Runner::recover`](crate::Runner::recover)): the driver did not
+    /// start anything. Retrying the start is safe.
+    #[error("runner: recovery failed: {0}")]
+    Recovery(std::io::Error),
+    /// A bug of the driver: the host answered a call with the answer of
+    /// another kind of call.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<groupq_host::HostError> for DriverError {
+    fn from(e: groupq_host::HostError) -> DriverError {
+        match e {
+            groupq_host::HostError::Rejected(e) => DriverError::Rejected(e),
+            groupq_host::HostError::Violation(v) => DriverError::Violation(v),
+            other => DriverError::Internal(other.to_string()),
+        }
+    }
 }

@@ -1,63 +1,62 @@
-//! [`Handle`]: the cloneable way into a running driver. Each call is a
-//! request to the run loop and awaits its answer.
+//! [`Handle`]: the cloneable way into a running driver. Each call is one
+//! host [`Entry`] sent to the run loop with a channel for its answer.
 
 use std::sync::Arc;
 
-use groupq::{CancelAnswer, CloseAnswer, Explain, RunId, ShutdownReport, Stats, TaskAnswer};
+use groupq::{CancelAnswer, CloseAnswer, ShutdownReport, TaskAnswer};
+use groupq_host::{Answer, Delivery, Entry, GroupStatus, HostStats};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DriverError;
-use crate::metrics::{Counters, Metrics};
+use crate::metrics::{Metrics, Shared};
+
+type Answered<A> = oneshot::Sender<Result<A, DriverError>>;
 
 /// What a handle asks of the run loop.
 pub(crate) enum Request {
-    Message {
+    /// An entry for the host, and where its answer goes.
+    Call { entry: Entry, reply: Reply },
+    /// Read-only views, answered at once (not journaled).
+    Status {
         group: String,
-        text: String,
-        answer: oneshot::Sender<Result<Delivery, DriverError>>,
+        answer: oneshot::Sender<Option<GroupStatus>>,
     },
-    Task {
-        group: String,
-        id: String,
-        payload: String,
-        answer: oneshot::Sender<Result<TaskAnswer, DriverError>>,
-    },
-    Cancel {
-        group: String,
-        id: String,
-        answer: oneshot::Sender<Result<CancelAnswer<String>, DriverError>>,
-    },
-    Pause {
-        group: String,
-        answer: oneshot::Sender<Result<(), DriverError>>,
-    },
-    Resume {
-        group: String,
-        answer: oneshot::Sender<Result<(), DriverError>>,
-    },
-    Close {
-        group: String,
-        answer: oneshot::Sender<Result<CloseAnswer, DriverError>>,
-    },
-    Explain {
-        group: String,
-        answer: oneshot::Sender<Option<Explain<String>>>,
+    Groups {
+        answer: oneshot::Sender<Vec<String>>,
     },
     Stats {
-        answer: oneshot::Sender<Stats>,
-    },
-    Shutdown {
-        answer: oneshot::Sender<Result<ShutdownReport<String, String, String>, DriverError>>,
+        answer: oneshot::Sender<HostStats>,
     },
 }
 
-/// Where a user's message went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Written into the group's live run, which answers it.
-    Piped(RunId),
-    /// Stored as unread; a run of the group will be handed it.
-    Queued,
+/// Where an entry's answer goes, typed by the call.
+pub(crate) enum Reply {
+    Delivery(Answered<Delivery>),
+    Task(Answered<TaskAnswer>),
+    Cancel(Answered<CancelAnswer<String>>),
+    Close(Answered<CloseAnswer>),
+    Unit(Answered<()>),
+    Shutdown(Answered<ShutdownReport<String, String, String>>),
+}
+
+fn typed<A: TryFrom<Answer, Error = groupq_host::OtherAnswer>>(
+    result: Result<Answer, DriverError>,
+) -> Result<A, DriverError> {
+    result.and_then(|a| A::try_from(a).map_err(|e| DriverError::Internal(e.to_string())))
+}
+
+impl Reply {
+    /// Sends the answer (a caller that stopped waiting is no error).
+    pub(crate) fn send(self, result: Result<Answer, DriverError>) {
+        match self {
+            Reply::Delivery(to) => drop(to.send(typed(result))),
+            Reply::Task(to) => drop(to.send(typed(result))),
+            Reply::Cancel(to) => drop(to.send(typed(result))),
+            Reply::Close(to) => drop(to.send(typed(result))),
+            Reply::Unit(to) => drop(to.send(typed(result))),
+            Reply::Shutdown(to) => drop(to.send(typed(result))),
+        }
+    }
 }
 
 /// A cloneable handle to a running [`Driver`](crate::Driver).
@@ -69,18 +68,15 @@ pub enum Delivery {
 #[derive(Clone, Debug)]
 pub struct Handle {
     requests: mpsc::Sender<Request>,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
 }
 
 impl Handle {
-    pub(crate) fn new(requests: mpsc::Sender<Request>, counters: Arc<Counters>) -> Handle {
-        Handle { requests, counters }
+    pub(crate) fn new(requests: mpsc::Sender<Request>, shared: Arc<Shared>) -> Handle {
+        Handle { requests, shared }
     }
 
-    async fn ask<A>(
-        &self,
-        request: impl FnOnce(oneshot::Sender<A>) -> Request,
-    ) -> Result<A, DriverError> {
+    async fn ask<A>(&self, request: impl FnOnce(oneshot::Sender<A>) -> Request) -> Result<A, DriverError> {
         let (answer, answered) = oneshot::channel();
         self.requests
             .send(request(answer))
@@ -89,21 +85,24 @@ impl Handle {
         answered.await.map_err(|_| DriverError::Stopped)
     }
 
+    async fn call<A>(&self, entry: Entry, reply: impl FnOnce(Answered<A>) -> Reply) -> Result<A, DriverError> {
+        self.ask(|answer| Request::Call {
+            entry,
+            reply: reply(answer),
+        })
+        .await?
+    }
+
     /// A user wrote in `group`: the message is stored, then written into
-    /// the group's live run if the core allows it (`Pipe`), else the core is
-    /// told the group has unread mail (`Message`), the fallback done for you.
+    /// the group's live run if the core allows it, else kept unread for the
+    /// group's next run: the fallback done for you.
     pub async fn message(
         &self,
         group: impl Into<String>,
         text: impl Into<String>,
     ) -> Result<Delivery, DriverError> {
         let (group, text) = (group.into(), text.into());
-        self.ask(|answer| Request::Message {
-            group,
-            text,
-            answer,
-        })
-        .await?
+        self.call(Entry::Message { group, text }, Reply::Delivery).await
     }
 
     /// Queues a task; a task id already queued or running in the group is a
@@ -115,13 +114,8 @@ impl Handle {
         payload: impl Into<String>,
     ) -> Result<TaskAnswer, DriverError> {
         let (group, id, payload) = (group.into(), id.into(), payload.into());
-        self.ask(|answer| Request::Task {
-            group,
-            id,
-            payload,
-            answer,
-        })
-        .await?
+        self.call(Entry::Task { group, id, payload }, Reply::Task)
+            .await
     }
 
     /// Removes a queued task before it starts.
@@ -131,53 +125,62 @@ impl Handle {
         id: impl Into<String>,
     ) -> Result<CancelAnswer<String>, DriverError> {
         let (group, id) = (group.into(), id.into());
-        self.ask(|answer| Request::Cancel { group, id, answer })
-            .await?
+        self.call(Entry::Cancel { group, id }, Reply::Cancel).await
     }
 
     /// Starts no new run for `group` until [`resume`](Handle::resume).
     pub async fn pause(&self, group: impl Into<String>) -> Result<(), DriverError> {
         let group = group.into();
-        self.ask(|answer| Request::Pause { group, answer }).await?
+        self.call(Entry::Pause { group }, Reply::Unit).await
     }
 
     /// Lets `group` start runs again.
     pub async fn resume(&self, group: impl Into<String>) -> Result<(), DriverError> {
         let group = group.into();
-        self.ask(|answer| Request::Resume { group, answer }).await?
+        self.call(Entry::Resume { group }, Reply::Unit).await
     }
 
     /// Closes the input of `group`'s live run (the operator's close).
-    pub async fn close(&self, group: impl Into<String>) -> Result<CloseAnswer, DriverError> {
+    pub async fn close_run(&self, group: impl Into<String>) -> Result<CloseAnswer, DriverError> {
         let group = group.into();
-        self.ask(|answer| Request::Close { group, answer }).await?
+        self.call(Entry::CloseRun { group }, Reply::Close).await
     }
 
-    /// Everything the core knows about `group`, or `None` if it tracks
-    /// nothing for it.
-    pub async fn explain(
-        &self,
-        group: impl Into<String>,
-    ) -> Result<Option<Explain<String>>, DriverError> {
+    /// Everything known about `group` (the core's `explain`, its unread and
+    /// unanswered messages, its last error and output), or `None` if
+    /// nothing is held for it.
+    pub async fn status(&self, group: impl Into<String>) -> Result<Option<GroupStatus>, DriverError> {
         let group = group.into();
-        self.ask(|answer| Request::Explain { group, answer }).await
+        self.ask(|answer| Request::Status { group, answer }).await
     }
 
-    /// The core's counts.
-    pub async fn stats(&self) -> Result<Stats, DriverError> {
+    /// Every group the core or the message store holds something for,
+    /// sorted.
+    pub async fn groups(&self) -> Result<Vec<String>, DriverError> {
+        self.ask(|answer| Request::Groups { answer }).await
+    }
+
+    /// The host's counts.
+    pub async fn stats(&self) -> Result<HostStats, DriverError> {
         self.ask(|answer| Request::Stats { answer }).await
     }
 
     /// Shuts down: idle runs are closed at once, busy ones after they
     /// finish their turn or are killed after the shutdown grace. Returns
-    /// the work left (persist it and resubmit it on the next start). The
-    /// driver's [`run`](crate::Driver::run) returns once every run exited.
+    /// the work left. The driver's [`run`](crate::Driver::run) returns once
+    /// every run exited.
     pub async fn shutdown(&self) -> Result<ShutdownReport<String, String, String>, DriverError> {
-        self.ask(|answer| Request::Shutdown { answer }).await?
+        self.call(Entry::Shutdown, Reply::Shutdown).await
     }
 
-    /// The driver's counters, read without asking the run loop.
+    /// The driver's counters and gauges, read without asking the run loop.
     pub fn metrics(&self) -> Metrics {
-        self.counters.snapshot()
+        self.shared.snapshot()
+    }
+
+    /// The driver's metrics in the Prometheus text format, read without
+    /// asking the run loop: serve it on `/metrics`.
+    pub fn prometheus(&self) -> String {
+        self.shared.prometheus()
     }
 }

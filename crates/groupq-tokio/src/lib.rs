@@ -9,11 +9,11 @@
 //!
 //! ```no_run
 //! use groupq::Config;
-//! use groupq_tokio::{CommandLine, Driver, HostEvent, ProcessRuntime};
+//! use groupq_tokio::{CommandLine, Driver, HostEvent, ProcessRunner};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let runtime = ProcessRuntime::new("/var/lib/my-host".as_ref(), CommandLine::new("my-agent"))?;
-//! let (driver, handle, mut events) = Driver::builder(Config::default()).build(runtime)?;
+//! let runner = ProcessRunner::new("/var/lib/my-host".as_ref(), CommandLine::new("my-agent"))?;
+//! let (driver, handle, mut events) = Driver::builder(Config::default()).build(runner)?;
 //! let running = tokio::spawn(driver.run());
 //!
 //! handle.message("chat-42", "hello").await?;
@@ -105,16 +105,16 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use groupq::Config;
-//! use groupq_tokio::{CommandLine, Driver, Durability, ProcessRuntime, Sync};
+//! use groupq_tokio::{CommandLine, Driver, Durability, ProcessRunner, SyncPolicy};
 //!
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let runtime = ProcessRuntime::new("/var/lib/my-host".as_ref(), CommandLine::new("my-agent"))?;
+//! let runner = ProcessRunner::new("/var/lib/my-host".as_ref(), CommandLine::new("my-agent"))?;
 //! let durability = Durability::new("/var/lib/my-host/state")
-//!     .sync(Sync::Group { max_delay: Duration::from_millis(2), max_inputs: 64 })
+//!     .sync(SyncPolicy::Group { max_delay: Duration::from_millis(2), max_inputs: 64 })
 //!     .snapshot_every(100_000);
 //! let (driver, handle, events) = Driver::builder(Config::default())
 //!     .durable(durability)
-//!     .build(runtime)?;
+//!     .build(runner)?;
 //! if let Some(restored) = driver.restored() {
 //!     println!("replayed {} inputs, {} runs to settle", restored.replayed, restored.live_runs);
 //! }
@@ -219,11 +219,11 @@
 //! are gone, and return every run whose launch may have begun (when in
 //! doubt, return it: a run not returned has its work run again). Keep the
 //! record of those launches until the driver releases each run.
-//! [`ProcessRuntime`] writes a marker `<work dir>/launches/run-N` just
+//! [`ProcessRunner`] writes a marker `<work dir>/launches/run-N` just
 //! before each launch, and on recovery scans `/proc` for processes whose
 //! `GROUPQ_IPC` names one of its run directories (a reused pid is never
 //! taken for an agent), killing each with its process group.
-//! [`DockerRuntime`] kills the old `docker run` clients the same way, then
+//! [`DockerRunner`] kills the old `docker run` clients the same way, then
 //! removes the containers labelled `io.groupq.root=<work dir>`.
 //!
 //! ## Cost
@@ -249,36 +249,43 @@
 //!
 //! ## Runtimes
 //!
-//! A [`Runtime`] starts, feeds, closes and kills runs. [`ProcessRuntime`]
+//! A [`Runtime`] starts, feeds, closes and kills runs. [`ProcessRunner`]
 //! runs any command line per work kind as a local process;
-//! [`DockerRuntime`] runs an image as a container with `--network none`.
+//! [`DockerRunner`] runs an image as a container with `--network none`.
 //! Both speak the agent wire protocol of the `groupq-agent` crate: a run
 //! directory with `run.json`, message files renamed into `in/`, the
 //! `in/_close` sentinel, and one JSON object per stdout line.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod builder;
+mod clock;
 mod core;
 mod driver;
+mod durable;
 mod error;
+mod events;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
-mod host;
-mod mailbox;
 mod metrics;
-mod runtime;
-mod state;
+mod reconcile;
+mod runner;
 
-pub use driver::{Builder, Driver, HostEvents, Restored};
+pub use builder::Builder;
+pub use driver::Driver;
+pub use durable::frame::FrameError;
+pub use durable::{Durability, Restored, StateError, SyncPolicy};
 pub use error::DriverError;
-pub use handle::{Delivery, Handle};
-pub use host::HostEvent;
-pub use metrics::Metrics;
-pub use runtime::{
-    CommandLine, DockerRuntime, ProcessRuntime, RunEvent, RunEvents, RunExit, RunSpec, RunWork,
-    Runtime, INSTANCE_LABEL, OWNER_LABEL, RUN_LABEL,
+pub use events::HostEvents;
+pub use groupq_host::{
+    Delivery, GroupStatus, HostEvent, HostStats, LiveRun, RunExit, RunSpec, RunWork,
 };
-pub use state::frame::FrameError;
-pub use state::{Durability, StateError, Sync};
+pub use handle::Handle;
+pub use metrics::Metrics;
+pub use runner::{
+    CommandLine, DockerRunner, ProcessRunner, Recovering, RunEvent, RunEvents, Runner,
+    INSTANCE_LABEL, OWNER_LABEL, RUN_LABEL,
+};

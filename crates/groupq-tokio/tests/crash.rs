@@ -29,9 +29,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use groupq::Config;
-use groupq_agent::{AssignedWork, Assignment};
+use groupq_protocol::{AssignedWork, Assignment};
 use groupq_tokio::{
-    CommandLine, DockerRuntime, Driver, Durability, HostEvent, ProcessRuntime, Runtime, Sync,
+    CommandLine, DockerRunner, Driver, Durability, HostEvent, ProcessRunner, Runner, SyncPolicy,
 };
 
 const GROUPS: usize = 4;
@@ -57,20 +57,20 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let runtime: Box<dyn Runtime> = if std::env::var_os("CRASH_DOCKER").is_some() {
+        let runtime: Box<dyn Runner> = if std::env::var_os("CRASH_DOCKER").is_some() {
             Box::new(
-                DockerRuntime::new(Path::new(&work), support::IMAGE)
+                DockerRunner::new(Path::new(&work), support::IMAGE)
                     .unwrap()
                     .with_args(["--turn-ms", "120"])
                     .with_owner(support::owner(Path::new(&work)))
                     .keep_run_dirs(true),
             )
         } else {
-            let agent = CommandLine::new(env!("CARGO_BIN_EXE_groupq-agent"))
+            let agent = CommandLine::new(support::agent_bin())
                 .arg("--turn-ms")
                 .arg("120");
             Box::new(
-                ProcessRuntime::new(Path::new(&work), agent)
+                ProcessRunner::new(Path::new(&work), agent)
                     .unwrap()
                     .keep_run_dirs(true),
             )
@@ -85,9 +85,9 @@ fn crash_child() {
         // Each incarnation may sync and snapshot differently: a restart
         // may change the policy, and every pairing gets crashed into.
         let sync = if std::env::var_os("CRASH_SYNC_EVERY_INPUT").is_some() {
-            Sync::EveryInput
+            SyncPolicy::EveryInput
         } else {
-            Sync::Group {
+            SyncPolicy::Group {
                 max_delay: Duration::from_millis(2),
                 max_inputs: 32,
             }
@@ -134,7 +134,7 @@ fn crash_child() {
         loop {
             let mut busy = false;
             for g in 0..GROUPS {
-                match handle.explain(format!("g{g}")).await {
+                match handle.status(format!("g{g}")).await {
                     Ok(explained) => busy |= explained.is_some(),
                     // A state restored shut down with nothing live: the
                     // loop has ended already.
@@ -193,6 +193,7 @@ fn start(
             "--test-threads=1",
         ])
         .env("CRASH_STATE", state)
+        .env("GROUPQ_AGENT_BIN", support::agent_bin())
         .env("CRASH_WORK", work)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -280,7 +281,7 @@ fn crash_test(docker: bool, points: u64) {
     // A task was launched when its agent started: it wrote its log.
     let mut launches: BTreeMap<String, u32> = BTreeMap::new();
     for span in &spans {
-        let file = work.join(format!("runs/run-{}/run.json", span.run));
+        let file = span.dir.join("run.json");
         let assignment: Assignment =
             serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         if let AssignedWork::Task { task_id, .. } = assignment.work {

@@ -166,8 +166,8 @@ async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     runs.exit(run, RunExit::Code(0));
     host.exited().await;
     // b is paused: nothing starts although the slot is free.
-    assert_eq!(handle.stats().await.unwrap().live_runs, 0);
-    assert!(handle.explain("b").await.unwrap().unwrap().paused);
+    assert_eq!(handle.stats().await.unwrap().core.live_runs, 0);
+    assert!(handle.status("b").await.unwrap().unwrap().core.unwrap().paused);
     handle.resume("b").await.unwrap();
     let b = host
         .until(|e| match e {
@@ -202,8 +202,8 @@ async fn a_hung_run_is_closed_then_killed_and_its_slot_held_until_it_exits() {
     host.killed().await;
     assert_eq!(handle.metrics().kills, 1);
     // Killed but not yet gone: b still waits.
-    assert_eq!(handle.stats().await.unwrap().live_runs, 1);
-    assert_eq!(handle.stats().await.unwrap().waiting_groups, 1);
+    assert_eq!(handle.stats().await.unwrap().core.live_runs, 1);
+    assert_eq!(handle.stats().await.unwrap().core.waiting_groups, 1);
     let calls = runs.calls();
     assert!(calls.contains(&Call::Close(run)) && calls.contains(&Call::Kill(run)));
     runs.exit(run, RunExit::Signal(9));

@@ -105,7 +105,7 @@ where
                 self.on_cancel(group, id, response)?;
                 touched.push(group.clone());
             }
-            Input::Close { group } => {
+            Input::CloseRun { group } => {
                 let live = self.groups.get(group).and_then(|g| g.run);
                 let state = live.and_then(|r| self.runs.get(&r)).map(|r| r.state);
                 let fits = match (response, live, state) {

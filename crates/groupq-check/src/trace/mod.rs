@@ -45,7 +45,7 @@
 //!   | `5ms heartbeat run#<n>` | [`Input::Heartbeat`] |
 //!   | `5ms cancel <group> <id>` | [`Input::Cancel`] |
 //!   | `5ms pause <group>` / `5ms resume <group>` | [`Input::Pause`], [`Input::Resume`] |
-//!   | `5ms close <group>` | [`Input::Close`] |
+//!   | `5ms close <group>` | [`Input::CloseRun`] |
 //!   | `5ms turn run#<n> <attributes>` | [`Input::Turn`] |
 //!   | `5ms exited run#<n> clean` (or `failed`) | [`Input::Exited`] |
 //!   | `5ms never-launched run#<n> messages` (or `task <id> [<payload>]`, `compact`) | [`Input::NeverLaunched`] |

@@ -86,7 +86,7 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
         "resume" => Input::Resume {
             group: args.next(GROUP)?.text.clone(),
         },
-        "close" => Input::Close {
+        "close" => Input::CloseRun {
             group: args.next(GROUP)?.text.clone(),
         },
         "heartbeat" => Input::Heartbeat {

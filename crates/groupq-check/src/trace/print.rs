@@ -58,7 +58,7 @@ impl fmt::Display for Step {
             Input::Cancel { group, id } => write!(f, "cancel {} {}", Str(group), Str(id)),
             Input::Pause { group } => write!(f, "pause {}", Str(group)),
             Input::Resume { group } => write!(f, "resume {}", Str(group)),
-            Input::Close { group } => write!(f, "close {}", Str(group)),
+            Input::CloseRun { group } => write!(f, "close {}", Str(group)),
             Input::Turn { run, report } => {
                 write!(f, "turn {run}")?;
                 write_turn_report(f, report)

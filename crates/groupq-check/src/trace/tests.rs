@@ -693,7 +693,7 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
         (text(), text()).prop_map(|(group, id)| Input::Cancel { group, id }),
         text().prop_map(|group| Input::Pause { group }),
         text().prop_map(|group| Input::Resume { group }),
-        text().prop_map(|group| Input::Close { group }),
+        text().prop_map(|group| Input::CloseRun { group }),
         (run(), turn_output()).prop_map(|(run, output)| Input::Turn {
             run,
             report: output

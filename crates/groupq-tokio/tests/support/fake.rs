@@ -1,4 +1,4 @@
-//! A runtime the test drives by hand: it records every call, and the test
+//! A runner the test drives by hand: it records every call, and the test
 //! makes its runs speak and exit.
 
 use std::collections::HashMap;
@@ -6,8 +6,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use groupq::RunId;
-use groupq_agent::{AgentLine, Status, TurnLine};
-use groupq_tokio::{RunEvent, RunEvents, RunExit, RunSpec, Runtime};
+use groupq_protocol::{AgentLine, Status, TurnLine};
+use groupq_tokio::{Recovering, RunEvent, RunEvents, RunExit, RunSpec, Runner};
 
 /// One call the driver made.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,9 +25,11 @@ struct Shared {
     events: HashMap<RunId, RunEvents>,
     /// What `recover` answers: the runs an earlier driver launched.
     launched: Vec<RunId>,
+    /// Lines each run wrote.
+    read: HashMap<RunId, u64>,
 }
 
-/// The runtime half, given to the driver.
+/// The runner half, given to the driver.
 pub struct Fake(Arc<Mutex<Shared>>);
 
 /// The test's half.
@@ -39,7 +41,7 @@ pub fn fake() -> (Fake, Runs) {
     (Fake(Arc::clone(&shared)), Runs(shared))
 }
 
-impl Runtime for Fake {
+impl Runner for Fake {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
         let mut shared = self.0.lock().unwrap();
         shared.events.insert(spec.run, events);
@@ -53,7 +55,7 @@ impl Runtime for Fake {
             .push(Call::Deliver(run, message.to_string()));
         Ok(())
     }
-    fn close(&mut self, run: RunId) -> io::Result<()> {
+    fn close_input(&mut self, run: RunId) -> io::Result<()> {
         self.0.lock().unwrap().calls.push(Call::Close(run));
         Ok(())
     }
@@ -65,8 +67,9 @@ impl Runtime for Fake {
         shared.events.remove(&run);
         shared.calls.push(Call::Release(run));
     }
-    fn recover(&mut self) -> io::Result<Vec<RunId>> {
-        Ok(self.0.lock().unwrap().launched.clone())
+    fn recover(&mut self) -> Recovering<'_> {
+        let launched = self.0.lock().unwrap().launched.clone();
+        Box::pin(async move { Ok(launched) })
     }
 }
 
@@ -86,11 +89,22 @@ impl Runs {
         shared.events[&run].send(event);
     }
 
+    /// The run writes `line`.
+    pub fn line(&self, run: RunId, line: AgentLine) {
+        let read_to = {
+            let mut shared = self.0.lock().unwrap();
+            let at = shared.read.entry(run).or_default();
+            *at += 1;
+            *at
+        };
+        self.send(run, RunEvent::Line { line, read_to });
+    }
+
     /// The run answers `messages` messages with `reply`, then goes idle.
     pub fn reply(&self, run: RunId, reply: &str, messages: u64) {
-        self.send(
+        self.line(
             run,
-            RunEvent::Line(AgentLine::Turn(TurnLine {
+            AgentLine::Turn(TurnLine {
                 status: Status::Success,
                 reply: Some(reply.into()),
                 error: None,
@@ -98,9 +112,9 @@ impl Runs {
                 tokens: None,
                 context_limit: None,
                 compacted_from: None,
-            })),
+            }),
         );
-        self.send(run, RunEvent::Line(AgentLine::Idle));
+        self.line(run, AgentLine::Idle);
     }
 
     /// The run exits.

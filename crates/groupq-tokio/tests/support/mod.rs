@@ -10,13 +10,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use groupq::RunId;
 #[allow(unused_imports)] // each test file uses its part
 pub use groupq_agent::log::{max_alive, Span};
-use groupq_tokio::{CommandLine, DockerRuntime, HostEvent, HostEvents, ProcessRuntime, Runtime};
+use groupq_tokio::{CommandLine, DockerRunner, HostEvent, HostEvents, ProcessRunner, Runner};
 
 /// The image the Docker tests run (built by `docker/build-image.sh`).
 pub const IMAGE: &str = "groupq-agent:dev";
@@ -30,16 +30,44 @@ pub type Running = (
     Host,
 );
 
-/// Starts a checked driver with `config` on `runtime`.
-pub fn start_checked(config: groupq::Config, runtime: impl Runtime) -> Running {
+/// The reference agent's binary (package `groupq-agent`), built once per
+/// test binary: a package's tests only get its own binaries from cargo.
+pub fn agent_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GROUPQ_AGENT_BIN") {
+            return PathBuf::from(path);
+        }
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "groupq-agent", "--bin", "groupq-agent"])
+            .arg("--message-format=json")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(out.status.success(), "cannot build the reference agent");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find_map(|v| {
+                let executable = v.get("executable")?.as_str()?;
+                (v["target"]["name"] == "groupq-agent").then(|| PathBuf::from(executable))
+            })
+            .expect("cargo names the agent's binary")
+    })
+    .clone()
+}
+
+/// Starts a checked driver with `config` on `runner`.
+pub fn start_checked(config: groupq::Config, runner: impl Runner) -> Running {
     let (driver, handle, events) = groupq_tokio::Driver::builder(config)
         .checked(true)
-        .build(runtime)
+        .build(runner)
         .expect("a valid config");
     (tokio::spawn(driver.run()), handle, Host::new(events))
 }
 
-/// The two runtimes every scenario runs on.
+/// The two runners every scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Process,
@@ -136,13 +164,13 @@ pub fn owner(dir: &Path) -> String {
     format!("groupq-tests-{name}")
 }
 
-/// The runtime of `kind`, keeping run directories for their evidence.
-pub fn runtime(kind: Kind, dir: &Path) -> Box<dyn Runtime> {
+/// The runner of `kind`, keeping run directories for their evidence.
+pub fn runner(kind: Kind, dir: &Path) -> Box<dyn Runner> {
     match kind {
         Kind::Process => Box::new(
-            ProcessRuntime::new(
+            ProcessRunner::new(
                 dir,
-                CommandLine::new(env!("CARGO_BIN_EXE_groupq-agent"))
+                CommandLine::new(agent_bin())
                     .arg("--turn-ms")
                     .arg(TURN_MS),
             )
@@ -150,7 +178,7 @@ pub fn runtime(kind: Kind, dir: &Path) -> Box<dyn Runtime> {
             .keep_run_dirs(true),
         ),
         Kind::Docker => Box::new(
-            DockerRuntime::new(dir, IMAGE)
+            DockerRunner::new(dir, IMAGE)
                 .unwrap()
                 .with_args(["--turn-ms", TURN_MS])
                 .with_owner(owner(dir))
@@ -235,7 +263,7 @@ impl Host {
 
     /// Takes every event left after the driver ended.
     pub fn drain(&mut self) {
-        while let Ok(event) = self.events.try_recv() {
+        while let Some(event) = self.events.try_recv() {
             self.seen.push(event);
         }
     }

@@ -7,12 +7,14 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use groupq_agent::AgentLine;
+use groupq_protocol::AgentLine;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::oneshot;
 
-use super::{RunEvent, RunEvents, RunExit};
+use groupq_host::RunExit;
+
+use super::{RunEvent, RunEvents};
 
 /// How to kill a child's run, given the child's pid.
 pub(crate) type Killer = Box<dyn FnOnce(Option<u32>) + Send>;
@@ -55,10 +57,15 @@ pub(crate) fn watch(
         let pid = child.id();
         let mut lines = child.stdout.take().map(|out| BufReader::new(out).lines());
         let mut killer = Some(killer);
+        // Bytes of stdout read so far: each line's position.
+        let mut read_to = 0u64;
         let exit = loop {
             tokio::select! {
                 line = next_line(&mut lines) => match line {
-                    Some(line) => forward(&events, &line),
+                    Some(line) => {
+                        read_to += line.len() as u64 + 1;
+                        forward(&events, &line, read_to);
+                    }
                     // End of stdout (or a read error): only the exit is left.
                     None => lines = None,
                 },
@@ -90,10 +97,10 @@ async fn next_line(lines: &mut Option<Lines<BufReader<ChildStdout>>>) -> Option<
 }
 
 /// One stdout line: a protocol line is forwarded, anything else logged.
-fn forward(events: &RunEvents, line: &str) {
+fn forward(events: &RunEvents, line: &str, read_to: u64) {
     match serde_json::from_str::<AgentLine>(line) {
         Ok(line) => {
-            events.send(RunEvent::Line(line));
+            events.send(RunEvent::Line { line, read_to });
         }
         Err(e) => tracing::warn!(
             run = events.run().get(),

@@ -1,6 +1,6 @@
-//! The run loop, written once: [`Drive`] is what a loop drives (a
+//! The run loop, written once: [`Steppable`] is what a loop drives (a
 //! [`Machine`], or a checked machine from the companion checker crate), and
-//! [`Drive::step`] is steps 1 and 2 of the loop in one call.
+//! [`Steppable::step`] is steps 1 and 2 of the loop in one call.
 
 use std::hash::Hash;
 
@@ -10,7 +10,7 @@ use crate::machine::Machine;
 use crate::output::Output;
 use crate::time::Time;
 
-/// The outcome of one [`Drive::step`]: the input's answer, and when to wake
+/// The outcome of one [`Steppable::step`]: the input's answer, and when to wake
 /// up next if nothing else happens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stepped<A> {
@@ -24,7 +24,7 @@ pub struct Stepped<A> {
 /// Something the run loop drives: the same methods and answers as
 /// [`Machine`], so turning the invariant checker on or off changes one
 /// constructor, not the loop.
-pub trait Drive<K, T, P> {
+pub trait Steppable<K, T, P> {
     /// A rejected input ([`Error`]) or, for a checked machine, also a
     /// broken invariant.
     type Error: From<Error>;
@@ -64,7 +64,7 @@ pub trait Drive<K, T, P> {
     }
 }
 
-impl<K, T, P> Drive<K, T, P> for Machine<K, T, P>
+impl<K, T, P> Steppable<K, T, P> for Machine<K, T, P>
 where
     K: Clone + Eq + Hash,
     T: Clone + Eq + Hash,

@@ -1,4 +1,5 @@
-//! The record framing shared by the journal and the snapshot file.
+//! The record framing shared by the journal and the snapshot file. Version
+//! 2 holds the entries of `groupq-host`'s format 2.
 //!
 //! A file is a magic (8 bytes), a format version (u32, little endian), then
 //! records. A record is its payload's length (u32), the length's bitwise
@@ -12,7 +13,7 @@
 use thiserror::Error;
 
 /// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The largest payload a record may claim.
 const MAX_RECORD: u32 = 64 << 20;
 const HEAD: usize = 12;

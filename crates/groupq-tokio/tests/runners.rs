@@ -9,15 +9,15 @@ mod support;
 use std::time::Duration;
 
 use groupq::{CloseReason, Config, TaskAnswer};
-use groupq_tokio::{Delivery, DockerRuntime, HostEvent, RunExit};
+use groupq_tokio::{Delivery, DockerRunner, HostEvent, RunExit};
 
-use support::{evidence, max_alive, owner, runtime, say, unix_nanos, Host, Kind, Scratch};
+use support::{evidence, max_alive, owner, runner, say, unix_nanos, Host, Kind, Scratch};
 
 const MS: u128 = 1_000_000;
 
 /// Starts a checked driver on `kind`'s runtime in `dir`.
 fn start(kind: Kind, dir: &Scratch, config: Config) -> support::Running {
-    support::start_checked(config, runtime(kind, &dir.0))
+    support::start_checked(config, runner(kind, &dir.0))
 }
 
 /// After a Docker scenario: how many containers it started (the CI log
@@ -28,14 +28,14 @@ async fn docker_after(kind: Kind, dir: &Scratch, test: &str, spawns: u64) {
         say(&format!("docker: {test} asked for {spawns} containers"));
         // `--rm` removes a container just after `docker run` returns.
         for _ in 0..200 {
-            if DockerRuntime::containers(&owner).await.unwrap().is_empty() {
+            if DockerRunner::containers(&owner).await.unwrap().is_empty() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
             "containers left behind: {:?}",
-            DockerRuntime::containers(&owner).await
+            DockerRunner::containers(&owner).await
         );
     }
 }
@@ -269,16 +269,16 @@ async fn a_follow_up_is_answered_by_the_live_agent(kind: Kind) {
 /// as never started, and the core retries its messages.
 async fn a_run_that_cannot_start_is_reported_as_never_started(kind: Kind) {
     let dir = Scratch::new("never-started");
-    let runtime: Box<dyn groupq_tokio::Runtime> = match kind {
+    let runtime: Box<dyn groupq_tokio::Runner> = match kind {
         Kind::Process => Box::new(
-            groupq_tokio::ProcessRuntime::new(
+            groupq_tokio::ProcessRunner::new(
                 &dir.0,
                 groupq_tokio::CommandLine::new("/nonexistent/groupq-agent"),
             )
             .unwrap(),
         ),
         Kind::Docker => Box::new(
-            DockerRuntime::new(&dir.0, "groupq-no-such-image:none")
+            DockerRunner::new(&dir.0, "groupq-no-such-image:none")
                 .unwrap()
                 .with_owner(owner(&dir.0)),
         ),
@@ -360,7 +360,7 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
     let agent = groupq_tokio::CommandLine::new("/bin/sh")
         .arg("-c")
         .arg("sleep 30 & echo $! > \"$GROUPQ_IPC/helper.pid\"; wait");
-    let runtime = groupq_tokio::ProcessRuntime::new(&dir.0, agent)
+    let runtime = groupq_tokio::ProcessRunner::new(&dir.0, agent)
         .unwrap()
         .keep_run_dirs(true);
     let config = Config::default()
@@ -369,9 +369,14 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
         .with_max_retries(0);
     let (running, handle, mut host) = support::start_checked(config, runtime);
     handle.message("a", "hello").await.unwrap();
-    let run = host.spawned().await;
+    let name = host
+        .until(|e| match e {
+            HostEvent::Spawned { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .await;
     host.killed().await;
-    let pid_file = dir.0.join(format!("runs/run-{}/helper.pid", run.get()));
+    let pid_file = dir.0.join("runs").join(name).join("helper.pid");
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     let stat = std::path::PathBuf::from(format!("/proc/{}/stat", pid.trim()));
     // The helper would live 30 s; killed with its group it is gone (or a

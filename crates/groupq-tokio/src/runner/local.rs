@@ -10,7 +10,9 @@ use tokio::process::Child;
 
 use super::child::{self, Killer, Watched};
 use super::ipc::{Layout, RunDir};
-use super::{RunEvent, RunEvents, RunExit, RunSpec};
+use groupq_host::{RunExit, RunSpec};
+
+use super::{RunEvent, RunEvents};
 
 /// A started child: the process, how to kill its run, and how to read its
 /// exit status.
@@ -23,13 +25,16 @@ pub(crate) struct Started {
 /// The live runs of a local runtime, by id.
 pub(crate) struct LocalRuns {
     pub(crate) layout: Layout,
-    runs: HashMap<RunId, (RunDir, Watched)>,
+    /// Runs of an earlier driver found by recovery, until released.
+    recovered: HashMap<RunId, String>,
+    runs: HashMap<RunId, (String, RunDir, Watched)>,
 }
 
 impl LocalRuns {
     pub(crate) fn new(layout: Layout) -> LocalRuns {
         LocalRuns {
             layout,
+            recovered: HashMap::new(),
             runs: HashMap::new(),
         }
     }
@@ -47,14 +52,14 @@ impl LocalRuns {
         // directory is ready, so that a crash while preparing it leaves no
         // marker and the run counts as never launched.
         let started = self.layout.prepare(spec).and_then(|dir| {
-            self.layout.mark(spec.run)?;
+            self.layout.mark(&spec.name, spec.run)?;
             start(&self.layout, &dir).map(|started| (dir, started))
         });
         match started {
             Ok((dir, started)) => {
                 let watched =
                     child::watch(started.child, events, started.killer, started.exit_of_run);
-                self.runs.insert(spec.run, (dir, watched));
+                self.runs.insert(spec.run, (spec.name.clone(), dir, watched));
             }
             Err(e) => {
                 events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
@@ -64,32 +69,35 @@ impl LocalRuns {
 
     pub(crate) fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
         match self.runs.get_mut(&run) {
-            Some((dir, _)) => dir.deliver(message),
+            Some((_, dir, _)) => dir.deliver(message),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn close(&mut self, run: RunId) -> io::Result<()> {
+    pub(crate) fn close_input(&mut self, run: RunId) -> io::Result<()> {
         match self.runs.get(&run) {
-            Some((dir, _)) => dir.close(),
+            Some((_, dir, _)) => dir.close(),
             None => Ok(()),
         }
     }
 
     pub(crate) fn kill(&mut self, run: RunId) {
-        if let Some((_, watched)) = self.runs.get_mut(&run) {
+        if let Some((_, _, watched)) = self.runs.get_mut(&run) {
             watched.kill();
         }
     }
 
     pub(crate) fn release(&mut self, run: RunId) {
-        self.runs.remove(&run);
-        self.layout.remove(run);
+        if let Some((name, _, _)) = self.runs.remove(&run) {
+            self.layout.remove(&name);
+        } else if let Some(name) = self.recovered.remove(&run) {
+            self.layout.remove(&name);
+        }
     }
 
-    /// The runs not yet released.
-    pub(crate) fn live(&self) -> impl Iterator<Item = RunId> + '_ {
-        self.runs.keys().copied()
+    /// The names of the runs not yet released.
+    pub(crate) fn live_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.runs.values().map(|(name, _, _)| name.as_str())
     }
 
     /// After a restart: kills every agent process of this layout still
@@ -97,31 +105,40 @@ impl LocalRuns {
     /// its run directory, so a reused pid is never taken for an agent),
     /// waits until they are gone, and returns every run that was marked or
     /// found. The markers stay until each run is released.
-    pub(crate) fn recover(&mut self) -> io::Result<Vec<RunId>> {
-        let mut runs = self.layout.marked()?;
-        let found = proc_scan(&self.layout.ipc_env_prefix());
-        for &(pid, _) in &found {
-            kill_group(pid);
+    pub(crate) async fn recover(&mut self) -> io::Result<Vec<RunId>> {
+        let marked = self.layout.marked()?;
+        let prefix = self.layout.ipc_env_prefix();
+        // The scan, the kills and the waits block: off the loop's thread.
+        tokio::task::spawn_blocking(move || {
+            let found = proc_scan(&prefix);
+            for &(pid, _) in &found {
+                kill_group(pid);
+            }
+            for &(pid, _) in &found {
+                wait_gone(pid);
+            }
+        })
+        .await
+        .map_err(io::Error::other)?;
+        let mut runs = Vec::new();
+        for (run, name) in marked {
+            runs.push(run);
+            self.recovered.insert(run, name);
         }
-        for &(pid, _) in &found {
-            wait_gone(pid);
-        }
-        runs.extend(found.into_iter().map(|(_, run)| run));
-        runs.sort();
-        runs.dedup();
         Ok(runs)
     }
 
     /// Asks every watcher to kill its run.
     pub(crate) fn kill_all(&mut self) {
-        for (_, watched) in self.runs.values_mut() {
+        for (_, _, watched) in self.runs.values_mut() {
             watched.kill();
         }
     }
 }
 
-/// Processes whose `GROUPQ_IPC` starts with `prefix`, with their run.
-fn proc_scan(prefix: &str) -> Vec<(u32, RunId)> {
+/// Processes whose `GROUPQ_IPC` starts with `prefix`, with the rest of it
+/// (their run's name).
+fn proc_scan(prefix: &str) -> Vec<(u32, String)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -138,12 +155,11 @@ fn proc_scan(prefix: &str) -> Vec<(u32, RunId)> {
             continue;
         };
         for var in env.split(|&b| b == 0) {
-            let run = std::str::from_utf8(var)
+            let name = std::str::from_utf8(var)
                 .ok()
-                .and_then(|v| v.strip_prefix(prefix))
-                .and_then(|n| n.parse().ok());
-            if let Some(run) = run {
-                found.push((pid, RunId::new(run)));
+                .and_then(|v| v.strip_prefix(prefix));
+            if let Some(name) = name {
+                found.push((pid, name.to_string()));
             }
         }
     }

@@ -1,4 +1,4 @@
-//! [`ProcessRuntime`]: each run is a local process, the embedded default
+//! [`ProcessRunner`]: each run is a local process, the embedded default
 //! that needs no daemon.
 
 use std::ffi::OsString;
@@ -13,7 +13,9 @@ use tokio::process::Command;
 
 use super::ipc::{Layout, RunDir};
 use super::local::{LocalRuns, Started};
-use super::{RunEvents, RunSpec, Runtime};
+use groupq_host::RunSpec;
+
+use super::{Recovering, RunEvents, Runner};
 
 /// A program and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,29 +55,29 @@ impl CommandLine {
 ///   driver has handled the run's exit (unless [`keep_run_dirs`](Self::keep_run_dirs)).
 ///
 /// Dropping the runtime kills every process still running.
-pub struct ProcessRuntime {
+pub struct ProcessRunner {
     runs: LocalRuns,
     commands: [CommandLine; 3],
 }
 
-impl ProcessRuntime {
+impl ProcessRunner {
     /// Runs `command` for every kind of work, with run and group directories
     /// under `work_dir` (created if missing).
-    pub fn new(work_dir: &Path, command: CommandLine) -> io::Result<ProcessRuntime> {
-        Ok(ProcessRuntime {
+    pub fn new(work_dir: &Path, command: CommandLine) -> io::Result<ProcessRunner> {
+        Ok(ProcessRunner {
             runs: LocalRuns::new(Layout::new(work_dir)?),
             commands: [command.clone(), command.clone(), command],
         })
     }
 
     /// Runs `command` for runs of `kind` instead.
-    pub fn with_command(mut self, kind: WorkKind, command: CommandLine) -> ProcessRuntime {
+    pub fn with_command(mut self, kind: WorkKind, command: CommandLine) -> ProcessRunner {
         self.commands[kind_index(kind)] = command;
         self
     }
 
     /// Keeps run directories after the runs end (for their logs).
-    pub fn keep_run_dirs(mut self, keep: bool) -> ProcessRuntime {
+    pub fn keep_run_dirs(mut self, keep: bool) -> ProcessRunner {
         self.runs.layout.keep_runs(keep);
         self
     }
@@ -115,7 +117,7 @@ fn kind_index(kind: WorkKind) -> usize {
     }
 }
 
-impl Runtime for ProcessRuntime {
+impl Runner for ProcessRunner {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
         let line = &self.commands[kind_index(spec.work.kind())];
         self.runs.spawn(&spec, events, |layout, dir| {
@@ -127,8 +129,8 @@ impl Runtime for ProcessRuntime {
         self.runs.deliver(run, message)
     }
 
-    fn close(&mut self, run: RunId) -> io::Result<()> {
-        self.runs.close(run)
+    fn close_input(&mut self, run: RunId) -> io::Result<()> {
+        self.runs.close_input(run)
     }
 
     fn kill(&mut self, run: RunId) {
@@ -143,12 +145,12 @@ impl Runtime for ProcessRuntime {
     /// directory of this work directory: every agent still alive is killed
     /// with its process group. The launch markers in `<work dir>/launches/`
     /// and the agents found name the runs launched.
-    fn recover(&mut self) -> io::Result<Vec<RunId>> {
-        self.runs.recover()
+    fn recover(&mut self) -> Recovering<'_> {
+        Box::pin(self.runs.recover())
     }
 }
 
-impl Drop for ProcessRuntime {
+impl Drop for ProcessRunner {
     fn drop(&mut self) {
         self.runs.kill_all();
     }

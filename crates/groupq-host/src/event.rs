@@ -1,9 +1,11 @@
-//! What the host hears from the driver: [`HostEvent`]s, one per command the
-//! core emitted and per thing a run did that a user or operator sees.
+//! What the application hears: [`HostEvent`]s, one per command the core
+//! emitted and per thing a run did that a user or operator sees.
+
+use std::time::Duration;
 
 use groupq::{CloseReason, Notice, RunId, Time, WorkKind};
 
-use crate::runtime::{RunExit, RunWork};
+use crate::effect::{RunExit, RunWork};
 
 /// One thing that happened, in the order it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,12 +17,19 @@ pub enum HostEvent {
         group: String,
         /// The run.
         run: RunId,
+        /// Its name: its directory's and container's (see
+        /// [`RunSpec::name`](crate::RunSpec::name)).
+        name: String,
         /// Its kind of work.
         kind: WorkKind,
         /// The task's id, for a task run.
         task: Option<String>,
         /// Messages in its input at start, for a messages run.
         messages: usize,
+        /// How long its work waited: since the oldest message it was
+        /// handed arrived, or since its task was submitted (`None` when not
+        /// known: a compact, a retry of messages already handed).
+        waited: Option<Duration>,
     },
     /// A follow-up was written into a live run.
     Piped {
@@ -29,8 +38,9 @@ pub enum HostEvent {
         /// The run.
         run: RunId,
     },
-    /// A turn's reply, for the user. Sending it is delivering it: a reply
-    /// the host's receiver was gone for counts as not delivered.
+    /// A turn's reply, for the user. Handing it over is delivering it: a
+    /// reply the application's event stream could not take counts as not
+    /// delivered, and the messages it answered are read again.
     Reply {
         /// The group.
         group: String,
@@ -77,8 +87,12 @@ pub enum HostEvent {
         group: String,
         /// The run.
         run: RunId,
+        /// Its kind of work.
+        kind: WorkKind,
         /// How.
         exit: RunExit,
+        /// How long it lived, from its spawn (core time).
+        lived: Duration,
     },
     /// A notice for the group's user.
     Notice {

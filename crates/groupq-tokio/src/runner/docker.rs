@@ -1,4 +1,4 @@
-//! [`DockerRuntime`]: each run is a Docker container, started and watched
+//! [`DockerRunner`]: each run is a Docker container, started and watched
 //! through the `docker` command-line client.
 
 use std::ffi::OsString;
@@ -12,7 +12,9 @@ use tokio::process::Command;
 
 use super::ipc::{Layout, RunDir};
 use super::local::{LocalRuns, Started};
-use super::{RunEvents, RunExit, RunSpec, Runtime};
+use groupq_host::{RunExit, RunSpec};
+
+use super::{Recovering, RunEvents, Runner};
 
 /// The label every container of this runtime carries, with its owner's name
 /// as the value: what a reaper filters on.
@@ -47,7 +49,7 @@ const DOCKER_RUN_FAILED: i32 = 125;
 /// - Containers are labelled with the owner, run id, driver instance and
 ///   work directory, so orphans can be found by label
 ///   ([`containers`](Self::containers)); a restarted durable driver removes
-///   its work directory's containers ([`Runtime::recover`]).
+///   its work directory's containers ([`Runner::recover`]).
 ///
 /// The `docker` client was chosen over the Docker API crates: it is what
 /// operators already run, `docker run`'s exit status and attached stdout are
@@ -55,7 +57,7 @@ const DOCKER_RUN_FAILED: i32 = 125;
 /// client crate would bring an HTTP stack for the same three calls).
 ///
 /// Dropping the runtime kills every container still running.
-pub struct DockerRuntime {
+pub struct DockerRunner {
     runs: LocalRuns,
     containers: Containers,
 }
@@ -68,14 +70,14 @@ struct Containers {
     instance: String,
 }
 
-impl DockerRuntime {
+impl DockerRunner {
     /// Runs `image` for every run, with run and group directories under
     /// `work_dir` (created if missing). Owner label `groupq`.
-    pub fn new(work_dir: &Path, image: impl Into<String>) -> io::Result<DockerRuntime> {
+    pub fn new(work_dir: &Path, image: impl Into<String>) -> io::Result<DockerRunner> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        Ok(DockerRuntime {
+        Ok(DockerRunner {
             runs: LocalRuns::new(Layout::new(work_dir)?),
             containers: Containers {
                 image: image.into(),
@@ -87,7 +89,7 @@ impl DockerRuntime {
     }
 
     /// Arguments after the image (the agent's command line).
-    pub fn with_args<I, A>(mut self, args: I) -> DockerRuntime
+    pub fn with_args<I, A>(mut self, args: I) -> DockerRunner
     where
         I: IntoIterator<Item = A>,
         A: Into<OsString>,
@@ -98,13 +100,13 @@ impl DockerRuntime {
 
     /// The value of the owner label: one per installation, so a reaper
     /// never touches another installation's containers.
-    pub fn with_owner(mut self, owner: impl Into<String>) -> DockerRuntime {
+    pub fn with_owner(mut self, owner: impl Into<String>) -> DockerRunner {
         self.containers.owner = owner.into();
         self
     }
 
     /// Keeps run directories after the runs end (for their logs).
-    pub fn keep_run_dirs(mut self, keep: bool) -> DockerRuntime {
+    pub fn keep_run_dirs(mut self, keep: bool) -> DockerRunner {
         self.runs.layout.keep_runs(keep);
         self
     }
@@ -136,13 +138,13 @@ fn ps_lines(out: &std::process::Output) -> io::Result<Vec<String>> {
 }
 
 impl Containers {
-    fn name(&self, run: RunId) -> String {
-        format!("groupq-{}-{}", self.instance, run.get())
+    fn name(run_name: &str) -> String {
+        format!("groupq-{run_name}")
     }
 
     /// `docker run` for `spec` in `dir`.
     fn start(&self, spec: &RunSpec, layout: &Layout, dir: &RunDir) -> io::Result<Started> {
-        let name = self.name(spec.run);
+        let name = Containers::name(&spec.name);
         let mount = |from: &Path, to: &str| {
             let mut arg = OsString::from(from);
             arg.push(":");
@@ -211,7 +213,7 @@ async fn kill_container(name: String) {
     tracing::error!(container = %name, "docker kill kept failing");
 }
 
-impl Runtime for DockerRuntime {
+impl Runner for DockerRunner {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
         let containers = &self.containers;
         self.runs.spawn(&spec, events, |layout, dir| {
@@ -223,8 +225,8 @@ impl Runtime for DockerRuntime {
         self.runs.deliver(run, message)
     }
 
-    fn close(&mut self, run: RunId) -> io::Result<()> {
-        self.runs.close(run)
+    fn close_input(&mut self, run: RunId) -> io::Result<()> {
+        self.runs.close_input(run)
     }
 
     fn kill(&mut self, run: RunId) {
@@ -236,14 +238,32 @@ impl Runtime for DockerRuntime {
     }
 
     /// First the old driver's `docker run` clients are killed (found like
-    /// agent processes, see [`ProcessRuntime`](super::ProcessRuntime)), so
+    /// agent processes, see [`ProcessRunner`](super::ProcessRunner)), so
     /// none can create a container after the listing; then the containers
     /// labelled with this work directory are removed (`docker rm -f`, which
     /// kills and waits). The launch markers, the clients and the
     /// containers found name the runs launched.
-    fn recover(&mut self) -> io::Result<Vec<RunId>> {
-        let mut runs = self.runs.recover()?;
-        let label = format!("label={ROOT_LABEL}={}", self.runs.layout.root().display());
+    fn recover(&mut self) -> Recovering<'_> {
+        Box::pin(async move {
+            let mut runs = self.runs.recover().await?;
+            let root = self.runs.layout.root().to_path_buf();
+            let found = tokio::task::spawn_blocking(move || remove_containers(&root))
+                .await
+                .map_err(io::Error::other)??;
+            runs.extend(found);
+            runs.sort();
+            runs.dedup();
+            Ok(runs)
+        })
+    }
+}
+
+/// Removes the containers labelled with the work directory `root`
+/// (`docker rm -f`, which kills and waits); returns their runs.
+fn remove_containers(root: &Path) -> io::Result<Vec<RunId>> {
+    let mut runs = Vec::new();
+    {
+        let label = format!("label={ROOT_LABEL}={}", root.display());
         let listed = std::process::Command::new("docker")
             .args(["ps", "-a", "--filter", &label, "--format"])
             .arg(format!("{{{{.ID}}}} {{{{.Label \"{RUN_LABEL}\"}}}}"))
@@ -268,10 +288,8 @@ impl Runtime for DockerRuntime {
                 return Err(io::Error::other("docker rm -f failed"));
             }
         }
-        runs.sort();
-        runs.dedup();
-        Ok(runs)
     }
+    Ok(runs)
 }
 
 /// Maps `docker run`'s own failure to a run that never started.
@@ -284,13 +302,13 @@ fn docker_exit(exit: RunExit) -> RunExit {
     }
 }
 
-impl Drop for DockerRuntime {
+impl Drop for DockerRunner {
     fn drop(&mut self) {
         // No executor may be left to run `docker kill` tasks: kill here.
         let names: Vec<String> = self
             .runs
-            .live()
-            .map(|run| self.containers.name(run))
+            .live_names()
+            .map(Containers::name)
             .collect();
         if !names.is_empty() {
             let _ = std::process::Command::new("docker")

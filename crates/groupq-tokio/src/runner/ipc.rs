@@ -7,14 +7,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use groupq::RunId;
-use groupq_agent::{
+use groupq_protocol::{
     write_atomic, write_message, AssignedWork, Assignment, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
 };
 
-use super::{RunSpec, RunWork};
+use groupq_host::{RunSpec, RunWork};
 
-/// The work directory's layout: `runs/run-<id>/` per run (the IPC
-/// directory), `groups/<group>/` per group (kept across runs).
+/// The work directory's layout: `runs/<name>/` per run (the IPC
+/// directory, named by the run's unique name), `launches/<name>` per
+/// launched run (holding its id), `groups/<group>/` per group (kept across
+/// runs).
 #[derive(Clone, Debug)]
 pub(crate) struct Layout {
     root: PathBuf,
@@ -46,10 +48,7 @@ impl Layout {
     /// Creates the run's IPC directory with its assignment and its first
     /// messages, and the group's directory if missing.
     pub(crate) fn prepare(&self, spec: &RunSpec) -> io::Result<RunDir> {
-        let path = self
-            .root
-            .join("runs")
-            .join(format!("run-{}", spec.run.get()));
+        let path = self.run_dir(&spec.name);
         let input = path.join(INPUT_DIR);
         fs::create_dir_all(&input)?;
         fs::create_dir_all(self.group_dir(&spec.group))?;
@@ -62,7 +61,7 @@ impl Layout {
                     task_id: id.clone(),
                     prompt: payload.clone(),
                 },
-                RunWork::Compact => AssignedWork::Compact,
+                _ => AssignedWork::Compact,
             },
         };
         write_atomic(&path, RUN_FILE, &serde_json::to_vec(&assignment)?)?;
@@ -78,8 +77,8 @@ impl Layout {
     }
 
     /// The run's IPC directory.
-    fn run_dir(&self, run: RunId) -> PathBuf {
-        self.root.join("runs").join(format!("run-{}", run.get()))
+    fn run_dir(&self, name: &str) -> PathBuf {
+        self.root.join("runs").join(name)
     }
 
     /// The group's persistent directory. The name is the group's with every
@@ -99,36 +98,37 @@ impl Layout {
 
     /// Removes a finished run's directory, unless runs are kept, and its
     /// launch marker.
-    pub(crate) fn remove(&self, run: RunId) {
-        let _ = fs::remove_file(self.marker(run));
+    pub(crate) fn remove(&self, name: &str) {
+        let _ = fs::remove_file(self.marker(name));
         if !self.keep_runs {
-            let _ = fs::remove_dir_all(self.run_dir(run));
+            let _ = fs::remove_dir_all(self.run_dir(name));
         }
     }
 
-    fn marker(&self, run: RunId) -> PathBuf {
-        self.root
-            .join("launches")
-            .join(format!("run-{}", run.get()))
+    fn marker(&self, name: &str) -> PathBuf {
+        self.root.join("launches").join(name)
     }
 
     /// Marks the run's launch as begun: how a restarted driver knows the
     /// run may have started, even if no process of it is left.
-    pub(crate) fn mark(&self, run: RunId) -> io::Result<()> {
-        fs::write(self.marker(run), b"")
+    pub(crate) fn mark(&self, name: &str, run: RunId) -> io::Result<()> {
+        fs::write(self.marker(name), run.get().to_string())
     }
 
-    /// Every run whose launch began and that was not released.
-    pub(crate) fn marked(&self) -> io::Result<Vec<RunId>> {
+    /// Every run whose launch began and that was not released, with its
+    /// name.
+    pub(crate) fn marked(&self) -> io::Result<Vec<(RunId, String)>> {
         let mut marked = Vec::new();
         for entry in fs::read_dir(self.root.join("launches"))? {
-            let name = entry?.file_name();
-            let run = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("run-"))
-                .and_then(|n| n.parse().ok());
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let run = fs::read_to_string(entry.path())
+                .ok()
+                .and_then(|n| n.trim().parse().ok());
             if let Some(run) = run {
-                marked.push(RunId::new(run));
+                marked.push((RunId::new(run), name));
             }
         }
         marked.sort();
@@ -137,7 +137,7 @@ impl Layout {
 
     /// The prefix every agent of this layout has in its `GROUPQ_IPC`.
     pub(crate) fn ipc_env_prefix(&self) -> String {
-        format!("GROUPQ_IPC={}/run-", self.root.join("runs").display())
+        format!("GROUPQ_IPC={}/", self.root.join("runs").display())
     }
 }
 

@@ -1,5 +1,5 @@
 //! The reference agent (`groupq_agent::agent`) as a binary: the program the
-//! process runtime starts in the tests, and the Docker image's entry point.
+//! process runner starts in the tests, and the Docker image's entry point.
 
 use std::process::ExitCode;
 

@@ -1,0 +1,80 @@
+//! What [`Host::apply`](crate::Host::apply) answers: [`Answer`], the answer
+//! of whichever entry it was, and the typed answers a driver hands to the
+//! application's calls.
+
+use groupq::{CancelAnswer, CloseAnswer, RunId, ShutdownReport, TaskAnswer};
+
+/// Where a user's message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Written into the group's live run, which answers it.
+    Piped(RunId),
+    /// Stored as unread; a run of the group will be handed it.
+    Queued,
+}
+
+/// The answer of one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// Applied; nothing to say (pause, resume, a run's line or exit, a
+    /// deadline, a never-launched run).
+    Applied,
+    /// The answer of [`Entry::Message`](crate::Entry::Message).
+    Delivery(Delivery),
+    /// The answer of [`Entry::Task`](crate::Entry::Task).
+    Task(TaskAnswer),
+    /// The answer of [`Entry::Cancel`](crate::Entry::Cancel).
+    Cancel(CancelAnswer<String>),
+    /// The answer of [`Entry::CloseRun`](crate::Entry::CloseRun).
+    Close(CloseAnswer),
+    /// The answer of [`Entry::Shutdown`](crate::Entry::Shutdown): the
+    /// work left.
+    Shutdown(Box<ShutdownReport<String, String, String>>),
+}
+
+/// An answer of another entry than the one asked for: a bug of the driver
+/// that asked, never of its input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the host answered {0:?}, not the answer of the entry asked for")]
+pub struct OtherAnswer(pub Answer);
+
+macro_rules! typed_answer {
+    ($variant:ident($ty:ty)) => {
+        impl TryFrom<Answer> for $ty {
+            type Error = OtherAnswer;
+            fn try_from(answer: Answer) -> Result<$ty, OtherAnswer> {
+                match answer {
+                    Answer::$variant(a) => Ok(a),
+                    other => Err(OtherAnswer(other)),
+                }
+            }
+        }
+    };
+}
+
+typed_answer!(Delivery(Delivery));
+typed_answer!(Task(TaskAnswer));
+typed_answer!(Cancel(CancelAnswer<String>));
+typed_answer!(Close(CloseAnswer));
+
+impl TryFrom<Answer> for ShutdownReport<String, String, String> {
+    type Error = OtherAnswer;
+    fn try_from(answer: Answer) -> Result<Self, OtherAnswer> {
+        match answer {
+            Answer::Shutdown(report) => Ok(*report),
+            other => Err(OtherAnswer(other)),
+        }
+    }
+}
+
+impl TryFrom<Answer> for () {
+    type Error = OtherAnswer;
+    fn try_from(answer: Answer) -> Result<(), OtherAnswer> {
+        match answer {
+            Answer::Applied => Ok(()),
+            other => Err(OtherAnswer(other)),
+        }
+    }
+}

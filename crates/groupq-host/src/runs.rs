@@ -1,0 +1,70 @@
+//! The live runs as the host knows them: what each was started for, under
+//! which name, since when, and how far its output has been read.
+
+use std::collections::HashMap;
+
+use groupq::{RunId, Time, WorkKind};
+use serde::{Deserialize, Serialize};
+
+/// A live run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LiveRun {
+    /// Its group.
+    pub group: String,
+    /// Its kind of work.
+    pub kind: WorkKind,
+    /// The task's id, for a task run.
+    pub task: Option<String>,
+    /// The task's payload: handed back to the core if the run never
+    /// launched.
+    pub payload: Option<String>,
+    /// Its name (directory, container), unique across restarts.
+    pub name: String,
+    /// When it was spawned (core time).
+    pub spawned_at: Time,
+    /// How far its output was read: the position after the last line
+    /// applied. A run adopted after a restart is read on from here.
+    pub read_to: u64,
+}
+
+/// The live runs, by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Runs {
+    live: HashMap<RunId, LiveRun>,
+}
+
+impl Runs {
+    pub(crate) fn insert(&mut self, run: RunId, live: LiveRun) {
+        self.live.insert(run, live);
+    }
+
+    pub(crate) fn get(&self, run: RunId) -> Option<&LiveRun> {
+        self.live.get(&run)
+    }
+
+    pub(crate) fn get_mut(&mut self, run: RunId) -> Option<&mut LiveRun> {
+        self.live.get_mut(&run)
+    }
+
+    pub(crate) fn remove(&mut self, run: RunId) -> Option<LiveRun> {
+        self.live.remove(&run)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Every live run, by id: an order that does not depend on hashing.
+    pub(crate) fn sorted(&self) -> Vec<(RunId, &LiveRun)> {
+        let mut runs: Vec<(RunId, &LiveRun)> = self.live.iter().map(|(r, l)| (*r, l)).collect();
+        runs.sort_by_key(|(run, _)| *run);
+        runs
+    }
+
+    pub(crate) fn from_sorted(runs: Vec<(RunId, LiveRun)>) -> Runs {
+        Runs {
+            live: runs.into_iter().collect(),
+        }
+    }
+}
