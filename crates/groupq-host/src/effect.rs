@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use groupq::{RunId, WorkKind};
+use groupq::RunId;
 
 use crate::event::HostEvent;
 
@@ -78,43 +78,9 @@ impl RunSpec {
     }
 }
 
-/// The work of a run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RunWork {
-    /// Answer the group's messages, and follow-ups until closed.
-    Messages,
-    /// Do one task.
-    Task {
-        /// The task's id.
-        id: String,
-        /// The task's payload (its prompt).
-        payload: String,
-    },
-    /// Compact the group's context.
-    Compact,
-}
-
-impl RunWork {
-    /// The kind of work.
-    pub fn kind(&self) -> WorkKind {
-        match self {
-            RunWork::Messages => WorkKind::Messages,
-            RunWork::Task { .. } => WorkKind::Task,
-            RunWork::Compact => WorkKind::Compact,
-        }
-    }
-}
-
-impl From<groupq::Work<String, String>> for RunWork {
-    fn from(work: groupq::Work<String, String>) -> RunWork {
-        match work {
-            groupq::Work::Task { id, payload } => RunWork::Task { id, payload },
-            groupq::Work::Compact => RunWork::Compact,
-            groupq::Work::Messages => RunWork::Messages,
-        }
-    }
-}
+/// The work of a run: the core's [`Work`](groupq::Work) with text ids and
+/// payloads (the agent reads them as `run.json`'s `task_id` and `prompt`).
+pub type RunWork = groupq::Work<String, String>;
 
 /// How a run ended, as its runner saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]

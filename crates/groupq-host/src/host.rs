@@ -12,7 +12,7 @@ use groupq::{
 
 use crate::answer::{Answer, Delivery};
 use crate::counters::Counters;
-use crate::effect::{Effect, RunExit, RunSpec, RunWork};
+use crate::effect::{Effect, RunExit, RunSpec};
 use crate::entry::{Entry, TurnRecord};
 use crate::error::HostError;
 use crate::event::HostEvent;
@@ -361,7 +361,7 @@ where
         self.decide_outputs(now);
         self.effects.push_back(Effect::Release { run });
         let handed_back = match answer {
-            Requeue::HandedBack(work) => Some(RunWork::from(work)),
+            Requeue::HandedBack(work) => Some(work),
             _ => None,
         };
         self.tell(HostEvent::NotLaunched {
@@ -443,20 +443,17 @@ where
     }
 
     fn spawn(&mut self, now: Time, run: RunId, group: String, work: Work<String, String>) {
-        let (work, messages, since) = match work {
+        let (messages, since) = match &work {
             Work::Messages => {
                 let since = self.mailboxes.oldest_unread(&group);
-                (RunWork::Messages, self.mailboxes.start_run(&group), since)
+                (self.mailboxes.start_run(&group), since)
             }
-            Work::Task { id, payload } => {
-                let since = self.queued.remove(&(group.clone(), id.clone()));
-                (RunWork::Task { id, payload }, Vec::new(), since)
-            }
-            Work::Compact => (RunWork::Compact, Vec::new(), None),
+            Work::Task { id, .. } => (Vec::new(), self.queued.remove(&(group.clone(), id.clone()))),
+            Work::Compact => (Vec::new(), None),
         };
         let kind = work.kind();
         let (task, payload) = match &work {
-            RunWork::Task { id, payload } => (Some(id.clone()), Some(payload.clone())),
+            Work::Task { id, payload } => (Some(id.clone()), Some(payload.clone())),
             _ => (None, None),
         };
         let name = format!("{:016x}-{}", self.instance, run.get());

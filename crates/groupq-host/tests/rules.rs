@@ -1,0 +1,317 @@
+//! The host's rules, without tokio, a clock or files: entries in, effects
+//! and answers out.
+
+use groupq::{Config, RunId, TaskAnswer, Time};
+use groupq_host::{
+    Answer, Delivery, Effect, Entry, ExitRecord, Host, HostEvent, RunWork, TurnRecord,
+};
+
+fn host() -> Host {
+    Host::new(Config::default().with_max_active(1), 0xabc).unwrap()
+}
+
+fn at(ms: u64) -> Time {
+    Time::from_millis(ms)
+}
+
+fn effects(host: &mut Host) -> Vec<Effect> {
+    std::iter::from_fn(|| host.poll()).collect()
+}
+
+fn message(group: &str, text: &str) -> Entry {
+    Entry::Message {
+        group: group.into(),
+        text: text.into(),
+    }
+}
+
+fn reply(run: RunId, messages: u64, listening: bool) -> Entry {
+    Entry::Turn {
+        run: run.get(),
+        turn: TurnRecord {
+            reply: Some("re".into()),
+            messages: Some(messages),
+            ..TurnRecord::default()
+        },
+        listening,
+        read_to: 10,
+    }
+}
+
+fn exited(run: RunId, code: i32) -> Entry {
+    Entry::Exited {
+        run: run.get(),
+        exit: ExitRecord::Code { code },
+    }
+}
+
+fn spawned(effects: &[Effect]) -> Vec<(RunId, RunWork, Vec<String>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Spawn(spec) => Some((spec.run, spec.work.clone(), spec.messages.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn told(effects: &[Effect]) -> Vec<&HostEvent> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Tell(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The whole state, as a snapshot would hold it.
+fn state(host: &Host) -> String {
+    serde_json::to_string(&host.state()).unwrap()
+}
+
+#[test]
+fn a_message_starts_a_run_with_it_and_a_follow_up_is_delivered_into_that_run() {
+    let mut h = host();
+    let answer = h.apply(at(0), message("a", "one")).unwrap();
+    assert_eq!(answer, Answer::Delivery(Delivery::Queued));
+    let first = effects(&mut h);
+    let run = RunId::new(1);
+    assert_eq!(spawned(&first), [(run, RunWork::Messages, vec!["one".into()])]);
+    let Effect::Spawn(spec) = &first[1] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(spec.name, "0000000000000abc-1");
+    let answer = h.apply(at(5), message("a", "two")).unwrap();
+    assert_eq!(answer, Answer::Delivery(Delivery::Piped(run)));
+    let piped = effects(&mut h);
+    assert!(piped.contains(&Effect::Deliver {
+        run,
+        text: "two".into()
+    }));
+    assert_eq!(h.counters().piped, 1);
+}
+
+#[test]
+fn a_refused_entry_changes_nothing_and_decides_nothing() {
+    let mut h = host();
+    h.apply(at(10), message("a", "one")).unwrap();
+    effects(&mut h);
+    let before = state(&h);
+    for refused in [
+        exited(RunId::new(7), 0),
+        reply(RunId::new(7), 1, true),
+        Entry::Idle { run: 9, read_to: 1 },
+        Entry::NeverLaunched { run: 0 },
+    ] {
+        assert!(h.apply(at(20), refused).is_err());
+        assert_eq!(state(&h), before);
+        assert!(h.poll().is_none());
+    }
+    // Time going backwards.
+    assert!(h.apply(at(5), message("b", "x")).is_err());
+    assert_eq!(state(&h), before);
+    // After shutdown a message is refused before the pipe, which would
+    // have moved the clock.
+    h.apply(at(30), Entry::Shutdown).unwrap();
+    effects(&mut h);
+    let shut = state(&h);
+    assert!(h.apply(at(40), message("a", "late")).is_err());
+    assert_eq!(state(&h), shut);
+}
+
+/// A reply that answered only some of the run's messages is told to the
+/// core as "replied": the run's failure then rolls back to just past what
+/// was answered.
+#[test]
+fn a_partial_reply_is_not_delivered_to_the_core_and_its_rest_is_retried() {
+    let mut h = host();
+    let run = RunId::new(1);
+    h.apply(at(0), message("a", "one")).unwrap();
+    h.apply(at(1), message("a", "two")).unwrap();
+    effects(&mut h);
+    h.apply(at(2), reply(run, 1, true)).unwrap();
+    let events = effects(&mut h);
+    assert!(told(&events)
+        .iter()
+        .any(|e| matches!(e, HostEvent::Reply { .. })));
+    assert_eq!(h.counters().replies, 1);
+    h.apply(at(3), exited(run, 1)).unwrap();
+    let after = effects(&mut h);
+    assert!(told(&after)
+        .iter()
+        .any(|e| matches!(e, HostEvent::RolledBack { messages: 1, .. })));
+    // The retry fires later and is handed "two" only.
+    h.apply(at(10_000), Entry::Timeout).unwrap();
+    let retry = effects(&mut h);
+    assert_eq!(
+        spawned(&retry),
+        [(RunId::new(2), RunWork::Messages, vec!["two".into()])]
+    );
+}
+
+#[test]
+fn exit_0_with_an_unanswered_message_is_a_failure_so_nothing_is_lost() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    effects(&mut h);
+    h.apply(at(1), exited(RunId::new(1), 0)).unwrap();
+    let events = effects(&mut h);
+    assert!(told(&events)
+        .iter()
+        .any(|e| matches!(e, HostEvent::RolledBack { messages: 1, .. })));
+    assert!(events.contains(&Effect::Release { run: RunId::new(1) }));
+    assert_eq!(h.status("a").unwrap().unread, 1);
+}
+
+/// A reply the application's stream could not take was not delivered: the
+/// message stays unanswered and is read again.
+#[test]
+fn a_reply_nobody_could_take_leaves_its_messages_unanswered() {
+    let mut h = host();
+    let run = RunId::new(1);
+    h.apply(at(0), message("a", "one")).unwrap();
+    effects(&mut h);
+    h.apply(at(1), reply(run, 1, false)).unwrap();
+    effects(&mut h);
+    assert_eq!(h.counters().replies, 0);
+    assert_eq!(h.status("a").unwrap().unanswered, 1);
+    h.apply(at(2), exited(run, 0)).unwrap();
+    assert_eq!(h.status("a").unwrap().unread, 1);
+}
+
+#[test]
+fn a_run_that_never_launched_puts_its_task_back_and_a_task_waits_its_time() {
+    let mut h = host();
+    let task = Entry::Task {
+        group: "a".into(),
+        id: "t".into(),
+        payload: "p".into(),
+    };
+    assert_eq!(
+        h.apply(at(0), task.clone()).unwrap(),
+        Answer::Task(TaskAnswer::Queued)
+    );
+    effects(&mut h);
+    assert_eq!(
+        h.apply(at(1), task).unwrap(),
+        Answer::Task(TaskAnswer::Duplicate)
+    );
+    h.apply(at(2), Entry::NeverLaunched { run: 1 }).unwrap();
+    let back = effects(&mut h);
+    // Not a failure: the task starts again, and says how long it waited.
+    assert_eq!(
+        spawned(&back),
+        [(
+            RunId::new(2),
+            RunWork::Task {
+                id: "t".into(),
+                payload: "p".into()
+            },
+            vec![]
+        )]
+    );
+    assert!(told(&back).iter().any(|e| matches!(
+        e,
+        HostEvent::NotLaunched {
+            handed_back: None,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn waits_and_lives_are_core_time() {
+    let mut h = host();
+    h.apply(at(100), message("busy", "x")).unwrap();
+    effects(&mut h);
+    h.apply(at(150), message("waiting", "y")).unwrap();
+    h.apply(at(400), reply(RunId::new(1), 1, true)).unwrap();
+    h.apply(at(500), exited(RunId::new(1), 0)).unwrap();
+    let events = effects(&mut h);
+    let lived = told(&events).iter().find_map(|e| match e {
+        HostEvent::Exited { lived, .. } => Some(*lived),
+        _ => None,
+    });
+    assert_eq!(lived, Some(std::time::Duration::from_millis(400)));
+    let waited = told(&events).iter().find_map(|e| match e {
+        HostEvent::Spawned { group, waited, .. } if group == "waiting" => *waited,
+        _ => None,
+    });
+    assert_eq!(waited, Some(std::time::Duration::from_millis(350)));
+}
+
+/// A snapshot taken after any entry, plus the entries after it, is the host
+/// that never stopped.
+#[test]
+fn a_snapshot_and_the_entries_after_it_replay_into_the_same_host() {
+    let run = RunId::new;
+    let entries = vec![
+        message("a", "one"),
+        message("b", "two"),
+        message("a", "three"),
+        reply(run(1), 1, true),
+        Entry::Task {
+            group: "b".into(),
+            id: "t".into(),
+            payload: "p".into(),
+        },
+        exited(run(1), 1),
+        Entry::Timeout,
+        reply(run(2), 1, true),
+        exited(run(2), 0),
+        Entry::Timeout,
+    ];
+    let mut whole = host();
+    for (i, entry) in entries.iter().enumerate() {
+        let _ = whole.apply(at(i as u64 * 3000), entry.clone());
+        whole.discard_effects();
+    }
+    for cut in 0..entries.len() {
+        let mut first = host();
+        for (i, entry) in entries[..cut].iter().enumerate() {
+            let _ = first.apply(at(i as u64 * 3000), entry.clone());
+            first.discard_effects();
+        }
+        let json = state(&first);
+        let mut again = Host::restore(serde_json::from_str(&json).unwrap()).unwrap();
+        for (i, entry) in entries.iter().enumerate().skip(cut) {
+            let _ = again.apply(at(i as u64 * 3000), entry.clone());
+            again.discard_effects();
+        }
+        assert_eq!(state(&again), state(&whole), "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_snapshot_whose_live_runs_are_not_the_cores_is_refused() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    let json = state(&h);
+    let forged = json.replace("\"live\":[[1,", "\"live\":[[2,");
+    assert!(Host::restore(serde_json::from_str(&forged).unwrap()).is_err());
+    let emptied = {
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["live"] = serde_json::json!([]);
+        v.to_string()
+    };
+    assert!(Host::restore(serde_json::from_str(&emptied).unwrap()).is_err());
+}
+
+#[test]
+fn a_renewed_host_goes_on_numbering_runs_and_keeps_its_messages() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    h.apply(at(1), exited(RunId::new(1), 1)).unwrap();
+    effects(&mut h);
+    // The group waits for its retry; a new configuration needs an empty
+    // core, so let the retry run and succeed first.
+    h.apply(at(10_000), Entry::Timeout).unwrap();
+    h.apply(at(10_001), reply(RunId::new(2), 1, true)).unwrap();
+    h.apply(at(10_002), exited(RunId::new(2), 0)).unwrap();
+    assert!(h.machine().is_quiescent());
+    let mut renewed = h.renew(Config::default().with_max_active(2)).unwrap();
+    renewed.apply(at(0), message("b", "x")).unwrap();
+    let spawns = spawned(&effects(&mut renewed));
+    assert_eq!(spawns[0].0, RunId::new(3));
+}
