@@ -133,6 +133,17 @@ pub enum HostEvent {
         /// The task.
         id: String,
     },
+    /// The runner cannot tell what a live run is doing (its container
+    /// engine does not answer): the run stays live and holds its slot until
+    /// the runner knows. Told by the driver, not decided by the host.
+    RunnerTrouble {
+        /// The group.
+        group: String,
+        /// The run.
+        run: RunId,
+        /// What failed.
+        error: String,
+    },
     /// After a restart: the run's `Spawn` was never carried out (the driver
     /// stopped first). Its work was put back (`requeued`), or, the driver
     /// being shut down, handed back here.

@@ -222,6 +222,11 @@ impl<R: Runner> Driver<R> {
                     None,
                 ),
             },
+            RunEvent::Trouble(error) => {
+                let group = live.group.clone();
+                self.events.send(HostEvent::RunnerTrouble { group, run, error });
+                return Ok(());
+            }
             RunEvent::Exited(exit) => {
                 info!(run = number, %exit, "exited");
                 (

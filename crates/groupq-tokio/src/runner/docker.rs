@@ -1,22 +1,32 @@
-//! [`DockerRunner`]: each run is a Docker container, started and watched
-//! through the `docker` command-line client.
+//! [`DockerRunner`]: each run is a Docker container, created, watched,
+//! killed and removed through the Docker Engine API (`bollard`), by name.
+//! A run's report is the container's real life: its lines are the
+//! container's own log, its exit the engine's wait result, and nothing the
+//! connection to the daemon does is taken for an exit.
 
-use std::ffi::OsString;
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use bollard::container::LogOutput;
+use bollard::errors::Error as EngineError;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
 use groupq::RunId;
-use tokio::process::Command;
+use groupq_host::{RunExit, RunSpec};
+use tokio::sync::{mpsc, OnceCell};
 
 use super::ipc::{Layout, RunDir};
-use super::local::{LocalRuns, Started};
-use groupq_host::{RunExit, RunSpec};
+use super::lines::{self, Lines};
+use super::{Recovering, RunEvent, RunEvents, Runner};
 
-use super::{Recovering, RunEvents, Runner};
-
-/// The label every container of this runtime carries, with its owner's name
+/// The label every container of this runner carries, with its owner's name
 /// as the value: what a reaper filters on.
 pub const OWNER_LABEL: &str = "io.groupq.owner";
 /// The label that names the work directory a container's run belongs to:
@@ -24,67 +34,111 @@ pub const OWNER_LABEL: &str = "io.groupq.owner";
 pub const ROOT_LABEL: &str = "io.groupq.root";
 /// The label with the container's run id.
 pub const RUN_LABEL: &str = "io.groupq.run";
-/// The label naming the driver instance that started the container.
-pub const INSTANCE_LABEL: &str = "io.groupq.instance";
+/// The label with the run's name (unique across restarts and states).
+pub const NAME_LABEL: &str = "io.groupq.name";
 
-/// `docker run` exits 125 when the daemon could not create or start the
-/// container (no such image, bad mount): the run never started.
-const DOCKER_RUN_FAILED: i32 = 125;
+/// The longest wait between two tries of a call the daemon did not answer.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Runs every run as a container:
+/// Runs every run as a container of `image`, through the Docker Engine API
+/// on the daemon's socket (`DOCKER_HOST` if set, else the local default).
 ///
-/// `docker run -i --rm --init --network none --name groupq-<instance>-<run>
-/// --label io.groupq.owner=<owner> --label io.groupq.run=<run> --label
-/// io.groupq.instance=<instance> --label io.groupq.root=<work dir>
-/// -v <run dir>:/ipc -v <group dir>:/group <image> <args>`
+/// - **Create and start by name** (`groupq-<run name>`), labelled with the
+///   owner, the run id, the run's name and the work directory, with
+///   `--network none`, `--init`, the run directory bind-mounted at `/ipc`
+///   and the group's at `/group`. Not `--rm`: the container, and its log,
+///   stay until the driver has handled the run's exit; then the runner
+///   removes it.
+/// - **Lines** are the container's own log (its stdout), followed; stderr
+///   lines are `warn` events. A reader that loses the stream re-reads the
+///   log and skips what it already reported, so no line is lost or read
+///   twice; a line's position is its number in the log.
+/// - **The exit** is the engine's wait result for the container (`137`
+///   for a kill). A broken connection, a daemon restart or a failed call is
+///   never an exit: the runner reconnects with backoff (at most
+///   5 s apart), inspects the container, and re-attaches or reports the
+///   exit the engine reports (`Gone` if the container was removed by
+///   someone else). Until then the run stays live and holds its slot; each
+///   such trouble is a `warn` event and a
+///   [`RunEvent::Trouble`] the application hears.
+/// - **Kill** is the engine's kill (`SIGKILL`) by name, retried until the
+///   engine confirms; the exit follows when the engine says the container
+///   stopped.
+/// - A container the engine cannot create or start (no such image, a bad
+///   mount) is a run that never started ([`RunExit::NotStarted`]).
 ///
-/// - The container's stdout is the protocol's lines (the `docker run`
-///   client stays attached); its exit status is the run's.
-/// - Follow-ups and the close sentinel are files in the bind-mounted run
-///   directory, exactly as for processes.
-/// - `--init` gives the agent an init process as PID 1, so `docker stop`'s
-///   SIGTERM reaches an agent that does not handle signals itself.
-/// - Kill is `docker kill <name>`, retried until the container is gone (a
-///   kill can arrive while the container is still being created).
-/// - Containers are labelled with the owner, run id, driver instance and
-///   work directory, so orphans can be found by label
-///   ([`containers`](Self::containers)); a restarted durable driver removes
-///   its work directory's containers ([`Runner::recover`]).
-///
-/// The `docker` client was chosen over the Docker API crates: it is what
-/// operators already run, `docker run`'s exit status and attached stdout are
-/// exactly the run's exit and lines, and it adds no dependency tree (a
-/// client crate would bring an HTTP stack for the same three calls).
-///
-/// Dropping the runtime kills every container still running.
+/// Dropping the runner kills and removes every container still running.
 pub struct DockerRunner {
-    runs: LocalRuns,
-    containers: Containers,
+    layout: Layout,
+    engine: Engine,
+    image: String,
+    args: Vec<String>,
+    owner: String,
+    runs: HashMap<RunId, Live>,
+    /// Runs of an earlier driver found by recovery, until released.
+    recovered: HashMap<RunId, String>,
 }
 
-/// How this runtime's containers are made and named.
-struct Containers {
-    image: String,
-    args: Vec<OsString>,
-    owner: String,
-    instance: String,
+/// What the runner keeps of a live run.
+struct Live {
+    name: String,
+    dir: RunDir,
+    kill: mpsc::UnboundedSender<()>,
+}
+
+/// The engine's client, its API version agreed with the daemon on first
+/// use (an older daemon answers an older version).
+#[derive(Clone)]
+struct Engine {
+    base: Docker,
+    agreed: std::sync::Arc<OnceCell<Docker>>,
+}
+
+impl Engine {
+    async fn client(&self) -> Docker {
+        match self
+            .agreed
+            .get_or_try_init(|| self.base.clone().negotiate_version())
+            .await
+        {
+            Ok(client) => client.clone(),
+            // No daemon yet: the calls fail and are retried.
+            Err(_) => self.base.clone(),
+        }
+    }
+}
+
+/// Whether the engine answered (a definite refusal) rather than the call
+/// failing on the way.
+fn status_of(e: &EngineError) -> Option<u16> {
+    match e {
+        EngineError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn container_name(run_name: &str) -> String {
+    format!("groupq-{run_name}")
 }
 
 impl DockerRunner {
     /// Runs `image` for every run, with run and group directories under
-    /// `work_dir` (created if missing). Owner label `groupq`.
+    /// `work_dir` (created if missing). Owner label `groupq`. Fails only if
+    /// the daemon's address cannot be parsed; a daemon that is not up yet
+    /// is waited for by each run.
     pub fn new(work_dir: &Path, image: impl Into<String>) -> io::Result<DockerRunner> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let base = Docker::connect_with_defaults().map_err(io::Error::other)?;
         Ok(DockerRunner {
-            runs: LocalRuns::new(Layout::new(work_dir)?),
-            containers: Containers {
-                image: image.into(),
-                args: Vec::new(),
-                owner: "groupq".into(),
-                instance: format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000),
+            layout: Layout::new(work_dir)?,
+            engine: Engine {
+                base,
+                agreed: Default::default(),
             },
+            image: image.into(),
+            args: Vec::new(),
+            owner: "groupq".into(),
+            runs: HashMap::new(),
+            recovered: HashMap::new(),
         })
     }
 
@@ -92,231 +146,567 @@ impl DockerRunner {
     pub fn with_args<I, A>(mut self, args: I) -> DockerRunner
     where
         I: IntoIterator<Item = A>,
-        A: Into<OsString>,
+        A: Into<String>,
     {
-        self.containers.args = args.into_iter().map(Into::into).collect();
+        self.args = args.into_iter().map(Into::into).collect();
         self
     }
 
     /// The value of the owner label: one per installation, so a reaper
     /// never touches another installation's containers.
     pub fn with_owner(mut self, owner: impl Into<String>) -> DockerRunner {
-        self.containers.owner = owner.into();
+        self.owner = owner.into();
         self
     }
 
     /// Keeps run directories after the runs end (for their logs).
     pub fn keep_run_dirs(mut self, keep: bool) -> DockerRunner {
-        self.runs.layout.keep_runs(keep);
+        self.layout.keep_runs(keep);
         self
     }
 
     /// The names of the containers, running or not, that carry `owner`'s
-    /// label: what is left behind after a crash.
+    /// label, from the engine: what is left behind.
     pub async fn containers(owner: &str) -> io::Result<Vec<String>> {
-        let out = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
-            .arg(format!("label={OWNER_LABEL}={owner}"))
-            .output()
-            .await?;
-        ps_lines(&out)
-    }
-}
-
-/// The lines `docker ps` printed, or its failure as an error.
-fn ps_lines(out: &std::process::Output) -> io::Result<Vec<String>> {
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "docker ps: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect())
-}
-
-impl Containers {
-    fn name(run_name: &str) -> String {
-        format!("groupq-{run_name}")
+        let docker = Docker::connect_with_defaults().map_err(io::Error::other)?;
+        let docker = docker.negotiate_version().await.map_err(io::Error::other)?;
+        let labelled = list(&docker, OWNER_LABEL, owner)
+            .await
+            .map_err(io::Error::other)?;
+        Ok(labelled.into_iter().map(|c| c.name).collect())
     }
 
-    /// `docker run` for `spec` in `dir`.
-    fn start(&self, spec: &RunSpec, layout: &Layout, dir: &RunDir) -> io::Result<Started> {
-        let name = Containers::name(&spec.name);
-        let mount = |from: &Path, to: &str| {
-            let mut arg = OsString::from(from);
-            arg.push(":");
-            arg.push(to);
-            arg
-        };
-        let child = Command::new("docker")
-            .args([
-                "run",
-                "-i",
-                "--rm",
-                "--init",
-                "--network",
-                "none",
-                "--name",
-                &name,
-            ])
-            .arg("--label")
-            .arg(format!("{OWNER_LABEL}={}", self.owner))
-            .arg("--label")
-            .arg(format!("{RUN_LABEL}={}", spec.run.get()))
-            .arg("--label")
-            .arg(format!("{INSTANCE_LABEL}={}", self.instance))
-            .arg("--label")
-            .arg(format!("{ROOT_LABEL}={}", layout.root().display()))
-            .arg("-v")
-            .arg(mount(&dir.path, "/ipc"))
-            .arg("-v")
-            .arg(mount(&layout.group_dir(&spec.group), "/group"))
-            .arg(&self.image)
-            .args(&self.args)
-            // Not passed into the container: it names the client as this
-            // run's, for a restarted driver's `/proc` scan.
-            .env("GROUPQ_IPC", &dir.path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("docker: {e}")))?;
-        let killer = Box::new(move |_pid: Option<u32>| {
-            tokio::spawn(kill_container(name));
-        });
-        Ok(Started {
-            child,
-            killer,
-            exit_of_run: docker_exit,
-        })
-    }
-}
-
-/// `docker kill`, retried while the container may still be being created.
-async fn kill_container(name: String) {
-    for _ in 0..50 {
-        let killed = Command::new("docker")
-            .args(["kill", &name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-        if killed.is_ok_and(|s| s.success()) {
-            return;
+    fn create_body(&self, spec: &RunSpec, dir: &RunDir) -> ContainerCreateBody {
+        let mount = |from: &Path, to: &str| format!("{}:{to}", from.display());
+        let labels = HashMap::from([
+            (OWNER_LABEL.to_string(), self.owner.clone()),
+            (RUN_LABEL.to_string(), spec.run.get().to_string()),
+            (NAME_LABEL.to_string(), spec.name.clone()),
+            (ROOT_LABEL.to_string(), self.layout.root().display().to_string()),
+        ]);
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: (!self.args.is_empty()).then(|| self.args.clone()),
+            labels: Some(labels),
+            attach_stdin: Some(false),
+            host_config: Some(HostConfig {
+                binds: Some(vec![
+                    mount(&dir.path, "/ipc"),
+                    mount(&self.layout.group_dir(&spec.group), "/group"),
+                ]),
+                network_mode: Some("none".into()),
+                init: Some(true),
+                auto_remove: Some(false),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::error!(container = %name, "docker kill kept failing");
 }
 
 impl Runner for DockerRunner {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
-        let containers = &self.containers;
-        self.runs.spawn(&spec, events, |layout, dir| {
-            containers.start(&spec, layout, dir)
+        let prepared = self.layout.prepare(&spec).and_then(|dir| {
+            // Marked just before the launch: a restarted driver that finds
+            // the marker knows the container may exist.
+            self.layout.mark(&spec.name, spec.run)?;
+            Ok(dir)
         });
+        let dir = match prepared {
+            Ok(dir) => dir,
+            Err(e) => {
+                events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
+                return;
+            }
+        };
+        let body = self.create_body(&spec, &dir);
+        let (kill, killed) = mpsc::unbounded_channel();
+        let container = container_name(&spec.name);
+        tokio::spawn(supervise(self.engine.clone(), container, body, events, killed));
+        self.runs.insert(
+            spec.run,
+            Live {
+                name: spec.name,
+                dir,
+                kill,
+            },
+        );
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        self.runs.deliver(run, message)
+        match self.runs.get_mut(&run) {
+            Some(live) => live.dir.deliver(message),
+            None => Ok(()),
+        }
     }
 
     fn close_input(&mut self, run: RunId) -> io::Result<()> {
-        self.runs.close_input(run)
+        match self.runs.get(&run) {
+            Some(live) => live.dir.close(),
+            None => Ok(()),
+        }
     }
 
     fn kill(&mut self, run: RunId) {
-        self.runs.kill(run);
+        if let Some(live) = self.runs.get(&run) {
+            let _ = live.kill.send(());
+        }
     }
 
+    /// Removes the container (its exit is handled) in the background, then
+    /// the run directory (unless kept) and the launch marker.
     fn release(&mut self, run: RunId) {
-        self.runs.release(run);
+        let name = match self.runs.remove(&run) {
+            Some(live) => live.name,
+            None => match self.recovered.remove(&run) {
+                Some(name) => name,
+                None => return,
+            },
+        };
+        let (engine, layout) = (self.engine.clone(), self.layout.clone());
+        tokio::spawn(async move {
+            let docker = engine.client().await;
+            remove_until_gone(&docker, &container_name(&name)).await;
+            layout.remove(&name);
+        });
     }
 
-    /// First the old driver's `docker run` clients are killed (found like
-    /// agent processes, see [`ProcessRunner`](super::ProcessRunner)), so
-    /// none can create a container after the listing; then the containers
-    /// labelled with this work directory are removed (`docker rm -f`, which
-    /// kills and waits). The launch markers, the clients and the
-    /// containers found name the runs launched.
+    /// Every container labelled with this work directory is killed and
+    /// removed, and waited for until the engine no longer knows it ("no
+    /// such container" and "removal already in progress" count as done);
+    /// the launch markers and the containers' labels name the runs
+    /// launched.
     fn recover(&mut self) -> Recovering<'_> {
         Box::pin(async move {
-            let mut runs = self.runs.recover().await?;
-            let root = self.runs.layout.root().to_path_buf();
-            let found = tokio::task::spawn_blocking(move || remove_containers(&root))
-                .await
-                .map_err(io::Error::other)??;
-            runs.extend(found);
+            let mut runs = Vec::new();
+            for (run, name) in self.layout.marked()? {
+                runs.push(run);
+                self.recovered.insert(run, name);
+            }
+            let docker = self.engine.client().await;
+            let root = self.layout.root().display().to_string();
+            let found = with_retries("list containers", || list(&docker, ROOT_LABEL, &root)).await;
+            for container in found {
+                if let Some(run) = container.run {
+                    if !runs.contains(&run) {
+                        runs.push(run);
+                        if let Some(name) = container.run_name {
+                            self.recovered.insert(run, name);
+                        }
+                    }
+                }
+                remove_until_gone(&docker, &container.name).await;
+            }
             runs.sort();
-            runs.dedup();
             Ok(runs)
         })
     }
 }
 
-/// Removes the containers labelled with the work directory `root`
-/// (`docker rm -f`, which kills and waits); returns their runs.
-fn remove_containers(root: &Path) -> io::Result<Vec<RunId>> {
-    let mut runs = Vec::new();
-    {
-        let label = format!("label={ROOT_LABEL}={}", root.display());
-        let listed = std::process::Command::new("docker")
-            .args(["ps", "-a", "--filter", &label, "--format"])
-            .arg(format!("{{{{.ID}}}} {{{{.Label \"{RUN_LABEL}\"}}}}"))
-            .output()?;
-        let mut ids = Vec::new();
-        for line in ps_lines(&listed)? {
-            let mut words = line.split_whitespace();
-            if let Some(id) = words.next() {
-                ids.push(id.to_string());
-            }
-            if let Some(run) = words.next().and_then(|r| r.parse().ok()) {
-                runs.push(RunId::new(run));
-            }
-        }
-        if !ids.is_empty() {
-            let removed = std::process::Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .stdout(Stdio::null())
-                .status()?;
-            if !removed.success() {
-                return Err(io::Error::other("docker rm -f failed"));
-            }
-        }
-    }
-    Ok(runs)
+/// A container the engine lists.
+struct Listed {
+    name: String,
+    run: Option<RunId>,
+    run_name: Option<String>,
 }
 
-/// Maps `docker run`'s own failure to a run that never started.
-fn docker_exit(exit: RunExit) -> RunExit {
-    match exit {
-        RunExit::Code(DOCKER_RUN_FAILED) => RunExit::NotStarted(
-            "docker could not create or start the container (status 125)".into(),
-        ),
-        other => other,
+async fn list(docker: &Docker, label: &str, value: &str) -> Result<Vec<Listed>, EngineError> {
+    let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let listed = docker.list_containers(Some(options)).await?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.names?.into_iter().next()?.trim_start_matches('/').to_string();
+            let labels = c.labels.unwrap_or_default();
+            let run = labels
+                .get(RUN_LABEL)
+                .and_then(|r| r.parse().ok())
+                .map(RunId::new);
+            let run_name = labels.get(NAME_LABEL).cloned();
+            Some(Listed {
+                name,
+                run,
+                run_name,
+            })
+        })
+        .collect())
+}
+
+/// Retries `call` with backoff until the engine answers it.
+async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EngineError>>,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        match call().await {
+            Ok(answer) => return answer,
+            Err(e) => {
+                tracing::warn!("docker: {what}: {e}; retrying");
+                backoff.wait().await;
+            }
+        }
     }
+}
+
+/// Kills and removes a container, and waits until the engine no longer
+/// knows it. "No such container" and "removal in progress" are done too.
+async fn remove_until_gone(docker: &Docker, container: &str) {
+    let mut backoff = Backoff::default();
+    loop {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        match docker.remove_container(container, Some(options)).await {
+            Ok(()) => {}
+            Err(e) if matches!(status_of(&e), Some(404 | 409)) => {}
+            Err(e) => {
+                tracing::warn!(container, "docker: cannot remove the container: {e}; retrying");
+                backoff.wait().await;
+                continue;
+            }
+        }
+        match docker.inspect_container(container, None).await {
+            Err(e) if status_of(&e) == Some(404) => return,
+            // Still there (removal in progress) or no answer: look again.
+            _ => backoff.wait().await,
+        }
+    }
+}
+
+/// Exponential backoff from 50 ms to [`MAX_BACKOFF`].
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff(Duration::from_millis(50))
+    }
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+    }
+
+    fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+/// Watches one run's container from its creation to its end.
+async fn supervise(
+    engine: Engine,
+    container: String,
+    body: ContainerCreateBody,
+    events: RunEvents,
+    mut kill: mpsc::UnboundedReceiver<()>,
+) {
+    let mut watch = Watch {
+        docker: engine.client().await,
+        engine,
+        container,
+        events,
+        consumed: 0,
+        kill_asked: false,
+        backoff: Backoff::default(),
+    };
+    let exit = match watch.create_and_start(body, &mut kill).await {
+        Ok(()) => watch.until_exit(&mut kill).await,
+        Err(never) => never,
+    };
+    watch.events.send(RunEvent::Exited(exit));
+}
+
+/// One run's container as its supervisor knows it.
+struct Watch {
+    engine: Engine,
+    docker: Docker,
+    container: String,
+    events: RunEvents,
+    /// Stdout lines of the log already reported.
+    consumed: u64,
+    kill_asked: bool,
+    backoff: Backoff,
+}
+
+impl Watch {
+    /// The connection failed: say so (the application hears it), wait,
+    /// and get a client again.
+    async fn trouble(&mut self, what: &str, e: &EngineError) {
+        let run = self.events.run();
+        let error = format!("docker: {what} of {}: {e}", self.container);
+        tracing::warn!(run = run.get(), "{error}; the run stays live until the engine answers");
+        self.events.send(RunEvent::Trouble(error));
+        self.backoff.wait().await;
+        self.docker = self.engine.client().await;
+    }
+
+    /// Creates (idempotent by name) and starts the container; `Err` is the
+    /// exit of a run that never started.
+    async fn create_and_start(
+        &mut self,
+        body: ContainerCreateBody,
+        kill: &mut mpsc::UnboundedReceiver<()>,
+    ) -> Result<(), RunExit> {
+        loop {
+            let options = CreateContainerOptionsBuilder::new()
+                .name(&self.container)
+                .build();
+            match self.docker.create_container(Some(options), body.clone()).await {
+                Ok(_) => break,
+                // An earlier try created it and its answer was lost.
+                Err(e) if status_of(&e) == Some(409) => break,
+                Err(e) if status_of(&e).is_some() => {
+                    return Err(RunExit::NotStarted(format!("docker could not create the container: {e}")))
+                }
+                Err(e) => self.trouble("create", &e).await,
+            }
+        }
+        self.backoff.reset();
+        if kill.try_recv().is_ok() {
+            // Killed before it started: it never ran.
+            remove_until_gone(&self.docker, &self.container).await;
+            return Err(RunExit::NotStarted("killed before its container started".into()));
+        }
+        loop {
+            match self.docker.start_container(&self.container, None).await {
+                Ok(()) => return Ok(()),
+                Err(e) if status_of(&e) == Some(304) => return Ok(()),
+                Err(e) if status_of(&e).is_some() => {
+                    remove_until_gone(&self.docker, &self.container).await;
+                    return Err(RunExit::NotStarted(format!(
+                        "docker could not start the container: {e}"
+                    )));
+                }
+                Err(e) => {
+                    self.trouble("start", &e).await;
+                    // The start may have reached the engine: it says.
+                    if let Ok(inspected) = self.docker.inspect_container(&self.container, None).await {
+                        let state = inspected.state.unwrap_or_default();
+                        if state.running == Some(true) || state.finished_at.is_some_and(|f| !f.starts_with("0001")) {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Follows the log and waits for the container's end; through any
+    /// trouble with the daemon, until the engine reports the exit.
+    async fn until_exit(&mut self, kill: &mut mpsc::UnboundedReceiver<()>) -> RunExit {
+        loop {
+            match self.attach(kill).await {
+                Attached::Exited(code) => return RunExit::Code(code),
+                Attached::Gone => return RunExit::Gone("the container was removed".into()),
+                Attached::Lost => {}
+            }
+            // Reconnect: the engine says what became of the container.
+            loop {
+                match self.docker.inspect_container(&self.container, None).await {
+                    Ok(inspected) => {
+                        let state = inspected.state.unwrap_or_default();
+                        if state.running == Some(true) {
+                            break;
+                        }
+                        // It ended: read what it wrote since, then report.
+                        self.read_rest().await;
+                        let code = state.exit_code.unwrap_or(-1);
+                        return RunExit::Code(i32::try_from(code).unwrap_or(-1));
+                    }
+                    Err(e) if status_of(&e) == Some(404) => {
+                        return RunExit::Gone("the container was removed".into())
+                    }
+                    Err(e) => self.trouble("inspect", &e).await,
+                }
+            }
+        }
+    }
+
+    /// One attachment: the followed log and the wait, together.
+    async fn attach(&mut self, kill: &mut mpsc::UnboundedReceiver<()>) -> Attached {
+        let logs_options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .tail("all")
+            .build();
+        let wait_options = WaitContainerOptionsBuilder::new()
+            .condition("not-running")
+            .build();
+        let docker = self.docker.clone();
+        let mut logs = docker.logs(&self.container, Some(logs_options));
+        let mut wait = docker.wait_container(&self.container, Some(wait_options));
+        let (mut stdout, mut stderr) = (Lines::default(), Lines::default());
+        let mut seen = 0u64;
+        let mut logs_done = false;
+        let mut exit: Option<i32> = None;
+        if self.kill_asked {
+            self.send_kill().await;
+        }
+        loop {
+            if logs_done {
+                if let Some(code) = exit {
+                    self.backoff.reset();
+                    return Attached::Exited(code);
+                }
+            }
+            tokio::select! {
+                item = logs.next(), if !logs_done => match item {
+                    Some(Ok(LogOutput::StdOut { message })) => {
+                        for (line, _) in stdout.push(&message) {
+                            seen += 1;
+                            if seen > self.consumed {
+                                self.consumed = seen;
+                                self.report(&line);
+                            }
+                        }
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => {
+                        for (line, _) in stderr.push(&message) {
+                            let line = String::from_utf8_lossy(&line);
+                            tracing::warn!(run = self.events.run().get(), "agent stderr: {line}");
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) if status_of(&e) == Some(404) => return Attached::Gone,
+                    Some(Err(e)) => {
+                        self.trouble("reading the log", &e).await;
+                        return Attached::Lost;
+                    }
+                    // The log ends when the container stops (or the
+                    // connection closed: the wait tells which).
+                    None => logs_done = true,
+                },
+                answer = wait.next(), if exit.is_none() => match answer {
+                    Some(Ok(answer)) => exit = Some(i32::try_from(answer.status_code).unwrap_or(-1)),
+                    Some(Err(EngineError::DockerContainerWaitError { code, .. })) => {
+                        exit = Some(i32::try_from(code).unwrap_or(-1))
+                    }
+                    Some(Err(e)) if status_of(&e) == Some(404) => return Attached::Gone,
+                    Some(Err(e)) => {
+                        self.trouble("waiting", &e).await;
+                        return Attached::Lost;
+                    }
+                    None => return Attached::Lost,
+                },
+                asked = kill.recv(), if !self.kill_asked => {
+                    if asked.is_some() {
+                        self.kill_asked = true;
+                        self.send_kill().await;
+                    }
+                }
+                // The exit is known and the log is still open: give it a
+                // moment, then read the rest from the start.
+                () = tokio::time::sleep(Duration::from_secs(5)), if exit.is_some() => {
+                    return Attached::Lost;
+                }
+            }
+        }
+    }
+
+    /// Reads the log of a stopped container to its end, reporting what was
+    /// not reported yet.
+    async fn read_rest(&mut self) {
+        let options = LogsOptionsBuilder::new()
+            .follow(false)
+            .stdout(true)
+            .stderr(false)
+            .tail("all")
+            .build();
+        let docker = self.docker.clone();
+        let mut logs = docker.logs(&self.container, Some(options));
+        let mut stdout = Lines::default();
+        let mut seen = 0u64;
+        while let Some(Ok(item)) = logs.next().await {
+            if let LogOutput::StdOut { message } = item {
+                for (line, _) in stdout.push(&message) {
+                    seen += 1;
+                    if seen > self.consumed {
+                        self.consumed = seen;
+                        self.report(&line);
+                    }
+                }
+            }
+        }
+    }
+
+    fn report(&self, line: &[u8]) {
+        if let Some(line) = lines::parse(self.events.run(), line) {
+            self.events.send(RunEvent::Line {
+                line,
+                read_to: self.consumed,
+            });
+        }
+    }
+
+    /// The engine's kill, retried until it is confirmed or the container
+    /// is not running anyway.
+    async fn send_kill(&mut self) {
+        let mut backoff = Backoff::default();
+        for _ in 0..20 {
+            let options = KillContainerOptionsBuilder::new().signal("KILL").build();
+            match self.docker.kill_container(&self.container, Some(options)).await {
+                Ok(()) => return,
+                Err(e) if matches!(status_of(&e), Some(404 | 409)) => return,
+                Err(e) => {
+                    tracing::warn!(container = %self.container, "docker: kill: {e}; retrying");
+                    backoff.wait().await;
+                }
+            }
+        }
+        // Still unconfirmed: asked again at the next attachment.
+    }
+}
+
+/// How one attachment ended.
+enum Attached {
+    /// The engine reported the exit, and the log was read to its end.
+    Exited(i32),
+    /// The engine no longer knows the container.
+    Gone,
+    /// The connection failed: reconnect and ask the engine.
+    Lost,
 }
 
 impl Drop for DockerRunner {
+    /// No executor may be left to remove containers: a thread of its own
+    /// does, with a runtime of its own, and the drop waits for it.
     fn drop(&mut self) {
-        // No executor may be left to run `docker kill` tasks: kill here.
         let names: Vec<String> = self
             .runs
-            .live_names()
-            .map(Containers::name)
+            .values()
+            .map(|live| container_name(&live.name))
             .collect();
-        if !names.is_empty() {
-            let _ = std::process::Command::new("docker")
-                .arg("kill")
-                .args(&names)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        if names.is_empty() {
+            return;
         }
+        let base = self.engine.base.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(docker) = base.negotiate_version().await else {
+                    return;
+                };
+                for name in names {
+                    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        docker.remove_container(&name, Some(options)),
+                    )
+                    .await;
+                }
+            });
+        })
+        .join();
     }
 }

@@ -13,6 +13,11 @@ use groupq_protocol::{
 
 use groupq_host::{RunSpec, RunWork};
 
+/// The file an agent's stdout goes to, in its run directory (processes).
+pub(crate) const STDOUT_FILE: &str = "stdout";
+/// The file an agent's stderr goes to, in its run directory (processes).
+pub(crate) const STDERR_FILE: &str = "stderr";
+
 /// The work directory's layout: `runs/<name>/` per run (the IPC
 /// directory, named by the run's unique name), `launches/<name>` per
 /// launched run (holding its id), `groups/<group>/` per group (kept across

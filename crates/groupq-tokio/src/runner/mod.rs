@@ -2,11 +2,12 @@
 //! and two implementations, [`ProcessRunner`] (the embedded default: each
 //! run is a local process) and [`DockerRunner`] (each run is a container).
 
-mod child;
 mod docker;
 mod ipc;
-mod local;
+mod lines;
+mod output;
 mod process;
+mod procs;
 
 use std::future::Future;
 use std::io;
@@ -17,7 +18,7 @@ use groupq_host::{RunExit, RunSpec};
 use groupq_protocol::AgentLine;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use docker::{DockerRunner, INSTANCE_LABEL, OWNER_LABEL, RUN_LABEL};
+pub use docker::{DockerRunner, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL};
 pub use process::{CommandLine, ProcessRunner};
 
 /// Something a run did.
@@ -33,6 +34,11 @@ pub enum RunEvent {
         /// given back to read on from after a restart).
         read_to: u64,
     },
+    /// The runner cannot tell what the run is doing (its daemon does not
+    /// answer): the run stays live, and holds its slot, until it can. Not
+    /// an input of the host: the driver logs it and tells the application
+    /// ([`HostEvent::RunnerTrouble`](groupq_host::HostEvent::RunnerTrouble)).
+    Trouble(String),
     /// The run ended. Always the run's last event, sent exactly once.
     Exited(RunExit),
 }

@@ -1,21 +1,26 @@
 //! [`ProcessRunner`]: each run is a local process, the embedded default
-//! that needs no daemon.
+//! that needs no daemon. A run is its process group: it has ended when its
+//! agent has exited and nothing of its group is left.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
 use groupq::{RunId, WorkKind};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::process::Command;
+use groupq_host::{RunExit, RunSpec};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use super::ipc::{Layout, RunDir};
-use super::local::{LocalRuns, Started};
-use groupq_host::RunSpec;
-
-use super::{Recovering, RunEvents, Runner};
+use super::ipc::{Layout, RunDir, STDERR_FILE, STDOUT_FILE};
+use super::lines;
+use super::output::{Tail, Wakeup, Watch};
+use super::procs;
+use super::{Recovering, RunEvent, RunEvents, Runner};
 
 /// A program and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,19 +50,44 @@ impl CommandLine {
 /// Runs every run as a process of its own, in its own process group.
 ///
 /// - The process gets `GROUPQ_IPC` (its run directory, see the protocol in
-///   `groupq_agent`) and `GROUPQ_GROUP_DIR` in its environment, stdin from
-///   `/dev/null`, and its stdout and stderr read by the runtime.
+///   `groupq_protocol`) and `GROUPQ_GROUP_DIR` in its environment, stdin
+///   from `/dev/null`.
+/// - **Its output outlives its reader.** Its stdout and stderr are the
+///   files `stdout` and `stderr` of its run directory, appended to by the
+///   agent and read by the runner (woken by inotify on Linux, as each line
+///   is written). Nothing of the agent depends on the driver's process: if
+///   the driver dies, the agent keeps running and keeps writing, and no
+///   line is lost.
+/// - **A run is its process group.** The agent leads a process group of
+///   its own (not the driver's, so a signal to the driver's group does not
+///   reach it). Its exit is reported once the agent has exited and nothing
+///   of its group is left: helpers still alive at the agent's exit get
+///   [`helper_grace`](Self::helper_grace) (default 500 ms) to exit, then
+///   the group is killed, and the exit is reported once they are gone.
+///   Helpers that leave the group (`setsid`, a daemon) are not the run's.
 /// - Follow-ups are message files renamed into `<run dir>/in/`; close is the
-///   `in/_close` sentinel.
-/// - Kill is SIGKILL of the process group, so helpers the agent started die
-///   with it.
+///   `in/_close` sentinel. Kill is SIGKILL of the process group.
 /// - Run directories live under `work_dir/runs/` and are removed once the
 ///   driver has handled the run's exit (unless [`keep_run_dirs`](Self::keep_run_dirs)).
 ///
-/// Dropping the runtime kills every process still running.
+/// Dropping the runner kills every process group still running.
 pub struct ProcessRunner {
-    runs: LocalRuns,
+    layout: Layout,
     commands: [CommandLine; 3],
+    helper_grace: Duration,
+    /// Started with the first run (it needs the tokio runtime).
+    wakeup: Option<Wakeup>,
+    runs: HashMap<RunId, Live>,
+    /// Runs of an earlier driver found by recovery, until released.
+    recovered: HashMap<RunId, String>,
+}
+
+/// What the runner keeps of a live run.
+struct Live {
+    name: String,
+    dir: RunDir,
+    pgid: Option<i32>,
+    kill: mpsc::UnboundedSender<()>,
 }
 
 impl ProcessRunner {
@@ -65,8 +95,12 @@ impl ProcessRunner {
     /// under `work_dir` (created if missing).
     pub fn new(work_dir: &Path, command: CommandLine) -> io::Result<ProcessRunner> {
         Ok(ProcessRunner {
-            runs: LocalRuns::new(Layout::new(work_dir)?),
+            layout: Layout::new(work_dir)?,
             commands: [command.clone(), command.clone(), command],
+            helper_grace: Duration::from_millis(500),
+            wakeup: None,
+            runs: HashMap::new(),
+            recovered: HashMap::new(),
         })
     }
 
@@ -78,35 +112,68 @@ impl ProcessRunner {
 
     /// Keeps run directories after the runs end (for their logs).
     pub fn keep_run_dirs(mut self, keep: bool) -> ProcessRunner {
-        self.runs.layout.keep_runs(keep);
+        self.layout.keep_runs(keep);
         self
     }
-}
 
-/// Starts `line` in `dir` as the leader of a new process group.
-fn start(line: &CommandLine, layout: &Layout, dir: &RunDir, group: &str) -> io::Result<Started> {
-    let child = Command::new(&line.program)
-        .args(&line.args)
-        .env("GROUPQ_IPC", &dir.path)
-        .env("GROUPQ_GROUP_DIR", layout.group_dir(group))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", line.program.display())))?;
-    let killer = Box::new(|pid: Option<u32>| {
-        // The child leads its own process group (process_group(0)).
-        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    });
-    Ok(Started {
-        child,
-        killer,
-        exit_of_run: std::convert::identity,
-    })
+    /// How long helpers still in the run's process group at the agent's
+    /// exit get before the group is killed.
+    pub fn helper_grace(mut self, grace: Duration) -> ProcessRunner {
+        self.helper_grace = grace;
+        self
+    }
+
+    fn start(&mut self, spec: &RunSpec, events: &RunEvents) -> io::Result<Live> {
+        let line = &self.commands[kind_index(spec.work.kind())];
+        let dir = self.layout.prepare(spec)?;
+        let open = |name: &str| -> io::Result<File> {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path.join(name))
+        };
+        let (stdout, stderr) = (open(STDOUT_FILE)?, open(STDERR_FILE)?);
+        // Marked just before the launch: a restarted driver that finds the
+        // marker knows the run may have started. Marked after the run
+        // directory is ready, so that a crash while preparing it leaves no
+        // marker and the run counts as never launched.
+        self.layout.mark(&spec.name, spec.run)?;
+        let child = Command::new(&line.program)
+            .args(&line.args)
+            .env("GROUPQ_IPC", &dir.path)
+            .env("GROUPQ_GROUP_DIR", self.layout.group_dir(&spec.group))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", line.program.display())))?;
+        let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+        let wakeup = self.wakeup.get_or_insert_with(Wakeup::start);
+        let out = Output {
+            stdout: Tail::open(&dir.path.join(STDOUT_FILE), 0)?,
+            stderr: Tail::open(&dir.path.join(STDERR_FILE), 0)?,
+            watches: [
+                wakeup.watch(&dir.path.join(STDOUT_FILE)),
+                wakeup.watch(&dir.path.join(STDERR_FILE)),
+            ],
+        };
+        let (kill, killed) = mpsc::unbounded_channel();
+        tokio::spawn(supervise(
+            child,
+            pgid,
+            out,
+            events.clone(),
+            killed,
+            self.helper_grace,
+        ));
+        Ok(Live {
+            name: spec.name.clone(),
+            dir,
+            pgid,
+            kill,
+        })
+    }
 }
 
 fn kind_index(kind: WorkKind) -> usize {
@@ -117,41 +184,180 @@ fn kind_index(kind: WorkKind) -> usize {
     }
 }
 
+/// A run's output files and their wake-ups.
+struct Output {
+    stdout: Tail,
+    stderr: Tail,
+    watches: [Watch; 2],
+}
+
+impl Output {
+    /// Reports every complete stdout line since the last look, and logs
+    /// stderr's.
+    fn forward(&mut self, events: &RunEvents) {
+        let run = events.run();
+        match self.stdout.read() {
+            Ok(read) => {
+                for (line, read_to) in read {
+                    if let Some(line) = lines::parse(run, &line) {
+                        events.send(RunEvent::Line { line, read_to });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(run = run.get(), "cannot read the agent's stdout: {e}"),
+        }
+        if let Ok(read) = self.stderr.read() {
+            for (line, _) in read {
+                let line = String::from_utf8_lossy(&line);
+                tracing::warn!(run = run.get(), "agent stderr: {line}");
+            }
+        }
+    }
+
+    async fn changed(&self) {
+        tokio::select! {
+            () = self.watches[0].changed() => {},
+            () = self.watches[1].changed() => {},
+        }
+    }
+}
+
+/// Watches one run: forwards its lines as they are written, kills its
+/// group when asked, and reports its exit once the agent and everything of
+/// its group are gone, after every line.
+async fn supervise(
+    mut child: Child,
+    pgid: Option<i32>,
+    mut out: Output,
+    events: RunEvents,
+    mut kill: mpsc::UnboundedReceiver<()>,
+    grace: Duration,
+) {
+    let run = events.run();
+    let mut asked_to_kill = false;
+    let status = loop {
+        out.forward(&events);
+        tokio::select! {
+            biased;
+            status = child.wait() => break status,
+            Some(()) = kill.recv(), if !asked_to_kill => {
+                asked_to_kill = true;
+                procs::kill_group(pgid);
+            }
+            () = out.changed() => {}
+        }
+    };
+    // The agent has exited: helpers of its group get the grace, then die.
+    if let Some(pgid) = pgid.filter(|&g| procs::group_alive(g)) {
+        let until = Instant::now() + grace;
+        while procs::group_alive(pgid) && !asked_to_kill && Instant::now() < until {
+            out.forward(&events);
+            tokio::select! {
+                Some(()) = kill.recv() => asked_to_kill = true,
+                () = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+        if procs::group_alive(pgid) {
+            tracing::warn!(
+                run = run.get(),
+                "helpers of the agent outlived it by {grace:?}: killing its process group"
+            );
+            procs::kill_group(Some(pgid));
+            let mut looks = 0u64;
+            while procs::group_alive(pgid) {
+                // The run's slot stays held until its group is gone.
+                out.forward(&events);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                looks += 1;
+                if looks % 1000 == 0 {
+                    tracing::warn!(run = run.get(), "its process group survives SIGKILL");
+                    procs::kill_group(Some(pgid));
+                }
+            }
+        }
+    }
+    out.forward(&events);
+    let exit = match status {
+        Ok(status) => exit_of(status),
+        Err(e) => RunExit::Gone(format!("cannot wait for the agent: {e}")),
+    };
+    events.send(RunEvent::Exited(exit));
+}
+
+fn exit_of(status: ExitStatus) -> RunExit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => RunExit::Code(code),
+        (None, Some(signal)) => RunExit::Signal(signal),
+        (None, None) => RunExit::Gone("no exit status".into()),
+    }
+}
+
 impl Runner for ProcessRunner {
     fn spawn(&mut self, spec: RunSpec, events: RunEvents) {
-        let line = &self.commands[kind_index(spec.work.kind())];
-        self.runs.spawn(&spec, events, |layout, dir| {
-            start(line, layout, dir, &spec.group)
-        });
+        match self.start(&spec, &events) {
+            Ok(live) => {
+                self.runs.insert(spec.run, live);
+            }
+            Err(e) => {
+                events.send(RunEvent::Exited(RunExit::NotStarted(e.to_string())));
+            }
+        }
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        self.runs.deliver(run, message)
+        match self.runs.get_mut(&run) {
+            Some(live) => live.dir.deliver(message),
+            None => Ok(()),
+        }
     }
 
     fn close_input(&mut self, run: RunId) -> io::Result<()> {
-        self.runs.close_input(run)
+        match self.runs.get(&run) {
+            Some(live) => live.dir.close(),
+            None => Ok(()),
+        }
     }
 
     fn kill(&mut self, run: RunId) {
-        self.runs.kill(run);
+        if let Some(live) = self.runs.get(&run) {
+            let _ = live.kill.send(());
+        }
     }
 
     fn release(&mut self, run: RunId) {
-        self.runs.release(run);
+        if let Some(live) = self.runs.remove(&run) {
+            self.layout.remove(&live.name);
+        } else if let Some(name) = self.recovered.remove(&run) {
+            self.layout.remove(&name);
+        }
     }
 
     /// A scan of `/proc` for processes whose `GROUPQ_IPC` names a run
     /// directory of this work directory: every agent still alive is killed
-    /// with its process group. The launch markers in `<work dir>/launches/`
-    /// and the agents found name the runs launched.
+    /// with its process group, and waited for, off the loop's thread. The
+    /// launch markers in `<work dir>/launches/` name the runs launched.
     fn recover(&mut self) -> Recovering<'_> {
-        Box::pin(self.runs.recover())
+        Box::pin(async move {
+            let marked = self.layout.marked()?;
+            let prefix = self.layout.ipc_env_prefix();
+            tokio::task::spawn_blocking(move || procs::kill_all_of(&prefix))
+                .await
+                .map_err(io::Error::other)?;
+            let mut runs = Vec::new();
+            for (run, name) in marked {
+                runs.push(run);
+                self.recovered.insert(run, name);
+            }
+            Ok(runs)
+        })
     }
 }
 
 impl Drop for ProcessRunner {
     fn drop(&mut self) {
-        self.runs.kill_all();
+        for live in self.runs.values() {
+            procs::kill_group(live.pgid);
+        }
     }
 }
