@@ -27,7 +27,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use groupq::{
-    Command, Config, Steppable, Event, Exit, Exited, Machine, Message, Output, Policy, RunId, Task,
+    Command, Config, Event, Exit, Exited, Machine, Message, Output, Policy, RunId, Steppable, Task,
     TaskAnswer, Time,
 };
 use w::{Driver, Floor, WEvent};

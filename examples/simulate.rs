@@ -36,7 +36,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use groupq::{Command, Config, Steppable, Exit, Exited, Machine, Message, Output, Policy, RunId, Time};
+use groupq::{
+    Command, Config, Exit, Exited, Machine, Message, Output, Policy, RunId, Steppable, Time,
+};
 use groupq_check::Checked;
 use w::{Driver, Floor, WEvent};
 

@@ -19,8 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use groupq::{
-    Command, Config, Steppable, Epoch, Exit, Exited, Machine, Message, Output, Pipe, RunId, Shutdown,
-    Task, Timeout, Turn, TurnReport, Work,
+    Command, Config, Epoch, Exit, Exited, Machine, Message, Output, Pipe, RunId, Shutdown,
+    Steppable, Task, Timeout, Turn, TurnReport, Work,
 };
 use groupq_check::Checked;
 

@@ -109,7 +109,9 @@ event!(Shutdown, ShutdownReport<K, T, P>, |_e, q, _now| q.on_shutdown());
 event!(Cancel<K, T>, CancelAnswer<P>, |e, q, _now| Ok(q.on_cancel(&e.group, &e.id)));
 event!(Pause<K>, (), |e, q, _now| q.on_pause(e.group));
 event!(Resume<K>, (), |e, q, _now| q.on_resume(&e.group));
-event!(CloseRun<K>, CloseAnswer, |e, q, _now| Ok(q.on_close(&e.group)));
+event!(CloseRun<K>, CloseAnswer, |e, q, _now| Ok(
+    q.on_close(&e.group)
+));
 event!(NeverLaunched<T, P>, Requeue<T, P>, |e, q, _now| q.on_never_launched(e.run, e.work));
 
 impl<K, T, P> sealed::Sealed<K, T, P> for Input<K, T, P> {}

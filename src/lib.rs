@@ -392,20 +392,19 @@
 #![warn(missing_docs)]
 
 mod config;
-mod step;
 mod error;
 mod event;
 mod input;
 mod machine;
 mod output;
 mod state;
+mod step;
 mod time;
 mod turn_report;
 mod view;
 mod work;
 
 pub use config::{Config, ConfigError, Policy};
-pub use step::{Steppable, Stepped};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
@@ -417,6 +416,7 @@ pub use machine::Machine;
 #[cfg(feature = "serde")]
 pub use machine::SnapshotError;
 pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record};
+pub use step::{Steppable, Stepped};
 pub use time::{Epoch, Time};
 pub use turn_report::{Compaction, CompactionTrigger, ContextStats, TurnReport, TurnStatus};
 pub use view::{Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats};

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Steppable, Exit, Input, Output, Policy, RunId,
-    Time, TurnReport, TurnStatus,
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Output, Policy, RunId,
+    Steppable, Time, TurnReport, TurnStatus,
 };
 use groupq_check::{CheckError, Checked};
 

@@ -10,7 +10,7 @@
 
 mod support;
 
-use groupq::{Steppable, Input, Machine, Output, Response, RunId, Time, Work};
+use groupq::{Input, Machine, Output, Response, RunId, Steppable, Time, Work};
 use proptest::prelude::*;
 
 use support::gen::{self, Harness, In};

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use groupq::{Command, Config, Steppable, Exit, Exited, Machine, Message, Output, RunId, Time};
+use groupq::{Command, Config, Exit, Exited, Machine, Message, Output, RunId, Steppable, Time};
 
 thread_local! {
     static PANIC_ON_CLONE: Cell<bool> = const { Cell::new(false) };

@@ -30,7 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
 use groupq::{
-    Command, Config, Steppable, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId,
+    Command, Config, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId, Steppable,
     Task, Time, Timeout,
 };
 

@@ -14,6 +14,7 @@
 //! and checks the promises on it. The invariant checker runs over every
 //! input. Exits non-zero on a violation or if the agents' clocks disagree.
 
+mod engine;
 mod evidence;
 mod timeline;
 mod workload;
@@ -40,6 +41,9 @@ what happens. Options:
                   agent.log) in DIR, which must be missing or empty
                   (default: a temporary directory, removed at the end)
   -h, --help      this text";
+
+/// The owner label of the demo's containers.
+const OWNER: &str = "groupq-orchestrator-demo";
 
 /// Command-line options.
 pub struct Options {
@@ -219,6 +223,7 @@ async fn run(options: &Options) -> Result<(), Fatal> {
         config.idle_timeout(),
         config.retry_base(),
     );
+    let sampler = options.docker.then(|| engine::Sampler::start(OWNER));
     let driver = tokio::spawn(driver.run());
     let timeline = tokio::spawn(timeline::print(events));
     tokio::select! {
@@ -232,8 +237,15 @@ async fn run(options: &Options) -> Result<(), Fatal> {
     let metrics = handle.metrics();
     let tally = timeline.await?;
     let evidence = evidence::Evidence::read(&work.path)?;
-    timeline::summary(&tally, &metrics, &evidence, &config);
+    let engine = match sampler {
+        Some(sampler) => Some(sampler.finish().await?),
+        None => None,
+    };
+    timeline::summary(&tally, &metrics, &evidence, engine.as_ref(), &config);
     evidence.verify(config.max_active())?;
+    if let Some(engine) = &engine {
+        engine.verify(config.max_active())?;
+    }
     Ok(())
 }
 
@@ -244,7 +256,7 @@ fn runtime(options: &Options, pace: &Pace, dir: &Path) -> Result<Box<dyn Runner>
         ensure_image(&options.image)?;
         let runtime = DockerRunner::new(dir, options.image.clone())?
             .with_args(["--turn-ms", &turn_ms])
-            .with_owner("groupq-orchestrator-demo")
+            .with_owner(OWNER)
             .keep_run_dirs(true);
         Ok(Box::new(runtime))
     } else {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use groupq::{Config, RunId};
 use groupq_tokio::{HostEvent, HostEvents, Metrics};
 
+use crate::engine::EngineView;
 use crate::evidence::Evidence;
 
 /// The demo's start, for the timeline's clock.
@@ -79,9 +80,7 @@ pub async fn print(mut events: HostEvents) -> Tally {
             }
             HostEvent::Exited {
                 group, run, exit, ..
-            } => {
-                line(&group, Some(run), format!("exited ({exit})"))
-            }
+            } => line(&group, Some(run), format!("exited ({exit})")),
             HostEvent::Notice { group, notice } => {
                 line(&group, None, format!("notice to the user: {notice:?}"))
             }
@@ -111,7 +110,13 @@ pub async fn print(mut events: HostEvents) -> Tally {
 }
 
 /// The final summary.
-pub fn summary(tally: &Tally, metrics: &Metrics, evidence: &Evidence, config: &Config) {
+pub fn summary(
+    tally: &Tally,
+    metrics: &Metrics,
+    evidence: &Evidence,
+    engine: Option<&EngineView>,
+    config: &Config,
+) {
     let per_group: Vec<String> = tally.runs.iter().map(|(g, n)| format!("{g} {n}")).collect();
     let (alive, alive_in_group) = evidence.max_alive();
     println!("summary");
@@ -130,5 +135,11 @@ pub fn summary(tally: &Tally, metrics: &Metrics, evidence: &Evidence, config: &C
         config.max_active(),
         evidence.spans.iter().filter(|s| s.killed).count()
     );
+    if let Some(engine) = engine {
+        println!(
+            "  engine's own list     at most {} containers running at once, at most {} per group ({} samples); {} left",
+            engine.max_running, engine.max_in_group, engine.samples, engine.left
+        );
+    }
     println!("  invariant checker     every input checked, no violation");
 }

@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use groupq::{
-    Command, Config, ContextStats, Steppable, Error, Event, Exit, Exited, Idle, Input, Machine,
-    Message, Output, Pipe, PipeAnswer, Record, Response, RunId, Shutdown, ShutdownReport, Task,
+    Command, Config, ContextStats, Error, Event, Exit, Exited, Idle, Input, Machine, Message,
+    Output, Pipe, PipeAnswer, Record, Response, RunId, Shutdown, ShutdownReport, Steppable, Task,
     TaskAnswer, Time, Timeout, Turn, TurnReport, Work,
 };
 use groupq_check::{CheckError, Checked};

@@ -13,8 +13,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Steppable, Error, Exit, Input,
-    Machine, Output, Policy, Response, RunId, Time, TurnReport, TurnStatus, Work,
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Machine,
+    Output, Policy, Response, RunId, Steppable, Time, TurnReport, TurnStatus, Work,
 };
 
 /// Group key.

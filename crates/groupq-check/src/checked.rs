@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::hash::Hash;
 
-use groupq::{Config, Steppable, Error, Event, Input, Machine, Output, Time};
+use groupq::{Config, Error, Event, Input, Machine, Output, Steppable, Time};
 
 use crate::checker::{Checker, Violation};
 

@@ -5,8 +5,8 @@ use std::fmt;
 use thiserror::Error;
 
 use groupq::{
-    CloseReason, Command, Steppable, Dropped, Error, Machine, Notice, Output, Pending, Record,
-    Response, RunState, ShutdownReport, Time, Work, WorkKind,
+    CloseReason, Command, Dropped, Error, Machine, Notice, Output, Pending, Record, Response,
+    RunState, ShutdownReport, Steppable, Time, Work, WorkKind,
 };
 
 use crate::checked::{CheckError, Checked};

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use groupq::{
-    CloseReason, Command, Config, Steppable, Error, Exit, Input, LiveRun, Machine, Output,
-    PendingGroup, Response, RunId, RunState, ShutdownReport, Time, TurnReport, Work, WorkKind,
+    CloseReason, Command, Config, Error, Exit, Input, LiveRun, Machine, Output, PendingGroup,
+    Response, RunId, RunState, ShutdownReport, Steppable, Time, TurnReport, Work, WorkKind,
 };
 use groupq_check::{Checker, Property, Violation};
 

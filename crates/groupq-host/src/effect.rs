@@ -61,7 +61,12 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// A spec (for runners' tests and hand-driven drivers).
-    pub fn new(run: RunId, name: impl Into<String>, group: impl Into<String>, work: RunWork) -> RunSpec {
+    pub fn new(
+        run: RunId,
+        name: impl Into<String>,
+        group: impl Into<String>,
+        work: RunWork,
+    ) -> RunSpec {
         RunSpec {
             run,
             name: name.into(),

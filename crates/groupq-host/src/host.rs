@@ -5,9 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use groupq::{
-    Cancel, CancelAnswer, CloseRun, Command, Config, Steppable, Event, Exit, Exited, Heartbeat, Idle,
-    Machine, Message, NeverLaunched, Output, Pause, Pipe, PipeAnswer, Record, Requeue, Resume,
-    RunId, Shutdown, Task, TaskAnswer, Time, Timeout, Turn, Work, WorkKind,
+    Cancel, CancelAnswer, CloseRun, Command, Config, Event, Exit, Exited, Heartbeat, Idle, Machine,
+    Message, NeverLaunched, Output, Pause, Pipe, PipeAnswer, Record, Requeue, Resume, RunId,
+    Shutdown, Steppable, Task, TaskAnswer, Time, Timeout, Turn, Work, WorkKind,
 };
 
 use crate::answer::{Answer, Delivery};
@@ -54,7 +54,10 @@ impl Host<Queue> {
     /// the host needs them), naming its runs by `instance` (a number unique
     /// to this state: a durable driver keeps it in its state directory).
     pub fn new(config: Config, instance: u64) -> Result<Host<Queue>, groupq::Error> {
-        Ok(Host::with_core(Machine::new(config.with_records(true))?, instance))
+        Ok(Host::with_core(
+            Machine::new(config.with_records(true))?,
+            instance,
+        ))
     }
 }
 
@@ -286,10 +289,13 @@ where
         let live = self.runs.get(run).ok_or(groupq::Error::StaleRun(run))?;
         let plan = turn::plan(&self.mailboxes, live, &turn, listening);
         let (group, task) = (live.group.clone(), live.task.clone());
-        self.core_step(now, Turn {
-            run,
-            report: plan.report,
-        })?;
+        self.core_step(
+            now,
+            Turn {
+                run,
+                report: plan.report,
+            },
+        )?;
         // Accepted: now the store and the application hear of it.
         if plan.delivered {
             self.counters.replies += 1;
@@ -322,10 +328,13 @@ where
             clean = false;
         }
         let exit_for_core = if clean { Exit::Clean } else { Exit::Failed };
-        self.core_step(now, Exited {
-            run,
-            exit: exit_for_core,
-        })?;
+        self.core_step(
+            now,
+            Exited {
+                run,
+                exit: exit_for_core,
+            },
+        )?;
         let live = self.runs.remove(run).expect("checked above");
         if !clean {
             self.note(&live.group).last_error = Some(format!("{run} ended: {exit}"));
@@ -525,7 +534,8 @@ where
         }
         let (machine, mailboxes) = (self.core.machine(), &self.mailboxes);
         self.notes.retain(|group, _| {
-            machine.explain(group).is_some() || mailboxes.unread(group) + mailboxes.unanswered(group) > 0
+            machine.explain(group).is_some()
+                || mailboxes.unread(group) + mailboxes.unanswered(group) > 0
         });
     }
 

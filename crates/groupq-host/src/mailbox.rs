@@ -47,7 +47,10 @@ impl Mailbox {
     fn take_unread(&mut self) -> Vec<String> {
         let from = self.index(self.cursor);
         self.cursor = self.end();
-        self.messages.range(from..).map(|m| m.text.clone()).collect()
+        self.messages
+            .range(from..)
+            .map(|m| m.text.clone())
+            .collect()
     }
 
     /// Drops the messages no rollback can reach again.
@@ -64,7 +67,9 @@ impl Mailbox {
     }
 
     fn is_consistent(&self) -> bool {
-        self.first <= self.rollback_to && self.rollback_to <= self.cursor && self.cursor <= self.end()
+        self.first <= self.rollback_to
+            && self.rollback_to <= self.cursor
+            && self.cursor <= self.end()
     }
 }
 
@@ -139,7 +144,10 @@ impl Mailboxes {
             return;
         };
         mailbox.rollback_to = match count {
-            Some(count) => mailbox.rollback_to.saturating_add(count).min(mailbox.cursor),
+            Some(count) => mailbox
+                .rollback_to
+                .saturating_add(count)
+                .min(mailbox.cursor),
             None => mailbox.cursor,
         };
         mailbox.forget_answered();
@@ -324,7 +332,8 @@ mod tests {
         let bad = r#"{"g":{"messages":[],"first":0,"cursor":3,"rollback_to":0}}"#;
         let e = serde_json::from_str::<Mailboxes>(bad).unwrap_err();
         assert!(e.to_string().contains("out of order"), "{e}");
-        let good = r#"{"g":{"messages":[{"text":"a","at":0}],"first":0,"cursor":1,"rollback_to":0}}"#;
+        let good =
+            r#"{"g":{"messages":[{"text":"a","at":0}],"first":0,"cursor":1,"rollback_to":0}}"#;
         let m: Mailboxes = serde_json::from_str(good).unwrap();
         assert_eq!(m.unanswered("g"), 1);
     }

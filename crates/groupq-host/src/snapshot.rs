@@ -64,7 +64,8 @@ impl<D> Host<D> {
             .map(|((g, id), at)| (g.as_str(), id.as_str(), *at))
             .collect();
         queued.sort();
-        let mut notes: Vec<(&str, &Note)> = self.notes.iter().map(|(g, n)| (g.as_str(), n)).collect();
+        let mut notes: Vec<(&str, &Note)> =
+            self.notes.iter().map(|(g, n)| (g.as_str(), n)).collect();
         notes.sort_by_key(|(g, _)| *g);
         StateRef {
             machine: self.core.machine(),
@@ -95,7 +96,10 @@ impl Host<Queue> {
         }
         for (run, live) in &state.live {
             let run = RunId::new(*run);
-            let in_core = machine.explain(&live.group).and_then(|e| e.run).map(|r| r.run);
+            let in_core = machine
+                .explain(&live.group)
+                .and_then(|e| e.run)
+                .map(|r| r.run);
             if in_core != Some(run) {
                 return Err(StateError::Run(run));
             }

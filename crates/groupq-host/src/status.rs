@@ -80,7 +80,12 @@ impl<D: groupq::Steppable<String, String, String>> Host<D> {
     /// sorted: for a status page.
     pub fn groups(&self) -> Vec<String> {
         let mut groups: Vec<String> = self.core.machine().groups().cloned().collect();
-        groups.extend(self.mailboxes.groups_with_unread().into_iter().map(|(g, _)| g));
+        groups.extend(
+            self.mailboxes
+                .groups_with_unread()
+                .into_iter()
+                .map(|(g, _)| g),
+        );
         groups.sort();
         groups.dedup();
         groups

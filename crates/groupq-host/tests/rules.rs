@@ -77,7 +77,10 @@ fn a_message_starts_a_run_with_it_and_a_follow_up_is_delivered_into_that_run() {
     assert_eq!(answer, Answer::Delivery(Delivery::Queued));
     let first = effects(&mut h);
     let run = RunId::new(1);
-    assert_eq!(spawned(&first), [(run, RunWork::Messages, vec!["one".into()])]);
+    assert_eq!(
+        spawned(&first),
+        [(run, RunWork::Messages, vec!["one".into()])]
+    );
     let Effect::Spawn(spec) = &first[1] else {
         panic!("{first:?}")
     };

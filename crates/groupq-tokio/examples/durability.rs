@@ -285,7 +285,10 @@ async fn restore_figures(
         } else if r < 70 {
             let live = runtime.live();
             if let Some(events) = live.by_group.get(&group).and_then(|r| live.events.get(r)) {
-                events.send(RunEvent::Line { line: AgentLine::Idle, read_to: 0 });
+                events.send(RunEvent::Line {
+                    line: AgentLine::Idle,
+                    read_to: 0,
+                });
             }
         } else {
             let mut live = runtime.live();

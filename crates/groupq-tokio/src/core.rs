@@ -25,10 +25,12 @@ impl Steppable<String, String, String> for Core {
         match self {
             Core::Plain(machine) => Ok(machine.handle(now, event)?),
             #[cfg(feature = "checked")]
-            Core::Checked(checked) => Steppable::handle(&mut **checked, now, event).map_err(|e| match e {
-                groupq_check::CheckError::Rejected(e) => HostError::Rejected(e),
-                groupq_check::CheckError::Violation(v) => HostError::Violation(v.to_string()),
-            }),
+            Core::Checked(checked) => {
+                Steppable::handle(&mut **checked, now, event).map_err(|e| match e {
+                    groupq_check::CheckError::Rejected(e) => HostError::Rejected(e),
+                    groupq_check::CheckError::Violation(v) => HostError::Violation(v.to_string()),
+                })
+            }
         }
     }
 

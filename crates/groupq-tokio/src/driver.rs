@@ -224,7 +224,8 @@ impl<R: Runner> Driver<R> {
             },
             RunEvent::Trouble(error) => {
                 let group = live.group.clone();
-                self.events.send(HostEvent::RunnerTrouble { group, run, error });
+                self.events
+                    .send(HostEvent::RunnerTrouble { group, run, error });
                 return Ok(());
             }
             RunEvent::Exited(exit) => {

@@ -15,7 +15,10 @@ type Answered<A> = oneshot::Sender<Result<A, DriverError>>;
 /// What a handle asks of the run loop.
 pub(crate) enum Request {
     /// An entry for the host, and where its answer goes.
-    Call { entry: Entry, reply: Reply },
+    Call {
+        entry: Entry,
+        reply: Reply,
+    },
     /// Read-only views, answered at once (not journaled).
     Status {
         group: String,
@@ -76,7 +79,10 @@ impl Handle {
         Handle { requests, shared }
     }
 
-    async fn ask<A>(&self, request: impl FnOnce(oneshot::Sender<A>) -> Request) -> Result<A, DriverError> {
+    async fn ask<A>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<A>) -> Request,
+    ) -> Result<A, DriverError> {
         let (answer, answered) = oneshot::channel();
         self.requests
             .send(request(answer))
@@ -85,7 +91,11 @@ impl Handle {
         answered.await.map_err(|_| DriverError::Stopped)
     }
 
-    async fn call<A>(&self, entry: Entry, reply: impl FnOnce(Answered<A>) -> Reply) -> Result<A, DriverError> {
+    async fn call<A>(
+        &self,
+        entry: Entry,
+        reply: impl FnOnce(Answered<A>) -> Reply,
+    ) -> Result<A, DriverError> {
         self.ask(|answer| Request::Call {
             entry,
             reply: reply(answer),
@@ -102,7 +112,8 @@ impl Handle {
         text: impl Into<String>,
     ) -> Result<Delivery, DriverError> {
         let (group, text) = (group.into(), text.into());
-        self.call(Entry::Message { group, text }, Reply::Delivery).await
+        self.call(Entry::Message { group, text }, Reply::Delivery)
+            .await
     }
 
     /// Queues a task; a task id already queued or running in the group is a
@@ -149,7 +160,10 @@ impl Handle {
     /// Everything known about `group` (the core's `explain`, its unread and
     /// unanswered messages, its last error and output), or `None` if
     /// nothing is held for it.
-    pub async fn status(&self, group: impl Into<String>) -> Result<Option<GroupStatus>, DriverError> {
+    pub async fn status(
+        &self,
+        group: impl Into<String>,
+    ) -> Result<Option<GroupStatus>, DriverError> {
         let group = group.into();
         self.ask(|answer| Request::Status { group, answer }).await
     }

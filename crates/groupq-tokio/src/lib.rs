@@ -286,6 +286,6 @@ pub use groupq_host::{
 pub use handle::Handle;
 pub use metrics::Metrics;
 pub use runner::{
-    CommandLine, DockerRunner, ProcessRunner, Recovering, RunEvent, RunEvents, Runner, NAME_LABEL,
-    OWNER_LABEL, ROOT_LABEL, RUN_LABEL,
+    CommandLine, Container, DockerRunner, ProcessRunner, Recovering, RunEvent, RunEvents, Runner,
+    GROUP_LABEL, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL,
 };

@@ -151,8 +151,16 @@ impl Shared {
         for (name, help, gauge) in [
             ("groupq_live_runs", "Runs alive", &shared.live_runs),
             ("groupq_queued_jobs", "Jobs queued", &shared.queued_jobs),
-            ("groupq_waiting_groups", "Groups waiting for a slot", &shared.waiting_groups),
-            ("groupq_unread_messages", "Messages no run has been handed yet", &shared.unread_messages),
+            (
+                "groupq_waiting_groups",
+                "Groups waiting for a slot",
+                &shared.waiting_groups,
+            ),
+            (
+                "groupq_unread_messages",
+                "Messages no run has been handed yet",
+                &shared.unread_messages,
+            ),
             ("groupq_free_slots", "Slots free", &shared.free_slots),
         ] {
             registry.register(name, help, gauge.clone());

@@ -25,7 +25,10 @@ impl<R: Runner> Driver<R> {
         for &run in &believed {
             let _span = tracing::info_span!("reconcile", run = run.get()).entered();
             let entry = if launched.contains(&run) {
-                info!(run = run.get(), "launched before the restart: failed as lost");
+                info!(
+                    run = run.get(),
+                    "launched before the restart: failed as lost"
+                );
                 Entry::Exited {
                     run: run.get(),
                     exit: ExitRecord::Lost,

@@ -167,7 +167,16 @@ async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     host.exited().await;
     // b is paused: nothing starts although the slot is free.
     assert_eq!(handle.stats().await.unwrap().core.live_runs, 0);
-    assert!(handle.status("b").await.unwrap().unwrap().core.unwrap().paused);
+    assert!(
+        handle
+            .status("b")
+            .await
+            .unwrap()
+            .unwrap()
+            .core
+            .unwrap()
+            .paused
+    );
     handle.resume("b").await.unwrap();
     let b = host
         .until(|e| match e {

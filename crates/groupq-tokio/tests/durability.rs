@@ -154,7 +154,10 @@ fn unnamed(calls: &[Call]) -> Vec<String> {
     calls
         .iter()
         .map(|call| match call {
-            Call::Spawn(spec) => format!("spawn {} {} {:?} {:?}", spec.run, spec.group, spec.work, spec.messages),
+            Call::Spawn(spec) => format!(
+                "spawn {} {} {:?} {:?}",
+                spec.run, spec.group, spec.work, spec.messages
+            ),
             other => format!("{other:?}"),
         })
         .collect()
@@ -166,7 +169,11 @@ fn timeless(events: &[String]) -> Vec<String> {
         .iter()
         .map(|e| {
             e.split(", ")
-                .filter(|field| !["name: ", "waited: ", "lived: ", "at: "].iter().any(|k| field.starts_with(k)))
+                .filter(|field| {
+                    !["name: ", "waited: ", "lived: ", "at: "]
+                        .iter()
+                        .any(|k| field.starts_with(k))
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })

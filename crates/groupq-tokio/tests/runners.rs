@@ -400,3 +400,81 @@ async fn a_process_kill_takes_the_agents_helpers_with_it() {
     handle.shutdown().await.unwrap();
     running.await.unwrap().unwrap();
 }
+
+/// An agent (`/bin/sh`) that starts a helper in its own process group
+/// which logs its own end after `helper_secs`, records its exit time, and
+/// exits 0 at once.
+fn agent_with_helper(helper_secs: &str) -> groupq_tokio::CommandLine {
+    let script = format!(
+        "(sleep {helper_secs}; date +%s%N > \"$GROUPQ_IPC/helper.end\") & \
+         echo $! > \"$GROUPQ_IPC/helper.pid\"; date +%s%N > \"$GROUPQ_IPC/agent.end\"; exit 0"
+    );
+    groupq_tokio::CommandLine::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+}
+
+/// Runs one message through `agent`; returns the run directory and the
+/// wall clock when the exit was reported.
+async fn run_once(dir: &Scratch, agent: groupq_tokio::CommandLine) -> (std::path::PathBuf, u128) {
+    let runner = groupq_tokio::ProcessRunner::new(&dir.0, agent)
+        .unwrap()
+        .helper_grace(Duration::from_millis(300))
+        .keep_run_dirs(true);
+    let config = Config::default().with_max_retries(0);
+    let (running, handle, mut host) = support::start_checked(config, runner);
+    handle.message("a", "hello").await.unwrap();
+    let name = host
+        .until(|e| match e {
+            HostEvent::Spawned { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .await;
+    host.exited().await;
+    let reported = unix_nanos();
+    handle.shutdown().await.unwrap();
+    running.await.unwrap().unwrap();
+    (dir.0.join("runs").join(name), reported)
+}
+
+fn nanos_in(path: &std::path::Path) -> Option<u128> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A run is its process group. An agent that exits leaving a helper that
+/// lingers is reported exited only after the helper grace, once the
+/// helper was killed; one whose helper ends by itself within the grace is
+/// reported exited once the helper is gone, the helper not killed. Judged
+/// from `/proc` and the processes' own clocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_run_ends_when_nothing_of_its_group_is_left() {
+    let dir = Scratch::new("group-linger");
+    let (run_dir, reported) = run_once(&dir, agent_with_helper("30")).await;
+    let agent_end = nanos_in(&run_dir.join("agent.end")).expect("the agent's end");
+    let pid = std::fs::read_to_string(run_dir.join("helper.pid")).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+    assert!(
+        stat.map_or(true, |s| s.split_whitespace().nth(2) == Some("Z")),
+        "the lingering helper {} was alive when the exit was reported",
+        pid.trim()
+    );
+    assert!(
+        reported >= agent_end + 280 * MS,
+        "the exit came {} ms after the agent's, before the helper grace",
+        (reported - agent_end) / MS
+    );
+    assert!(
+        nanos_in(&run_dir.join("helper.end")).is_none(),
+        "the helper was not killed"
+    );
+
+    let dir = Scratch::new("group-short");
+    let (run_dir, reported) = run_once(&dir, agent_with_helper("0.1")).await;
+    let agent_end = nanos_in(&run_dir.join("agent.end")).expect("the agent's end");
+    let helper_end = nanos_in(&run_dir.join("helper.end")).expect("the helper ended by itself");
+    assert!(helper_end > agent_end);
+    assert!(
+        reported >= helper_end,
+        "the exit was reported before the helper ended"
+    );
+}

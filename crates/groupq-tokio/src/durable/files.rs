@@ -70,7 +70,9 @@ impl<S> Loaded<'_, S> {
 
     /// The entries to replay, in order, each with its record index; a
     /// record that does not decode is [`StateError::Malformed`].
-    pub(crate) fn entries(&self) -> impl Iterator<Item = Result<(usize, Stamped), StateError>> + '_ {
+    pub(crate) fn entries(
+        &self,
+    ) -> impl Iterator<Item = Result<(usize, Stamped), StateError>> + '_ {
         (self.first..).zip(&self.records).map(|(index, record)| {
             decode(&self.path, index, record).map(|stamped| (index, stamped))
         })

@@ -146,11 +146,13 @@ pub(crate) fn open(durability: &Durability, config: &Config) -> Result<Opened, S
     let lock = Lock::take(dir)?;
     let files = files::read(dir)?;
     let loaded = files::parse::<State>(dir, files.snapshot.as_deref(), files.journal.as_deref())?;
-    let (state, seq, good_len, dropped) = (loaded.state, loaded.seq, loaded.good_len, loaded.dropped);
+    let (state, seq, good_len, dropped) =
+        (loaded.state, loaded.seq, loaded.good_len, loaded.dropped);
     let journaled = loaded.config.clone();
     let (host, restored) = replay(dir, loaded, config)?;
     drop(files);
-    let renewed = journaled.is_some() && host.machine().config() != &config.clone().with_records(true);
+    let renewed =
+        journaled.is_some() && host.machine().config() != &config.clone().with_records(true);
     let mut journal = Journal::open(
         durability,
         lock,
@@ -197,11 +199,14 @@ pub(crate) fn replay(
             message: e.to_string(),
         })?,
         // Replay must see the configuration the inputs were applied under.
-        None => Host::new(loaded.config.clone().unwrap_or_else(|| config.clone()), instance)
-            .map_err(|e| StateError::Replay {
-                index: 0,
-                message: e.to_string(),
-            })?,
+        None => Host::new(
+            loaded.config.clone().unwrap_or_else(|| config.clone()),
+            instance,
+        )
+        .map_err(|e| StateError::Replay {
+            index: 0,
+            message: e.to_string(),
+        })?,
     };
     let _span = tracing::info_span!("replay").entered();
     let replayed = loaded.len();
@@ -215,7 +220,9 @@ pub(crate) fn replay(
                 let message = e.to_string();
                 return Err(StateError::Replay { index, message });
             }
-            Err(HostError::Violation(message)) => return Err(StateError::Replay { index, message }),
+            Err(HostError::Violation(message)) => {
+                return Err(StateError::Replay { index, message })
+            }
             Err(e) => {
                 let message = e.to_string();
                 return Err(StateError::Replay { index, message });

@@ -4,9 +4,10 @@
 //! container's own log, its exit the engine's wait result, and nothing the
 //! connection to the daemon does is taken for an exit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::container::LogOutput;
@@ -36,6 +37,9 @@ pub const ROOT_LABEL: &str = "io.groupq.root";
 pub const RUN_LABEL: &str = "io.groupq.run";
 /// The label with the run's name (unique across restarts and states).
 pub const NAME_LABEL: &str = "io.groupq.name";
+/// The label with the group the run serves: the engine's list then shows
+/// how many containers each group has.
+pub const GROUP_LABEL: &str = "io.groupq.group";
 
 /// The longest wait between two tries of a call the daemon did not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -77,6 +81,8 @@ pub struct DockerRunner {
     runs: HashMap<RunId, Live>,
     /// Runs of an earlier driver found by recovery, until released.
     recovered: HashMap<RunId, String>,
+    /// Containers released and being removed: the drop waits for them.
+    removing: Arc<Mutex<HashSet<String>>>,
 }
 
 /// What the runner keeps of a live run.
@@ -91,7 +97,7 @@ struct Live {
 #[derive(Clone)]
 struct Engine {
     base: Docker,
-    agreed: std::sync::Arc<OnceCell<Docker>>,
+    agreed: Arc<OnceCell<Docker>>,
 }
 
 impl Engine {
@@ -139,7 +145,18 @@ impl DockerRunner {
             owner: "groupq".into(),
             runs: HashMap::new(),
             recovered: HashMap::new(),
+            removing: Arc::default(),
         })
+    }
+
+    /// Talks to the daemon at `host` (as `DOCKER_HOST` would name it:
+    /// `unix:///path`, `tcp://host:port`) instead of the default.
+    pub fn with_docker_host(mut self, host: &str) -> io::Result<DockerRunner> {
+        self.engine = Engine {
+            base: Docker::connect_with_host(host).map_err(io::Error::other)?,
+            agreed: Default::default(),
+        };
+        Ok(self)
     }
 
     /// Arguments after the image (the agent's command line).
@@ -168,12 +185,29 @@ impl DockerRunner {
     /// The names of the containers, running or not, that carry `owner`'s
     /// label, from the engine: what is left behind.
     pub async fn containers(owner: &str) -> io::Result<Vec<String>> {
-        let docker = Docker::connect_with_defaults().map_err(io::Error::other)?;
+        Self::containers_at(None, owner).await
+    }
+
+    /// [`containers`](Self::containers) of the daemon at `host` (`None`:
+    /// the default).
+    pub async fn containers_at(host: Option<&str>, owner: &str) -> io::Result<Vec<String>> {
+        let listed = Self::list_at(host, owner).await?;
+        Ok(listed.into_iter().map(|c| c.name).collect())
+    }
+
+    /// Every container, running or not, that carries `owner`'s label, as
+    /// the engine of the daemon at `host` (`None`: the default) lists it:
+    /// evidence that does not come from the driver.
+    pub async fn list_at(host: Option<&str>, owner: &str) -> io::Result<Vec<Container>> {
+        let docker = match host {
+            Some(host) => Docker::connect_with_host(host),
+            None => Docker::connect_with_defaults(),
+        }
+        .map_err(io::Error::other)?;
         let docker = docker.negotiate_version().await.map_err(io::Error::other)?;
-        let labelled = list(&docker, OWNER_LABEL, owner)
+        list(&docker, OWNER_LABEL, owner)
             .await
-            .map_err(io::Error::other)?;
-        Ok(labelled.into_iter().map(|c| c.name).collect())
+            .map_err(io::Error::other)
     }
 
     fn create_body(&self, spec: &RunSpec, dir: &RunDir) -> ContainerCreateBody {
@@ -182,7 +216,11 @@ impl DockerRunner {
             (OWNER_LABEL.to_string(), self.owner.clone()),
             (RUN_LABEL.to_string(), spec.run.get().to_string()),
             (NAME_LABEL.to_string(), spec.name.clone()),
-            (ROOT_LABEL.to_string(), self.layout.root().display().to_string()),
+            (GROUP_LABEL.to_string(), spec.group.clone()),
+            (
+                ROOT_LABEL.to_string(),
+                self.layout.root().display().to_string(),
+            ),
         ]);
         ContainerCreateBody {
             image: Some(self.image.clone()),
@@ -222,7 +260,13 @@ impl Runner for DockerRunner {
         let body = self.create_body(&spec, &dir);
         let (kill, killed) = mpsc::unbounded_channel();
         let container = container_name(&spec.name);
-        tokio::spawn(supervise(self.engine.clone(), container, body, events, killed));
+        tokio::spawn(supervise(
+            self.engine.clone(),
+            container,
+            body,
+            events,
+            killed,
+        ));
         self.runs.insert(
             spec.run,
             Live {
@@ -264,10 +308,14 @@ impl Runner for DockerRunner {
             },
         };
         let (engine, layout) = (self.engine.clone(), self.layout.clone());
+        let container = container_name(&name);
+        let removing = Arc::clone(&self.removing);
+        lock(&removing).insert(container.clone());
         tokio::spawn(async move {
             let docker = engine.client().await;
-            remove_until_gone(&docker, &container_name(&name)).await;
+            remove_until_gone(&docker, &container).await;
             layout.remove(&name);
+            lock(&removing).remove(&container);
         });
     }
 
@@ -303,14 +351,27 @@ impl Runner for DockerRunner {
     }
 }
 
-/// A container the engine lists.
-struct Listed {
-    name: String,
-    run: Option<RunId>,
-    run_name: Option<String>,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn list(docker: &Docker, label: &str, value: &str) -> Result<Vec<Listed>, EngineError> {
+/// A container as the engine lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Container {
+    /// Its name.
+    pub name: String,
+    /// Its run, by its label.
+    pub run: Option<RunId>,
+    /// Its run's name, by its label.
+    pub run_name: Option<String>,
+    /// Its group, by its label.
+    pub group: Option<String>,
+    /// The engine says it is running.
+    pub running: bool,
+}
+
+async fn list(docker: &Docker, label: &str, value: &str) -> Result<Vec<Container>, EngineError> {
     let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
     let options = ListContainersOptionsBuilder::new()
         .all(true)
@@ -320,17 +381,26 @@ async fn list(docker: &Docker, label: &str, value: &str) -> Result<Vec<Listed>, 
     Ok(listed
         .into_iter()
         .filter_map(|c| {
-            let name = c.names?.into_iter().next()?.trim_start_matches('/').to_string();
+            let name = c
+                .names?
+                .into_iter()
+                .next()?
+                .trim_start_matches('/')
+                .to_string();
             let labels = c.labels.unwrap_or_default();
             let run = labels
                 .get(RUN_LABEL)
                 .and_then(|r| r.parse().ok())
                 .map(RunId::new);
             let run_name = labels.get(NAME_LABEL).cloned();
-            Some(Listed {
+            let group = labels.get(GROUP_LABEL).cloned();
+            let running = c.state.is_some_and(|s| s.to_string() == "running");
+            Some(Container {
                 name,
                 run,
                 run_name,
+                group,
+                running,
             })
         })
         .collect())
@@ -364,7 +434,10 @@ async fn remove_until_gone(docker: &Docker, container: &str) {
             Ok(()) => {}
             Err(e) if matches!(status_of(&e), Some(404 | 409)) => {}
             Err(e) => {
-                tracing::warn!(container, "docker: cannot remove the container: {e}; retrying");
+                tracing::warn!(
+                    container,
+                    "docker: cannot remove the container: {e}; retrying"
+                );
                 backoff.wait().await;
                 continue;
             }
@@ -439,7 +512,10 @@ impl Watch {
     async fn trouble(&mut self, what: &str, e: &EngineError) {
         let run = self.events.run();
         let error = format!("docker: {what} of {}: {e}", self.container);
-        tracing::warn!(run = run.get(), "{error}; the run stays live until the engine answers");
+        tracing::warn!(
+            run = run.get(),
+            "{error}; the run stays live until the engine answers"
+        );
         self.events.send(RunEvent::Trouble(error));
         self.backoff.wait().await;
         self.docker = self.engine.client().await;
@@ -456,12 +532,18 @@ impl Watch {
             let options = CreateContainerOptionsBuilder::new()
                 .name(&self.container)
                 .build();
-            match self.docker.create_container(Some(options), body.clone()).await {
+            match self
+                .docker
+                .create_container(Some(options), body.clone())
+                .await
+            {
                 Ok(_) => break,
                 // An earlier try created it and its answer was lost.
                 Err(e) if status_of(&e) == Some(409) => break,
                 Err(e) if status_of(&e).is_some() => {
-                    return Err(RunExit::NotStarted(format!("docker could not create the container: {e}")))
+                    return Err(RunExit::NotStarted(format!(
+                        "docker could not create the container: {e}"
+                    )))
                 }
                 Err(e) => self.trouble("create", &e).await,
             }
@@ -470,7 +552,9 @@ impl Watch {
         if kill.try_recv().is_ok() {
             // Killed before it started: it never ran.
             remove_until_gone(&self.docker, &self.container).await;
-            return Err(RunExit::NotStarted("killed before its container started".into()));
+            return Err(RunExit::NotStarted(
+                "killed before its container started".into(),
+            ));
         }
         loop {
             match self.docker.start_container(&self.container, None).await {
@@ -485,9 +569,13 @@ impl Watch {
                 Err(e) => {
                     self.trouble("start", &e).await;
                     // The start may have reached the engine: it says.
-                    if let Ok(inspected) = self.docker.inspect_container(&self.container, None).await {
+                    if let Ok(inspected) =
+                        self.docker.inspect_container(&self.container, None).await
+                    {
                         let state = inspected.state.unwrap_or_default();
-                        if state.running == Some(true) || state.finished_at.is_some_and(|f| !f.starts_with("0001")) {
+                        if state.running == Some(true)
+                            || state.finished_at.is_some_and(|f| !f.starts_with("0001"))
+                        {
                             return Ok(());
                         }
                     }
@@ -650,7 +738,11 @@ impl Watch {
         let mut backoff = Backoff::default();
         for _ in 0..20 {
             let options = KillContainerOptionsBuilder::new().signal("KILL").build();
-            match self.docker.kill_container(&self.container, Some(options)).await {
+            match self
+                .docker
+                .kill_container(&self.container, Some(options))
+                .await
+            {
                 Ok(()) => return,
                 Err(e) if matches!(status_of(&e), Some(404 | 409)) => return,
                 Err(e) => {
@@ -677,11 +769,12 @@ impl Drop for DockerRunner {
     /// No executor may be left to remove containers: a thread of its own
     /// does, with a runtime of its own, and the drop waits for it.
     fn drop(&mut self) {
-        let names: Vec<String> = self
+        let mut names: Vec<String> = self
             .runs
             .values()
             .map(|live| container_name(&live.name))
             .collect();
+        names.extend(lock(&self.removing).drain());
         if names.is_empty() {
             return;
         }

@@ -18,7 +18,9 @@ use groupq_host::{RunExit, RunSpec};
 use groupq_protocol::AgentLine;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use docker::{DockerRunner, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL};
+pub use docker::{
+    Container, DockerRunner, GROUP_LABEL, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL,
+};
 pub use process::{CommandLine, ProcessRunner};
 
 /// Something a run did.

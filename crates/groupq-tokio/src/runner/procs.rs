@@ -110,7 +110,10 @@ fn wait_gone(pid: u32) {
             Ok(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
-    tracing::warn!(pid, "an agent of the previous driver did not die within 10 s");
+    tracing::warn!(
+        pid,
+        "an agent of the previous driver did not die within 10 s"
+    );
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod fake;
 
 use std::fs;
@@ -39,7 +40,14 @@ pub fn agent_bin() -> PathBuf {
             return PathBuf::from(path);
         }
         let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "groupq-agent", "--bin", "groupq-agent"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "groupq-agent",
+                "--bin",
+                "groupq-agent",
+            ])
             .arg("--message-format=json")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(std::process::Stdio::inherit())
@@ -170,9 +178,7 @@ pub fn runner(kind: Kind, dir: &Path) -> Box<dyn Runner> {
         Kind::Process => Box::new(
             ProcessRunner::new(
                 dir,
-                CommandLine::new(agent_bin())
-                    .arg("--turn-ms")
-                    .arg(TURN_MS),
+                CommandLine::new(agent_bin()).arg("--turn-ms").arg(TURN_MS),
             )
             .unwrap()
             .keep_run_dirs(true),
