@@ -68,6 +68,6 @@
 mod wire;
 
 pub use wire::{
-    read_messages, write_atomic, write_message, AgentLine, AssignedWork, Assignment, MessageFile,
-    Status, TurnLine, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
+    message_body, message_name, read_messages, write_atomic, write_message, AgentLine,
+    AssignedWork, Assignment, MessageFile, Status, TurnLine, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
 };

@@ -107,13 +107,23 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, dir.join(name))
 }
 
+/// The name of message number `seq` in the input directory: names sort as
+/// the numbers do.
+pub fn message_name(seq: u64) -> String {
+    format!("{seq:012}.json")
+}
+
+/// The contents of a message file holding `text`.
+pub fn message_body(text: &str) -> io::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&MessageFile {
+        text: text.to_string(),
+    })?)
+}
+
 /// Writes message number `seq` into the input directory `input`; `seq`
 /// orders the files (readers sort by name).
 pub fn write_message(input: &Path, seq: u64, text: &str) -> io::Result<()> {
-    let body = serde_json::to_vec(&MessageFile {
-        text: text.to_string(),
-    })?;
-    write_atomic(input, &format!("{seq:012}.json"), &body)
+    write_atomic(input, &message_name(seq), &message_body(text)?)
 }
 
 /// Reads and deletes every message file in the input directory `input`,

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use groupq::RunId;
 use groupq_protocol::{
-    write_atomic, write_message, AssignedWork, Assignment, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
+    message_body, message_name, write_atomic, write_message, AssignedWork, Assignment,
+    CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
 };
 
 use groupq_host::{RunSpec, RunWork};
@@ -55,7 +56,16 @@ impl Layout {
     pub(crate) fn prepare(&self, spec: &RunSpec) -> io::Result<RunDir> {
         let path = self.run_dir(&spec.name);
         let input = path.join(INPUT_DIR);
-        fs::create_dir_all(&input)?;
+        // A new directory, never one that exists: what is in it reaches
+        // the run's agent, so no earlier run's files may be there.
+        fs::create_dir(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                e.kind(),
+                format!("{}: the run's directory already exists", path.display()),
+            ),
+            _ => e,
+        })?;
+        fs::create_dir(&input)?;
         fs::create_dir_all(self.group_dir(&spec.group))?;
         let assignment = Assignment {
             run: spec.run.get(),
@@ -69,16 +79,17 @@ impl Layout {
                 _ => AssignedWork::Compact,
             },
         };
-        write_atomic(&path, RUN_FILE, &serde_json::to_vec(&assignment)?)?;
-        let mut dir = RunDir {
+        // No agent reads the directory before it starts: the first files
+        // need no rename to be whole.
+        fs::write(path.join(RUN_FILE), serde_json::to_vec(&assignment)?)?;
+        for (seq, text) in (1..).zip(&spec.messages) {
+            fs::write(input.join(message_name(seq)), message_body(text)?)?;
+        }
+        Ok(RunDir {
+            next_seq: spec.messages.len() as u64,
             path,
             input,
-            next_seq: 0,
-        };
-        for message in &spec.messages {
-            dir.deliver(message)?;
-        }
-        Ok(dir)
+        })
     }
 
     /// The run's IPC directory.

@@ -42,21 +42,17 @@ impl Tail {
         Ok(Tail {
             file,
             lines: Lines::at(from),
-            buffer: vec![0; 64 * 1024],
+            buffer: Vec::new(),
         })
     }
 
     /// Every complete line written since the last read, each with the byte
     /// position just after it.
     pub(crate) fn read(&mut self) -> io::Result<Vec<(Vec<u8>, u64)>> {
-        let mut lines = Vec::new();
-        loop {
-            let n = self.file.read(&mut self.buffer)?;
-            if n == 0 {
-                return Ok(lines);
-            }
-            lines.extend(self.lines.push(&self.buffer[..n]));
-        }
+        // Reads what is there into spare capacity (no zeroing), reused.
+        self.buffer.clear();
+        self.file.read_to_end(&mut self.buffer)?;
+        Ok(self.lines.push(&self.buffer))
     }
 }
 

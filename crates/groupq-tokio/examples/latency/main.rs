@@ -1,29 +1,39 @@
 //! Message-to-first-output latency and start rate on real runs, through the
-//! driver and bare, on processes and (when a daemon answers) Docker.
+//! driver and bare, on processes and (when a daemon answers) Docker, each
+//! against the runner design before this round in the same process.
 //!
 //! `cargo run --release -p groupq-tokio --example latency [-- --runs N] [--tasks N] [--image TAG]`
 //!
 //! - **latency**: the time from a message handed to the driver to its reply
 //!   (the agent's first output line) arriving back, one group at a time
 //!   (each message starts a new agent), median and p99 over `--runs`
-//!   (default 50). The floor beside it: the same agent started bare (its
-//!   run directory written, the process or `docker run` spawned, its first
-//!   stdout line read), without the driver; bare and driven starts
-//!   alternate, so both see the same machine.
+//!   (default 50). Three ways alternate, run by run, so all see the same
+//!   machine: the agent started bare (its run directory written, the
+//!   process or `docker run` spawned, its first stdout line read from a
+//!   pipe, no driver); through the driver with this round's runner (stdout
+//!   to a file read by position; the Docker Engine API); and through the
+//!   driver with the design before it (`baseline.rs`: stdout a pipe; an
+//!   attached `docker run -i --rm` client).
 //! - **start rate**: `--tasks` (default 64) task runs to as many groups at
-//!   once with `max_active` 8: runs started and ended per second.
+//!   once with `max_active` 8: runs started and ended per second, this
+//!   round's runner and the baseline alternating.
 //!
 //! The agent answers at once (`--turn-ms 0`). Docker needs the image built
 //! by `docker/build-image.sh`. Runs of this example re-execute it as the
-//! agent for the process runtime.
+//! agent for processes.
+
+mod baseline;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use baseline::{Baseline, Launch};
 use groupq::Config;
 use groupq_protocol::{write_atomic, write_message, CLOSE_SENTINEL, INPUT_DIR, RUN_FILE};
-use groupq_tokio::{CommandLine, DockerRunner, Driver, HostEvent, ProcessRunner, Runner};
+use groupq_tokio::{
+    CommandLine, DockerRunner, Driver, Handle, HostEvent, HostEvents, ProcessRunner, Runner,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -46,7 +56,8 @@ fn agent_command() -> CommandLine {
         .arg("0")
 }
 
-fn runtime(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runner> {
+/// This round's runner of `kind`.
+fn current(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runner> {
     match kind {
         Kind::Process => Box::new(ProcessRunner::new(dir, agent_command()).expect("work dir")),
         Kind::Docker => Box::new(
@@ -58,40 +69,67 @@ fn runtime(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runner> {
     }
 }
 
-/// Through the driver (message in, reply out, one new agent each time),
-/// interleaved with bare starts so that both see the same machine state:
-/// `(bare, driven)` samples.
-async fn samples(kind: Kind, dir: &Path, options: &Options) -> (Vec<Duration>, Vec<Duration>) {
+/// The design before this round, of `kind`.
+fn before(kind: Kind, dir: &Path, image: &str) -> Box<dyn Runner> {
+    let args = vec!["--turn-ms".to_string(), "0".to_string()];
+    let launch = match kind {
+        Kind::Process => {
+            let mut with_agent = vec!["agent".to_string()];
+            with_agent.extend(args);
+            Launch::Process(std::env::current_exe().expect("own path"), with_agent)
+        }
+        Kind::Docker => Launch::DockerCli(image.to_string(), args),
+    };
+    Box::new(Baseline::new(dir, launch))
+}
+
+fn driver(runner: Box<dyn Runner>) -> (tokio::task::JoinHandle<()>, Handle, HostEvents) {
     let config = Config::default()
         .with_max_active(8)
         .with_idle_timeout(Duration::from_millis(10));
-    let (driver, handle, mut events) = Driver::builder(config)
-        .build(runtime(kind, dir, &options.image))
-        .expect("config");
-    let running = tokio::spawn(driver.run());
-    let (mut bare, mut driven) = (Vec::new(), Vec::new());
-    for i in 0..options.runs {
-        bare.push(bare_one(kind, &dir.join("bare"), i, options).await);
-        let group = format!("g{i}");
-        let start = Instant::now();
-        handle
-            .message(group.clone(), "ping")
-            .await
-            .expect("accepted");
-        loop {
-            match events.recv().await.expect("driver") {
-                HostEvent::Reply { group: g, .. } if g == group => {
-                    driven.push(start.elapsed());
-                }
-                // The next agent starts once this one is gone, as bare.
-                HostEvent::Exited { group: g, .. } if g == group => break,
-                _ => {}
-            }
+    let (driver, handle, events) = Driver::builder(config).build(runner).expect("config");
+    let running = tokio::spawn(async move {
+        driver.run().await.expect("driver");
+    });
+    (running, handle, events)
+}
+
+/// One message through a driver: the time to its reply; returns once the
+/// run has exited, so that the next one starts on a quiet machine.
+async fn driven_one(handle: &Handle, events: &mut HostEvents, group: String) -> Duration {
+    let start = Instant::now();
+    handle
+        .message(group.clone(), "ping")
+        .await
+        .expect("accepted");
+    let mut took = None;
+    loop {
+        match events.recv().await.expect("driver") {
+            HostEvent::Reply { group: g, .. } if g == group => took = Some(start.elapsed()),
+            HostEvent::Exited { group: g, .. } if g == group => break,
+            _ => {}
         }
     }
-    handle.shutdown().await.expect("shutdown");
-    running.await.expect("join").expect("driver");
-    (bare, driven)
+    took.expect("a reply before the exit")
+}
+
+/// `(bare, current, before)` samples, alternating run by run.
+async fn samples(kind: Kind, dir: &Path, options: &Options) -> [Vec<Duration>; 3] {
+    let (a, current_handle, mut current_events) =
+        driver(current(kind, &dir.join("current"), &options.image));
+    let (b, before_handle, mut before_events) =
+        driver(before(kind, &dir.join("before"), &options.image));
+    let mut out = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..options.runs {
+        out[0].push(bare_one(kind, &dir.join("bare"), i, options).await);
+        out[1].push(driven_one(&current_handle, &mut current_events, format!("g{i}")).await);
+        out[2].push(driven_one(&before_handle, &mut before_events, format!("g{i}")).await);
+    }
+    for (handle, running) in [(current_handle, a), (before_handle, b)] {
+        handle.shutdown().await.expect("shutdown");
+        running.await.expect("join");
+    }
+    out
 }
 
 /// Bare: write the run directory, start the agent, read its first line.
@@ -146,11 +184,9 @@ async fn bare_one(kind: Kind, dir: &Path, i: usize, options: &Options) -> Durati
 }
 
 /// `tasks` task runs at once, `max_active` 8: runs per second.
-async fn start_rate(kind: Kind, dir: &Path, options: &Options) -> f64 {
+async fn start_rate(runner: Box<dyn Runner>, options: &Options) -> f64 {
     let config = Config::default().with_max_active(8);
-    let (driver, handle, mut events) = Driver::builder(config)
-        .build(runtime(kind, dir, &options.image))
-        .expect("config");
+    let (driver, handle, mut events) = Driver::builder(config).build(runner).expect("config");
     let running = tokio::spawn(driver.run());
     let start = Instant::now();
     for i in 0..options.tasks {
@@ -224,26 +260,53 @@ fn main() {
         Err(why) => println!("SKIPPED docker: {why}"),
     }
     println!(
-        "message -> first output line, {} runs each (ms), and task runs started/s with max_active 8 ({} tasks)",
+        "message -> first output line, {} runs each (ms); task runs started and ended per second with max_active 8 ({} tasks)",
         options.runs, options.tasks
     );
     println!(
-        "{:<8} {:>12} {:>9} {:>12} {:>9} {:>10} {:>10}",
-        "runtime", "bare median", "bare p99", "driven med.", "driven p99", "added", "runs/s"
+        "{:<8} {:<34} {:>8} {:>8} {:>8}",
+        "runner", "way", "median", "p99", "runs/s"
     );
     for (kind, name) in kinds {
         let dir = scratch.join(name);
-        let (mut bare, mut driven, rate) = runtime.block_on(async {
-            let (bare, driven) = samples(kind, &dir, &options).await;
-            let rate = start_rate(kind, &dir.join("rate"), &options).await;
-            (bare, driven, rate)
+        let (mut samples, rates) = runtime.block_on(async {
+            let samples = samples(kind, &dir, &options).await;
+            // The two runners' start rates, alternating, twice each.
+            let mut rates = [0.0f64; 2];
+            for round in 0..2 {
+                let at = dir.join(format!("rate-{round}"));
+                rates[0] +=
+                    start_rate(current(kind, &at.join("current"), &options.image), &options).await
+                        / 2.0;
+                rates[1] += start_rate(before(kind, &at.join("before"), &options.image), &options)
+                    .await
+                    / 2.0;
+            }
+            (samples, rates)
         });
-        let (bare_median, bare_p99) = (percentile(&mut bare, 0.5), percentile(&mut bare, 0.99));
-        let (median, p99) = (percentile(&mut driven, 0.5), percentile(&mut driven, 0.99));
-        println!(
-            "{name:<8} {bare_median:>12.2} {bare_p99:>9.2} {median:>12.2} {p99:>9.2} {:>9.1}% {rate:>10.1}",
-            (median - bare_median) / bare_median * 100.0
-        );
+        let ways = match kind {
+            Kind::Process => [
+                "bare (pipe, no driver)",
+                "driven, stdout a file (this round)",
+                "driven, stdout a pipe (before)",
+            ],
+            Kind::Docker => [
+                "bare docker run",
+                "driven, Engine API (this round)",
+                "driven, docker run client (before)",
+            ],
+        };
+        for (i, way) in ways.iter().enumerate() {
+            let rate = match i {
+                0 => String::new(),
+                n => format!("{:.1}", rates[n - 1]),
+            };
+            let (median, p99) = (
+                percentile(&mut samples[i], 0.5),
+                percentile(&mut samples[i], 0.99),
+            );
+            println!("{name:<8} {way:<34} {median:>8.2} {p99:>8.2} {rate:>8}");
+        }
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
