@@ -221,3 +221,25 @@ fn a_live_run_going_idle_after_shutdown_is_closed_at_once() {
     );
     assert_eq!(p.all_spawns()[0].2, Work::Messages);
 }
+
+/// A run whose spawn was never carried out leaves after shutdown with its
+/// work handed back in the answer, whatever its kind: for a messages run
+/// the machine then holds nothing for the group, so the answer is where
+/// the host learns that its messages wait for the next start.
+#[test]
+fn a_run_that_never_launched_after_shutdown_hands_its_work_back() {
+    let mut p = Pair::with_max_active(2);
+    p.message("a");
+    p.task("b", 1, "report");
+    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    p.shutdown();
+    for (run, work) in [(a, Work::Messages), (b, task(1, "report"))] {
+        let answer = p.accept(groupq::NeverLaunched {
+            run,
+            work: work.clone(),
+        });
+        assert_eq!(answer, groupq::Requeue::HandedBack(work));
+    }
+    assert_eq!(p.commands(), [], "the task's run leaves without a command");
+    assert!(p.q.is_quiescent(), "nothing is held for either group");
+}

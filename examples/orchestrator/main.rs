@@ -312,8 +312,9 @@ async fn play_then_shut_down(handle: &Handle, pace: &Pace, dir: &Path) -> Result
     )?;
     let report = handle.shutdown().await?;
     println!(
-        "shutdown: {} group(s) with work left, {} live run(s) to close",
-        report.groups.len(),
+        "shutdown: {} task(s) and {} group(s) with messages left, {} live run(s) to close",
+        report.tasks.len(),
+        report.messages.len(),
         report.live_runs.len()
     );
     Ok(())

@@ -78,11 +78,15 @@ where
         let answer = match work {
             Work::Messages => {
                 // Nothing was read: the cursor goes back, and the messages
-                // count as unread again (after shutdown, for the next start).
+                // count as unread again; after shutdown they are handed
+                // back (they wait in the host's store for the next start).
                 let key = group.key.clone();
                 group.unread = !self.shut_down;
                 self.command(Command::RollbackCursor { group: key });
-                Requeue::Requeued
+                match self.shut_down {
+                    true => Requeue::HandedBack(Work::Messages),
+                    false => Requeue::Requeued,
+                }
             }
             work if self.shut_down => Requeue::HandedBack(work),
             Work::Task { id, payload } => {

@@ -706,7 +706,10 @@ where
             Work::Messages => {
                 self.out.push(Command::RollbackCursor { group: key });
                 self.groups[i].check |= !self.shut_down;
-                Requeue::Requeued
+                match self.shut_down {
+                    true => Requeue::HandedBack(Work::Messages),
+                    false => Requeue::Requeued,
+                }
             }
             work if self.shut_down => Requeue::HandedBack(work),
             Work::Task { id, payload } => {

@@ -2,7 +2,10 @@
 //! of whichever entry it was, and the typed answers a driver hands to the
 //! application's calls.
 
-use groupq::{CancelAnswer, CloseAnswer, RunId, ShutdownReport, TaskAnswer};
+use groupq::{CancelAnswer, CloseAnswer, RunId};
+
+use crate::left::Left;
+use crate::tasks::TaskOutcome;
 
 /// Where a user's message went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +15,35 @@ pub enum Delivery {
     Piped(RunId),
     /// Stored as unread; a run of the group will be handed it.
     Queued,
+}
+
+/// The answer of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Submitted {
+    /// Queued (or started at once).
+    Queued,
+    /// Not queued: the group has this task id already.
+    Duplicate(Duplicate),
+}
+
+impl Submitted {
+    /// Whether the task was queued.
+    pub fn is_queued(self) -> bool {
+        self == Submitted::Queued
+    }
+}
+
+/// Where the task a duplicate names is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Duplicate {
+    /// Queued in the group.
+    Queued,
+    /// Running in this run.
+    Running(RunId),
+    /// It ran, within the task window, and ended so.
+    Ran(TaskOutcome),
 }
 
 /// The answer of one entry.
@@ -24,14 +56,14 @@ pub enum Answer {
     /// The answer of [`Entry::Message`](crate::Entry::Message).
     Delivery(Delivery),
     /// The answer of [`Entry::Task`](crate::Entry::Task).
-    Task(TaskAnswer),
+    Task(Submitted),
     /// The answer of [`Entry::Cancel`](crate::Entry::Cancel).
     Cancel(CancelAnswer<String>),
     /// The answer of [`Entry::CloseRun`](crate::Entry::CloseRun).
     Close(CloseAnswer),
     /// The answer of [`Entry::Shutdown`](crate::Entry::Shutdown): the
     /// work left.
-    Shutdown(Box<ShutdownReport<String, String, String>>),
+    Shutdown(Box<Left>),
 }
 
 /// An answer of another entry than the one asked for: a bug of the driver
@@ -55,11 +87,11 @@ macro_rules! typed_answer {
 }
 
 typed_answer!(Delivery(Delivery));
-typed_answer!(Task(TaskAnswer));
+typed_answer!(Task(Submitted));
 typed_answer!(Cancel(CancelAnswer<String>));
 typed_answer!(Close(CloseAnswer));
 
-impl TryFrom<Answer> for ShutdownReport<String, String, String> {
+impl TryFrom<Answer> for Left {
     type Error = OtherAnswer;
     fn try_from(answer: Answer) -> Result<Self, OtherAnswer> {
         match answer {

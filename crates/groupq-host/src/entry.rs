@@ -10,7 +10,7 @@
 //! change to them is a change of the journal format; `FORMAT` names the
 //! version a journal header carries.
 
-use groupq::Time;
+use groupq::{Config, Time};
 use groupq_protocol::{Status, TurnLine};
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,19 @@ pub enum Entry {
     NeverLaunched {
         /// The run.
         run: u64,
+    },
+    /// A new epoch: a new core under this configuration, for a host with
+    /// nothing live whose core was shut down or holds nothing; the work a
+    /// shutdown left, and every unread message, is put back.
+    Renew {
+        /// The new core's configuration.
+        config: Config,
+    },
+    /// How long tasks are remembered after they ran (`None`: not at all),
+    /// in milliseconds of core time.
+    TaskWindow {
+        /// The window.
+        window_ms: Option<u64>,
     },
 }
 

@@ -13,4 +13,8 @@ pub enum HostError {
     /// A checked core found a broken invariant: stop.
     #[error("invariant violated: {0}")]
     Violation(String),
+    /// A new epoch was asked of a host with runs live, or whose core still
+    /// holds work and was not shut down: nothing changed.
+    #[error("a new epoch needs a host with nothing live and a core shut down or empty")]
+    NotRenewable,
 }

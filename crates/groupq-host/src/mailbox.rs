@@ -227,6 +227,17 @@ impl Mailboxes {
         })
     }
 
+    /// The texts handed to the group's run that no delivered reply
+    /// answered, oldest first.
+    pub(crate) fn unanswered_texts(&self, group: &str) -> Vec<String> {
+        self.groups.get(group).map_or_else(Vec::new, |m| {
+            m.messages
+                .range(m.index(m.rollback_to)..m.index(m.cursor))
+                .map(|s| s.text.clone())
+                .collect()
+        })
+    }
+
     /// Unread messages in every group.
     pub(crate) fn total_unread(&self) -> usize {
         self.groups

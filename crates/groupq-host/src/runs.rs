@@ -26,6 +26,9 @@ pub struct LiveRun {
     /// How far its output was read: the position after the last line
     /// applied. A run adopted after a restart is read on from here.
     pub read_to: u64,
+    /// How many messages were written into its input (at its start and
+    /// since): an adopted run's next message file is numbered after them.
+    pub delivered: u64,
 }
 
 /// The live runs, by id.

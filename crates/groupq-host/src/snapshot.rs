@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::host::{Host, Queue};
+use crate::left::LeftTask;
 use crate::mailbox::Mailboxes;
 use crate::runs::{LiveRun, Runs};
 use crate::status::Note;
+use crate::tasks::{TaskKey, TaskLog, TaskOutcome};
 
 /// The state a snapshot holds, borrowed from a host: serialize it.
 #[derive(Serialize)]
@@ -21,6 +23,9 @@ pub struct StateRef<'a> {
     live: Vec<(u64, &'a LiveRun)>,
     queued: Vec<(&'a str, &'a str, Time)>,
     notes: Vec<(&'a str, &'a Note)>,
+    left: &'a [LeftTask],
+    task_window_ms: Option<u64>,
+    tasks: Vec<(&'a TaskKey, TaskOutcome)>,
     instance: u64,
 }
 
@@ -32,6 +37,9 @@ pub struct State {
     live: Vec<(u64, LiveRun)>,
     queued: Vec<(String, String, Time)>,
     notes: Vec<(String, Note)>,
+    left: Vec<LeftTask>,
+    task_window_ms: Option<u64>,
+    tasks: Vec<(TaskKey, TaskOutcome)>,
     instance: u64,
 }
 
@@ -78,6 +86,9 @@ impl<D> Host<D> {
                 .collect(),
             queued,
             notes,
+            left: &self.left,
+            task_window_ms: self.tasks.window().map(|w| w.as_millis() as u64),
+            tasks: self.tasks.entries(),
             instance: self.instance,
         }
     }
@@ -119,6 +130,11 @@ impl Host<Queue> {
             .map(|(g, id, at)| ((g, id), at))
             .collect::<HashMap<_, _>>();
         host.notes = state.notes.into_iter().collect();
+        host.left = state.left;
+        host.tasks = TaskLog::from_entries(
+            state.task_window_ms.map(std::time::Duration::from_millis),
+            state.tasks,
+        );
         Ok(host)
     }
 }

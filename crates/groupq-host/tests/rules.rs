@@ -1,9 +1,10 @@
 //! The host's rules, without tokio, a clock or files: entries in, effects
 //! and answers out.
 
-use groupq::{Config, RunId, TaskAnswer, Time};
+use groupq::{Config, RunId, Time};
 use groupq_host::{
-    Answer, Delivery, Effect, Entry, ExitRecord, Host, HostEvent, RunWork, TurnRecord,
+    Answer, Delivery, Duplicate, Effect, Entry, ExitRecord, Host, HostError, HostEvent, Left,
+    RunWork, Submitted, TurnRecord,
 };
 
 fn host() -> Host {
@@ -193,12 +194,12 @@ fn a_run_that_never_launched_puts_its_task_back_and_a_task_waits_its_time() {
     };
     assert_eq!(
         h.apply(at(0), task.clone()).unwrap(),
-        Answer::Task(TaskAnswer::Queued)
+        Answer::Task(Submitted::Queued)
     );
     effects(&mut h);
     assert_eq!(
         h.apply(at(1), task).unwrap(),
-        Answer::Task(TaskAnswer::Duplicate)
+        Answer::Task(Submitted::Duplicate(Duplicate::Running(RunId::new(1))))
     );
     h.apply(at(2), Entry::NeverLaunched { run: 1 }).unwrap();
     let back = effects(&mut h);
@@ -301,20 +302,132 @@ fn a_snapshot_whose_live_runs_are_not_the_cores_is_refused() {
     assert!(Host::restore(serde_json::from_str(&emptied).unwrap()).is_err());
 }
 
+fn task(group: &str, id: &str) -> Entry {
+    Entry::Task {
+        group: group.into(),
+        id: id.into(),
+        payload: format!("do {id}"),
+    }
+}
+
+fn renew(max_active: usize) -> Entry {
+    Entry::Renew {
+        config: Config::default().with_max_active(max_active),
+    }
+}
+
+/// A shutdown answers with every text and payload left; a new epoch after
+/// it goes on numbering runs, and puts back the tasks and the unread
+/// messages.
 #[test]
-fn a_renewed_host_goes_on_numbering_runs_and_keeps_its_messages() {
+fn a_new_epoch_after_shutdown_puts_back_what_it_left() {
     let mut h = host();
     h.apply(at(0), message("a", "one")).unwrap();
-    h.apply(at(1), exited(RunId::new(1), 1)).unwrap();
+    h.apply(at(1), message("a", "two")).unwrap();
+    h.apply(at(2), task("b", "t1")).unwrap();
+    h.apply(at(3), message("c", "three")).unwrap();
     effects(&mut h);
-    // The group waits for its retry; a new configuration needs an empty
-    // core, so let the retry run and succeed first.
-    h.apply(at(10_000), Entry::Timeout).unwrap();
-    h.apply(at(10_001), reply(RunId::new(2), 1, true)).unwrap();
-    h.apply(at(10_002), exited(RunId::new(2), 0)).unwrap();
-    assert!(h.machine().is_quiescent());
-    let mut renewed = h.renew(Config::default().with_max_active(2)).unwrap();
-    renewed.apply(at(0), message("b", "x")).unwrap();
-    let spawns = spawned(&effects(&mut renewed));
-    assert_eq!(spawns[0].0, RunId::new(3));
+    let Answer::Shutdown(left) = h.apply(at(4), Entry::Shutdown).unwrap() else {
+        panic!("a report")
+    };
+    let Left {
+        tasks,
+        messages,
+        live_runs,
+        ..
+    } = *left;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].group.as_str(), tasks[0].payload.as_str()),
+        ("b", "do t1")
+    );
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        (messages[0].group.as_str(), messages[0].texts.clone()),
+        ("c", vec!["three".to_string()])
+    );
+    assert_eq!(live_runs.len(), 1);
+    assert_eq!(live_runs[0].unanswered, ["one", "two"]);
+    // A new epoch is refused while the run lives, and changes nothing.
+    let before = state(&h);
+    assert_eq!(h.apply(at(5), renew(2)), Err(HostError::NotRenewable));
+    assert_eq!(state(&h), before);
+    // The run fails: its messages go back to the store.
+    h.apply(at(6), exited(RunId::new(1), 1)).unwrap();
+    effects(&mut h);
+    assert!(h.renewable());
+    h.apply(at(7), renew(3)).unwrap();
+    let spawns = spawned(&effects(&mut h));
+    assert_eq!(
+        spawns,
+        [
+            (
+                RunId::new(2),
+                RunWork::Task {
+                    id: "t1".into(),
+                    payload: "do t1".into()
+                },
+                vec![]
+            ),
+            (
+                RunId::new(3),
+                RunWork::Messages,
+                vec!["one".into(), "two".into()]
+            ),
+            (RunId::new(4), RunWork::Messages, vec!["three".into()]),
+        ]
+    );
+    assert!(h.left_tasks().is_empty());
+    assert_eq!(h.machine().config().max_active(), 3);
+    assert_eq!(h.machine().now(), at(7), "time goes on");
+}
+
+/// With a window, a task submitted again after it ran is a duplicate with
+/// its outcome, never run twice; after the window it runs again.
+#[test]
+fn a_task_that_ran_within_the_window_is_a_duplicate_with_its_outcome() {
+    let mut h = host();
+    h.apply(
+        at(0),
+        Entry::TaskWindow {
+            window_ms: Some(60_000),
+        },
+    )
+    .unwrap();
+    h.apply(at(1), task("a", "t")).unwrap();
+    h.apply(at(2), exited(RunId::new(1), 0)).unwrap();
+    h.apply(at(3), task("b", "u")).unwrap();
+    h.apply(at(4), exited(RunId::new(2), 1)).unwrap();
+    effects(&mut h);
+    let Answer::Task(Submitted::Duplicate(Duplicate::Ran(ok))) =
+        h.apply(at(10), task("a", "t")).unwrap()
+    else {
+        panic!("a duplicate")
+    };
+    assert_eq!((ok.succeeded, ok.at), (true, at(2)));
+    let Answer::Task(Submitted::Duplicate(Duplicate::Ran(failed))) =
+        h.apply(at(11), task("b", "u")).unwrap()
+    else {
+        panic!("a duplicate")
+    };
+    assert!(!failed.succeeded);
+    assert!(spawned(&effects(&mut h)).is_empty(), "nothing ran twice");
+    assert_eq!(h.remembered_tasks(), 2);
+    // Past the window: it is a new task.
+    assert_eq!(
+        h.apply(at(60_003), task("a", "t")).unwrap(),
+        Answer::Task(Submitted::Queued)
+    );
+    assert_eq!(h.remembered_tasks(), 1);
+}
+
+/// A follow-up piped into a run counts among the messages written into
+/// it: an adopted run's next file is numbered after them.
+#[test]
+fn the_messages_written_into_a_run_are_counted() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    h.apply(at(1), message("a", "two")).unwrap();
+    h.apply(at(2), message("a", "three")).unwrap();
+    assert_eq!(h.live_run(RunId::new(1)).unwrap().delivered, 3);
 }

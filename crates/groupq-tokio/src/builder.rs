@@ -103,10 +103,13 @@ impl Builder {
                 let host = opened.host.map_core(|m| Core::Plain(Box::new(m)));
                 (host, Some(opened.journal), Some(opened.restored))
             }
-            None => (new_host(config, checked)?, None, None),
+            None => (new_host(config.clone(), checked)?, None, None),
         };
         let clock = Clock::starting_at(host.machine().now());
         let driver = Driver {
+            config: config.clone(),
+            durability: self.durability.clone(),
+            detached: false,
             host,
             runner,
             clock,

@@ -3,7 +3,7 @@
 //! One type, so the loop is the same either way.
 
 use groupq::{Event, Output, Steppable};
-use groupq_host::{HostError, Queue};
+use groupq_host::{HostCore, HostError, Queue};
 
 type Out = Output<String, String, String>;
 
@@ -48,5 +48,17 @@ impl Steppable<String, String, String> for Core {
             #[cfg(feature = "checked")]
             Core::Checked(checked) => Steppable::machine(&**checked),
         }
+    }
+}
+
+/// A new epoch's core is a plain one: a checked driver is never durable,
+/// so it never starts a new epoch.
+impl HostCore for Core {
+    fn renewed(
+        config: groupq::Config,
+        last: groupq::RunId,
+        now: groupq::Time,
+    ) -> Result<Core, groupq::Error> {
+        Ok(Core::Plain(Box::new(Queue::renewed(config, last, now)?)))
     }
 }

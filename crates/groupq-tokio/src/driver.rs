@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use groupq::{RunId, Time};
+use groupq::{Config, RunId, Time};
 use groupq_host::{Answer, Counters, Effect, Entry, Host, HostEvent};
 use groupq_protocol::AgentLine;
 use tokio::sync::mpsc;
@@ -16,10 +16,10 @@ use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
 use crate::core::Core;
-use crate::durable::{Journal, Restored};
+use crate::durable::{Durability, Journal, Restored};
 use crate::error::DriverError;
 use crate::events::{EventSender, Reserved};
-use crate::handle::{Reply, Request};
+use crate::handle::{Detached, Reply, Request};
 use crate::metrics::Shared;
 use crate::runner::{RunEvent, RunEvents, Runner};
 
@@ -34,6 +34,11 @@ pub(crate) enum Held {
 
 /// Owns a host and a [`Runner`] and runs the loop; see the crate docs.
 pub struct Driver<R> {
+    /// The configuration it was built with: a new epoch's.
+    pub(crate) config: Config,
+    pub(crate) durability: Option<Durability>,
+    /// Detached: the loop ends, the live runs go on for the next start.
+    pub(crate) detached: bool,
     pub(crate) host: Host<Core>,
     pub(crate) runner: R,
     pub(crate) clock: Clock,
@@ -91,9 +96,10 @@ impl<R: Runner> Driver<R> {
     async fn run_loop(&mut self) -> Result<(), DriverError> {
         if self.journal.is_some() {
             self.reconcile().await?;
+            self.begin()?;
         }
         loop {
-            if self.host.machine().is_shut_down() && !self.host.has_live_runs() {
+            if self.detached || (self.host.machine().is_shut_down() && !self.host.has_live_runs()) {
                 return Ok(());
             }
             let deadline = self
@@ -127,6 +133,30 @@ impl<R: Runner> Driver<R> {
             self.take_waiting_requests()?;
             self.commit()?;
         }
+    }
+
+    /// After the reconciliation of a restart: the state takes the builder's
+    /// settings (journaled, so that replay sees them), and a state that was
+    /// shut down, or that holds nothing under an old configuration, starts
+    /// a new epoch, which puts back the work left.
+    fn begin(&mut self) -> Result<(), DriverError> {
+        let window = self.durability.as_ref().and_then(Durability::task_window);
+        if self.host.task_window() != window {
+            let window_ms = window.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX));
+            self.input(Entry::TaskWindow { window_ms }, None)??;
+        }
+        let machine = self.host.machine();
+        let renew = machine.is_shut_down() || machine.config() != &self.config;
+        if renew && self.host.renewable() {
+            let left = self.host.left_tasks().len();
+            let unread = self.host.stats().unread_messages;
+            info!(left, unread, "a new epoch: the work left is put back");
+            let config = self.config.clone();
+            self.input(Entry::Renew { config }, None)??;
+        }
+        self.flush()?;
+        self.carry_out();
+        Ok(())
     }
 
     /// With a sync after every input, requests already waiting share the
@@ -263,6 +293,26 @@ impl<R: Runner> Driver<R> {
             Request::Stats { answer } => {
                 let _ = answer.send(self.host.stats());
             }
+            Request::Detach { answer } => {
+                if self.journal.is_none() {
+                    let _ = answer.send(Err(DriverError::NotDurable));
+                    return Ok(());
+                }
+                // What is decided is carried out first; then the loop ends
+                // and the runs go on.
+                self.flush()?;
+                self.carry_out();
+                self.runner.detach();
+                self.detached = true;
+                let live_runs = self
+                    .host
+                    .live_runs()
+                    .into_iter()
+                    .map(|(run, _)| run)
+                    .collect();
+                info!("detached: the live runs are left for the next start");
+                let _ = answer.send(Ok(Detached { live_runs }));
+            }
         }
         Ok(())
     }
@@ -288,7 +338,7 @@ impl<R: Runner> Driver<R> {
         };
         journal.flush()?;
         if journal.snapshot_due() {
-            journal.snapshot(&self.host.state())?;
+            journal.snapshot(&self.host.state(), self.host.machine().config())?;
             debug!(inputs = journal.seq(), "snapshot taken");
         }
         Ok(())

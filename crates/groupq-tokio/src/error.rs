@@ -28,6 +28,10 @@ pub enum DriverError {
     /// start anything. Retrying the start is safe.
     #[error("runner: recovery failed: {0}")]
     Recovery(std::io::Error),
+    /// Detaching needs a durable driver: without a state directory no
+    /// later start could adopt the runs.
+    #[error("only a durable driver can detach")]
+    NotDurable,
     /// A bug of the driver: the host answered a call with the answer of
     /// another kind of call.
     #[error("internal: {0}")]

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use groupq::{CancelAnswer, CloseAnswer, ShutdownReport, TaskAnswer};
-use groupq_host::{Answer, Delivery, Entry, GroupStatus, HostStats};
+use groupq::{CancelAnswer, CloseAnswer, RunId};
+use groupq_host::{Answer, Delivery, Entry, GroupStatus, HostStats, Left, Submitted};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DriverError;
@@ -30,16 +30,28 @@ pub(crate) enum Request {
     Stats {
         answer: oneshot::Sender<HostStats>,
     },
+    Detach {
+        answer: Answered<Detached>,
+    },
+}
+
+/// The answer of [`Handle::detach`]: the runs left live for the next
+/// start to adopt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Detached {
+    /// The runs left live, by id.
+    pub live_runs: Vec<RunId>,
 }
 
 /// Where an entry's answer goes, typed by the call.
 pub(crate) enum Reply {
     Delivery(Answered<Delivery>),
-    Task(Answered<TaskAnswer>),
+    Task(Answered<Submitted>),
     Cancel(Answered<CancelAnswer<String>>),
     Close(Answered<CloseAnswer>),
     Unit(Answered<()>),
-    Shutdown(Answered<ShutdownReport<String, String, String>>),
+    Shutdown(Answered<Left>),
 }
 
 fn typed<A: TryFrom<Answer, Error = groupq_host::OtherAnswer>>(
@@ -116,14 +128,15 @@ impl Handle {
             .await
     }
 
-    /// Queues a task; a task id already queued or running in the group is a
-    /// [`TaskAnswer::Duplicate`].
+    /// Queues a task; a task id already queued or running in the group, or
+    /// (durable drivers) that ran within the task window, is a
+    /// [`Submitted::Duplicate`] saying which.
     pub async fn task(
         &self,
         group: impl Into<String>,
         id: impl Into<String>,
         payload: impl Into<String>,
-    ) -> Result<TaskAnswer, DriverError> {
+    ) -> Result<Submitted, DriverError> {
         let (group, id, payload) = (group.into(), id.into(), payload.into());
         self.call(Entry::Task { group, id, payload }, Reply::Task)
             .await
@@ -181,10 +194,22 @@ impl Handle {
 
     /// Shuts down: idle runs are closed at once, busy ones after they
     /// finish their turn or are killed after the shutdown grace. Returns
-    /// the work left. The driver's [`run`](crate::Driver::run) returns once
-    /// every run exited.
-    pub async fn shutdown(&self) -> Result<ShutdownReport<String, String, String>, DriverError> {
+    /// the work left, with every text and payload. A durable driver keeps
+    /// it and puts it back on its next start; without a state directory,
+    /// persist it and resubmit it. The driver's [`run`](crate::Driver::run)
+    /// returns once every run exited.
+    pub async fn shutdown(&self) -> Result<Left, DriverError> {
         self.call(Entry::Shutdown, Reply::Shutdown).await
+    }
+
+    /// Stops the driver and leaves its live runs running, for the next
+    /// start on the same state to adopt (durable drivers with
+    /// [`RestartPolicy::Adopt`](crate::RestartPolicy::Adopt); otherwise
+    /// [`DriverError::NotDurable`]). Nothing is shut down: queued work stays
+    /// queued in the state. [`run`](crate::Driver::run) returns once what
+    /// was decided is carried out.
+    pub async fn detach(&self) -> Result<Detached, DriverError> {
+        self.ask(|answer| Request::Detach { answer }).await?
     }
 
     /// The driver's counters and gauges, read without asking the run loop.

@@ -281,11 +281,13 @@ pub use durable::{Durability, Restored, StateError, SyncPolicy};
 pub use error::DriverError;
 pub use events::HostEvents;
 pub use groupq_host::{
-    Delivery, GroupStatus, HostEvent, HostStats, LiveRun, RunExit, RunSpec, RunWork,
+    Delivery, Duplicate, GroupStatus, HostEvent, HostStats, Left, LeftMessages, LeftRun, LeftTask,
+    LiveRun, RunExit, RunSpec, RunWork, Submitted, TaskOutcome,
 };
-pub use handle::Handle;
+pub use handle::{Detached, Handle};
 pub use metrics::Metrics;
 pub use runner::{
-    CommandLine, Container, DockerRunner, ProcessRunner, Recovering, RunEvent, RunEvents, Runner,
-    GROUP_LABEL, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL,
+    Believed, CommandLine, Container, DockerRunner, Found, ProcessRunner, Recovering, Recovery,
+    RestartPolicy, RunEvent, RunEvents, Runner, GROUP_LABEL, NAME_LABEL, OWNER_LABEL, ROOT_LABEL,
+    RUN_LABEL,
 };

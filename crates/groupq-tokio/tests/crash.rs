@@ -151,7 +151,11 @@ fn crash_child() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         match handle.shutdown().await {
-            Ok(report) => println!("REPORT {} {}", report.groups.len(), report.live_runs.len()),
+            Ok(report) => println!(
+                "REPORT {} {}",
+                report.tasks.len() + report.messages.len(),
+                report.live_runs.len()
+            ),
             // An earlier incarnation shut down and was killed after.
             Err(groupq_tokio::DriverError::Rejected(groupq::Error::ShutDown)) => {
                 println!("REPORT already shut down")

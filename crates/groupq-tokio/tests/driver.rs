@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use groupq::{CancelAnswer, CloseReason, Config, RunId, TaskAnswer};
-use groupq_tokio::{Delivery, DriverError, HostEvent, RunExit, RunWork};
+use groupq::{CancelAnswer, CloseReason, Config, RunId};
+use groupq_tokio::{Delivery, DriverError, Duplicate, HostEvent, RunExit, RunWork, Submitted};
 
 use support::fake::{fake, Call};
 
@@ -134,15 +134,15 @@ async fn tasks_are_deduplicated_cancelled_and_run_one_at_a_time_per_group() {
     let (running, handle, mut host) = support::start_checked(config(), runtime);
     assert_eq!(
         handle.task("a", "t1", "first").await.unwrap(),
-        TaskAnswer::Queued
+        Submitted::Queued
     );
     assert_eq!(
         handle.task("a", "t1", "first").await.unwrap(),
-        TaskAnswer::Duplicate
+        Submitted::Duplicate(Duplicate::Running(RunId::new(1)))
     );
     assert_eq!(
         handle.task("a", "t2", "second").await.unwrap(),
-        TaskAnswer::Queued
+        Submitted::Queued
     );
     assert_eq!(
         handle.cancel("a", "t2").await.unwrap(),

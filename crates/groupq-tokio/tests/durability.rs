@@ -397,15 +397,17 @@ fn an_unusable_state_directory_or_a_checked_durable_driver_is_refused() {
 async fn a_state_directory_that_fails_while_running_stops_the_driver_before_any_effect() {
     let dir = Scratch::new("durable-fails");
     let (runtime, runs) = fake();
+    // Three inputs between snapshots: the state's task window (the first
+    // input of a new state), then two messages.
     let (driver, handle, events) = Driver::builder(config())
-        .durable(durable(&dir.0, 2))
+        .durable(durable(&dir.0, 3))
         .build(runtime)
         .unwrap();
     let running = tokio::spawn(driver.run());
     let mut host = Host::new(events);
     handle.message("a", "one").await.unwrap();
     host.spawned().await;
-    // The second input makes a snapshot due, and its directory is gone.
+    // The third input makes a snapshot due, and its directory is gone.
     std::fs::remove_dir_all(dir.0.join("state")).unwrap();
     assert!(handle.message("b", "two").await.is_err());
     assert!(matches!(
@@ -457,7 +459,8 @@ async fn every_answered_call_of_concurrent_callers_survives_a_crash() {
     }
     running.abort();
     let _ = running.await;
-    assert_eq!(build(&dir.0, 1000).unwrap().replayed, 64);
+    // The calls, and the state's task window set at its first start.
+    assert_eq!(build(&dir.0, 1000).unwrap().replayed, 64 + 1);
 }
 
 /// The handle's counters are the driver's after a restore too: they count

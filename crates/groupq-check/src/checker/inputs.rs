@@ -389,7 +389,7 @@ where
             return self.fail(Property::Rejection, None, Some(run), detail);
         }
         let shut_down = self.shut_down;
-        let handed_back = shut_down && work.kind() != WorkKind::Messages;
+        let handed_back = shut_down;
         let fits = match response {
             Response::Requeue(Requeue::Requeued) => !handed_back,
             Response::Requeue(Requeue::HandedBack(w)) => handed_back && w == work,

@@ -136,7 +136,7 @@ pub(crate) fn parse<'a, S: DeserializeOwned>(
                     path: snapshot_path,
                     error: FrameError::Corrupt {
                         offset: read.good_len,
-                        after: read.dropped,
+                        to_end: read.dropped,
                     },
                 });
             };

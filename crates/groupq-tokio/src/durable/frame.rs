@@ -4,11 +4,18 @@
 //! A file is a magic (8 bytes), a format version (u32, little endian), then
 //! records. A record is its payload's length (u32), the length's bitwise
 //! complement (u32: a damaged length is caught before it is trusted), the
-//! CRC-32 of the payload (u32), then the payload (JSON). Reading stops
-//! cleanly at a torn tail (a record cut short, or a last record whose
-//! checksum fails: a write the crash interrupted) and says how many bytes
-//! it dropped; a damaged record with records after it is an error, never
-//! skipped.
+//! CRC-32 of the payload (u32), then the payload (JSON).
+//!
+//! **The tail rule.** A torn write can only hit what was never synced, and
+//! a process killed in the middle of a write leaves the record cut short:
+//! reading stops cleanly at a last record cut short (fewer bytes left than
+//! its header, or than its header says), says how many bytes it dropped,
+//! and the journal is cut back to the good records. Anything else is damage
+//! to bytes that may have been synced and acknowledged, and is refused
+//! ([`FrameError::Corrupt`]), at the end of the file as anywhere else: a
+//! full-length last record whose checksum fails, a length that does not
+//! match its complement (zeros included), a length over the limit. A
+//! record cut off whole at a record boundary cannot be told from the end.
 
 use thiserror::Error;
 
@@ -35,13 +42,15 @@ pub enum FrameError {
         /// The version found.
         found: u32,
     },
-    /// A damaged record with more data after it: not a torn tail.
-    #[error("damaged record at byte {offset} with {after} bytes after it")]
+    /// A damaged record: not a record cut short at the end. The file is
+    /// refused as it is; see the crate docs ("State files") for what an
+    /// operator does.
+    #[error("damaged record at byte {offset} ({to_end} bytes from there to the end)")]
     Corrupt {
-        /// Where the record starts.
+        /// Where the damaged record starts: the good records end here.
         offset: u64,
-        /// Bytes after the damaged record.
-        after: u64,
+        /// Bytes from there to the end of the file.
+        to_end: u64,
     },
 }
 
@@ -92,37 +101,29 @@ pub fn read<'a>(
     let mut at = 12usize;
     while at < bytes.len() {
         let rest = &bytes[at..];
-        let torn = |read: &mut Read<'a>| read.dropped = rest.len() as u64;
+        let corrupt = FrameError::Corrupt {
+            offset: at as u64,
+            to_end: rest.len() as u64,
+        };
         if rest.len() < HEAD {
-            torn(&mut read);
+            // Cut short in its header: a write the crash interrupted.
+            read.dropped = rest.len() as u64;
             break;
         }
         let word = |i: usize| u32::from_le_bytes(rest[i..i + 4].try_into().unwrap_or_default());
         let (len, check, crc) = (word(0), word(4), word(8));
-        let corrupt = |after: usize| FrameError::Corrupt {
-            offset: at as u64,
-            after: after as u64,
-        };
         if len != !check || len > MAX_RECORD {
-            // Zeros to the end are a tail the crash never wrote.
-            if rest.iter().all(|&b| b == 0) {
-                torn(&mut read);
-                break;
-            }
-            return Err(corrupt(rest.len()));
+            return Err(corrupt);
         }
         let end = HEAD + len as usize;
         if rest.len() < end {
-            torn(&mut read);
+            // Cut short in its payload.
+            read.dropped = rest.len() as u64;
             break;
         }
         let payload = &rest[HEAD..end];
         if crc32(payload) != crc {
-            if rest.len() == end {
-                torn(&mut read);
-                break;
-            }
-            return Err(corrupt(rest.len() - end));
+            return Err(corrupt);
         }
         read.records.push(payload);
         at += end;
@@ -196,29 +197,83 @@ mod tests {
             assert_eq!(read.good_len, first_end);
             assert_eq!(read.dropped, cut as u64 - first_end);
         }
+        // Cut at the record boundary: nothing to tell, nothing dropped.
+        let read = read(&whole[..first_end as usize], MAGIC, "test").unwrap();
+        assert_eq!((read.records.len(), read.dropped), (1, 0));
+    }
+
+    /// Each rule at its exact boundary: the mutations of the reader that a
+    /// test must catch (a length check off by one, a dropped `good_len`,
+    /// a corrupt offset's arithmetic, zeros taken for a torn tail).
+    #[test]
+    fn the_tail_rules_hold_at_their_boundaries() {
+        let first = file(&[b"first"]);
+        let good = first.len() as u64;
+        // 11 bytes, any bytes, zeros too: shorter than a header, torn.
+        for tail in [vec![0u8; HEAD - 1], vec![0xAB; HEAD - 1], vec![1]] {
+            let mut bytes = first.clone();
+            bytes.extend_from_slice(&tail);
+            let read = read(&bytes, MAGIC, "test").unwrap();
+            assert_eq!((read.good_len, read.dropped), (good, tail.len() as u64));
+        }
+        // A whole header of zeros (a length that is not its complement):
+        // damage, refused where it starts.
+        for zeros in [HEAD, HEAD + 7, 4096] {
+            let mut bytes = first.clone();
+            bytes.extend(vec![0u8; zeros]);
+            assert_eq!(
+                read(&bytes, MAGIC, "test").unwrap_err(),
+                FrameError::Corrupt {
+                    offset: good,
+                    to_end: zeros as u64
+                }
+            );
+        }
+        // An empty payload is exactly a header long, and whole.
+        let empty = file(&[b"first", b""]);
+        let read_empty = read(&empty, MAGIC, "test").unwrap();
+        assert_eq!(read_empty.records, vec![&b"first"[..], b""]);
+        assert_eq!(
+            (read_empty.good_len, read_empty.dropped),
+            (empty.len() as u64, 0)
+        );
+        // One payload byte short of whole: torn; whole: read.
+        let two = file(&[b"first", b"second"]);
+        let read_short = read(&two[..two.len() - 1], MAGIC, "test").unwrap();
+        assert_eq!(
+            (read_short.good_len, read_short.dropped),
+            (good, (HEAD + 6 - 1) as u64)
+        );
+        // The largest length allowed, cut short, is torn; one more is damage.
+        for (len, torn) in [(MAX_RECORD, true), (MAX_RECORD + 1, false)] {
+            let mut bytes = first.clone();
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(&(!len).to_le_bytes());
+            bytes.extend_from_slice(&0u32.to_le_bytes());
+            bytes.extend_from_slice(b"partial");
+            match read(&bytes, MAGIC, "test") {
+                Ok(r) => assert!(torn && r.good_len == good && r.dropped == (HEAD + 7) as u64),
+                Err(e) => assert!(!torn, "{e}"),
+            }
+        }
     }
 
     #[test]
-    fn a_flipped_byte_in_the_last_record_is_a_torn_tail_elsewhere_an_error() {
-        let whole = file(&[b"first", b"second"]);
-        let last = 12 + HEAD + 5;
+    fn damage_anywhere_is_refused_with_where_it_starts_the_last_record_too() {
+        let whole = file(&[b"first", b"second", b"third"]);
+        let starts = [12, 12 + HEAD + 5, 12 + 2 * HEAD + 5 + 6];
         for at in 12..whole.len() {
             let mut bytes = whole.clone();
             bytes[at] ^= 0x40;
-            match read(&bytes, MAGIC, "test") {
-                Ok(read) => {
-                    assert!(
-                        at >= last,
-                        "a damaged first record was accepted (byte {at})"
-                    );
-                    assert_eq!(read.records, vec![&b"first"[..]]);
-                    assert_eq!(read.dropped, (whole.len() - last) as u64);
-                }
-                Err(FrameError::Corrupt { offset, .. }) => {
-                    assert!(at < last || offset == last as u64, "byte {at}: {offset}")
-                }
-                Err(e) => panic!("byte {at}: {e}"),
-            }
+            let damaged = *starts.iter().filter(|&&s| s <= at).last().unwrap();
+            assert_eq!(
+                read(&bytes, MAGIC, "test").unwrap_err(),
+                FrameError::Corrupt {
+                    offset: damaged as u64,
+                    to_end: (whole.len() - damaged) as u64
+                },
+                "byte {at}"
+            );
         }
     }
 

@@ -193,8 +193,14 @@ impl Journal {
     }
 
     /// Writes a snapshot of `host` at the current input count, then
-    /// restarts the journal after it. Call with nothing waiting.
-    pub(crate) fn snapshot<S: Serialize>(&mut self, host: &S) -> Result<(), StateError> {
+    /// restarts the journal after it, under `config` (the host's core's,
+    /// which a new epoch may have changed). Call with nothing waiting.
+    pub(crate) fn snapshot<S: Serialize>(
+        &mut self,
+        host: &S,
+        config: &Config,
+    ) -> Result<(), StateError> {
+        self.config = config.clone();
         self.flush()?;
         let record = SnapshotRecord {
             state: self.state,

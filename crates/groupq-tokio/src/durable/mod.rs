@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use groupq::Config;
 use groupq_host::{Host, HostError, Queue, State};
+
+use crate::runner::RestartPolicy;
 use tracing::{info, warn};
 
 pub use error::StateError;
@@ -64,17 +66,49 @@ pub struct Durability {
     dir: PathBuf,
     sync: SyncPolicy,
     snapshot_every: u64,
+    restart: RestartPolicy,
+    task_window: Option<Duration>,
 }
 
 impl Durability {
     /// State in `dir` (created if missing): sync every input, snapshot
-    /// every 100,000 inputs.
+    /// every 100,000 inputs, adopt live runs on a restart, remember tasks
+    /// for 24 hours after they ran.
     pub fn new(dir: impl Into<PathBuf>) -> Durability {
         Durability {
             dir: dir.into(),
             sync: SyncPolicy::EveryInput,
             snapshot_every: 100_000,
+            restart: RestartPolicy::Adopt,
+            task_window: Some(Duration::from_secs(24 * 3600)),
         }
+    }
+
+    /// What a restart does with the runs the driver before it left (default
+    /// [`RestartPolicy::Adopt`]).
+    pub fn on_restart(mut self, policy: RestartPolicy) -> Durability {
+        self.restart = policy;
+        self
+    }
+
+    /// How long a task id is remembered after its run ended, so that a
+    /// task submitted again is a duplicate with its outcome (default 24
+    /// hours of the driver's time; `None`: only while queued or running).
+    /// Each remembered id costs memory and snapshot bytes (the README's
+    /// figures).
+    pub fn remember_tasks(mut self, window: Option<Duration>) -> Durability {
+        self.task_window = window;
+        self
+    }
+
+    /// The restart policy.
+    pub fn restart_policy(&self) -> RestartPolicy {
+        self.restart
+    }
+
+    /// The task window.
+    pub fn task_window(&self) -> Option<Duration> {
+        self.task_window
     }
 
     /// With this sync policy. A group's `max_inputs` is at least 1.
@@ -151,23 +185,18 @@ pub(crate) fn open(durability: &Durability, config: &Config) -> Result<Opened, S
     let journaled = loaded.config.clone();
     let (host, restored) = replay(dir, loaded, config)?;
     drop(files);
-    let renewed =
-        journaled.is_some() && host.machine().config() != &config.clone().with_records(true);
-    let mut journal = Journal::open(
+    let journal = Journal::open(
         durability,
         lock,
         state.unwrap_or(host.instance()),
         seq,
-        config.clone().with_records(true),
+        // A new journal's header: the configuration its first entries are
+        // applied under (the restored core's).
+        host.machine().config().clone(),
         // A new state starts a journal; a kept one goes on after its last
         // good record (a torn tail is cut off).
         journaled.is_some().then_some(good_len),
     )?;
-    if renewed {
-        // A new core under the new configuration: its snapshot restarts the
-        // journal under it (a crash in between restores the same).
-        journal.snapshot(&host.state())?;
-    }
     if dropped > 0 {
         warn!(bytes = dropped, "dropped a torn journal tail");
     }
@@ -180,9 +209,9 @@ pub(crate) fn open(durability: &Durability, config: &Config) -> Result<Opened, S
 
 /// Rebuilds the host from a snapshot and the entries after it. Effects of
 /// replayed entries are not carried out again: they were, before the stop,
-/// or their entry was never durable and is not in the journal. Then, if
-/// the configuration changed and nothing is left under the old one, the
-/// host gets a new core.
+/// or their entry was never durable and is not in the journal. A changed
+/// configuration is refused while work remains under the old one; with
+/// nothing left, the driver starts a new epoch under it (`Entry::Renew`).
 pub(crate) fn replay(
     dir: &Path,
     loaded: Loaded<'_, State>,
@@ -231,16 +260,8 @@ pub(crate) fn replay(
         host.discard_effects();
     }
     drop(_span);
-    if host.machine().config() != &config {
-        let machine = host.machine();
-        if !(machine.is_quiescent() && !host.has_live_runs()) {
-            return Err(StateError::ConfigChanged);
-        }
-        // Nothing left under the old configuration: a new core.
-        host = host.renew(config).map_err(|e| StateError::Replay {
-            index: 0,
-            message: e.to_string(),
-        })?;
+    if host.machine().config() != &config && !host.renewable() {
+        return Err(StateError::ConfigChanged);
     }
     host.reset_counters();
     let live_runs = host.live_runs().len();

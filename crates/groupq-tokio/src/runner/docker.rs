@@ -4,7 +4,7 @@
 //! container's own log, its exit the engine's wait result, and nothing the
 //! connection to the daemon does is taken for an exit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,9 +23,9 @@ use groupq::RunId;
 use groupq_host::{RunExit, RunSpec};
 use tokio::sync::{mpsc, OnceCell};
 
-use super::ipc::{Layout, RunDir};
+use super::ipc::{Layout, RunDir, WorkLock};
 use super::lines::{self, Lines};
-use super::{Recovering, RunEvent, RunEvents, Runner};
+use super::{Believed, Found, Recovering, Recovery, RestartPolicy, RunEvent, RunEvents, Runner};
 
 /// The label every container of this runner carries, with its owner's name
 /// as the value: what a reaper filters on.
@@ -83,6 +83,9 @@ pub struct DockerRunner {
     recovered: HashMap<RunId, String>,
     /// Containers released and being removed: the drop waits for them.
     removing: Arc<Mutex<HashSet<String>>>,
+    /// The driver detached: dropping the runner leaves the runs running.
+    detached: bool,
+    _lock: WorkLock,
 }
 
 /// What the runner keeps of a live run.
@@ -134,8 +137,11 @@ impl DockerRunner {
     /// is waited for by each run.
     pub fn new(work_dir: &Path, image: impl Into<String>) -> io::Result<DockerRunner> {
         let base = Docker::connect_with_defaults().map_err(io::Error::other)?;
+        let layout = Layout::new(work_dir)?;
         Ok(DockerRunner {
-            layout: Layout::new(work_dir)?,
+            _lock: layout.lock()?,
+            detached: false,
+            layout,
             engine: Engine {
                 base,
                 agreed: Default::default(),
@@ -319,35 +325,87 @@ impl Runner for DockerRunner {
         });
     }
 
-    /// Every container labelled with this work directory is killed and
-    /// removed, and waited for until the engine no longer knows it ("no
-    /// such container" and "removal already in progress" count as done);
-    /// the launch markers and the containers' labels name the runs
-    /// launched.
-    fn recover(&mut self) -> Recovering<'_> {
+    /// The engine lists the containers labelled with this work directory;
+    /// with the launch markers they name the runs launched. Killed and
+    /// removed, and waited for until the engine no longer knows them ("no
+    /// such container" and "removal already in progress" count as done):
+    /// every one under [`RestartPolicy::Kill`], and under
+    /// [`RestartPolicy::Adopt`] those of runs not believed live. Adopted:
+    /// each believed run that was launched; its container, if the engine
+    /// still has it, is attached to again, its log read on from the line
+    /// the journal stopped at, its exit the engine's wait result.
+    fn recover(&mut self, recovery: Recovery) -> Recovering<'_> {
         Box::pin(async move {
-            let mut runs = Vec::new();
-            for (run, name) in self.layout.marked()? {
-                runs.push(run);
-                self.recovered.insert(run, name);
-            }
             let docker = self.engine.client().await;
             let root = self.layout.root().display().to_string();
-            let found = with_retries("list containers", || list(&docker, ROOT_LABEL, &root)).await;
-            for container in found {
-                if let Some(run) = container.run {
-                    if !runs.contains(&run) {
-                        runs.push(run);
-                        if let Some(name) = container.run_name {
-                            self.recovered.insert(run, name);
-                        }
+            let listed = with_retries("list containers", || list(&docker, ROOT_LABEL, &root)).await;
+            let mut launched: BTreeMap<RunId, String> = self.layout.marked()?.into_iter().collect();
+            let mut strays = Vec::new();
+            for container in &listed {
+                match (container.run, &container.run_name) {
+                    (Some(run), Some(name)) => {
+                        launched.entry(run).or_insert_with(|| name.clone());
+                    }
+                    _ => strays.push(container.name.clone()),
+                }
+            }
+            let mut believed: HashMap<String, Believed> = match recovery.policy {
+                RestartPolicy::Kill => HashMap::new(),
+                _ => recovery
+                    .believed
+                    .into_iter()
+                    .map(|b| (b.name.clone(), b))
+                    .collect(),
+            };
+            let mut found = Vec::new();
+            for (run, name) in launched {
+                match believed.remove(&name).filter(|b| b.run == run) {
+                    Some(b) => {
+                        self.adopt(b);
+                        found.push((run, Found::Adopted));
+                    }
+                    None => {
+                        remove_until_gone(&docker, &container_name(&name)).await;
+                        self.recovered.insert(run, name);
+                        found.push((run, Found::Launched));
                     }
                 }
-                remove_until_gone(&docker, &container.name).await;
             }
-            runs.sort();
-            Ok(runs)
+            for stray in strays {
+                remove_until_gone(&docker, &stray).await;
+            }
+            Ok(found)
         })
+    }
+
+    fn detach(&mut self) {
+        self.detached = true;
+    }
+}
+
+impl DockerRunner {
+    /// Takes over a run the driver before left: its container is watched
+    /// on by name from the line the journal stopped at.
+    fn adopt(&mut self, b: Believed) {
+        let (kill, killed) = mpsc::unbounded_channel();
+        let container = container_name(&b.name);
+        tracing::info!(run = b.run.get(), container = %container, "adopted");
+        tokio::spawn(supervise_adopted(
+            self.engine.clone(),
+            container,
+            b.events,
+            killed,
+            b.read_to,
+        ));
+        let dir = self.layout.existing(&b.name, b.delivered);
+        self.runs.insert(
+            b.run,
+            Live {
+                name: b.name,
+                dir,
+                kill,
+            },
+        );
     }
 }
 
@@ -491,6 +549,27 @@ async fn supervise(
         Ok(()) => watch.until_exit(&mut kill).await,
         Err(never) => never,
     };
+    watch.events.send(RunEvent::Exited(exit));
+}
+
+/// Watches an adopted run's container, from line `consumed` of its log.
+async fn supervise_adopted(
+    engine: Engine,
+    container: String,
+    events: RunEvents,
+    mut kill: mpsc::UnboundedReceiver<()>,
+    consumed: u64,
+) {
+    let mut watch = Watch {
+        docker: engine.client().await,
+        engine,
+        container,
+        events,
+        consumed,
+        kill_asked: false,
+        backoff: Backoff::default(),
+    };
+    let exit = watch.until_exit(&mut kill).await;
     watch.events.send(RunEvent::Exited(exit));
 }
 
@@ -769,11 +848,11 @@ impl Drop for DockerRunner {
     /// No executor may be left to remove containers: a thread of its own
     /// does, with a runtime of its own, and the drop waits for it.
     fn drop(&mut self) {
-        let mut names: Vec<String> = self
-            .runs
-            .values()
-            .map(|live| container_name(&live.name))
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        if !self.detached {
+            names.extend(self.runs.values().map(|live| container_name(&live.name)));
+        }
+        // Released containers are removed whatever: their exits are handled.
         names.extend(lock(&self.removing).drain());
         if names.is_empty() {
             return;

@@ -11,6 +11,7 @@ use groupq_protocol::{
     message_body, message_name, write_atomic, write_message, AssignedWork, Assignment,
     CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
 };
+use nix::fcntl::{Flock, FlockArg};
 
 use groupq_host::{RunSpec, RunWork};
 
@@ -40,6 +41,35 @@ impl Layout {
             root: root.canonicalize()?,
             keep_runs: false,
         })
+    }
+
+    /// Locks the work directory for one runner: a second runner on it (in
+    /// this process or another) is refused while the first lives.
+    pub(crate) fn lock(&self) -> io::Result<WorkLock> {
+        let dir = fs::File::open(&self.root)?;
+        Flock::lock(dir, FlockArg::LockExclusiveNonblock)
+            .map(WorkLock)
+            .map_err(|(_, errno)| match errno {
+                nix::errno::Errno::EWOULDBLOCK => io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "{}: another runner uses this work directory",
+                        self.root.display()
+                    ),
+                ),
+                errno => io::Error::from(errno),
+            })
+    }
+
+    /// The run's directory, which exists already: an adopted run's. Its
+    /// next message file is numbered after the `delivered` written so far.
+    pub(crate) fn existing(&self, name: &str, delivered: u64) -> RunDir {
+        let path = self.run_dir(name);
+        RunDir {
+            input: path.join(INPUT_DIR),
+            path,
+            next_seq: delivered,
+        }
     }
 
     /// The work directory, absolute.
@@ -93,7 +123,7 @@ impl Layout {
     }
 
     /// The run's IPC directory.
-    fn run_dir(&self, name: &str) -> PathBuf {
+    pub(crate) fn run_dir(&self, name: &str) -> PathBuf {
         self.root.join("runs").join(name)
     }
 
@@ -156,6 +186,11 @@ impl Layout {
         format!("GROUPQ_IPC={}/", self.root.join("runs").display())
     }
 }
+
+/// A work directory's lock, held by its runner (an `flock` on the
+/// directory itself, released when dropped).
+#[derive(Debug)]
+pub(crate) struct WorkLock(#[allow(dead_code)] Flock<fs::File>); // held, never read
 
 /// One run's IPC directory.
 #[derive(Debug)]

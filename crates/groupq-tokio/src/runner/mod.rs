@@ -72,7 +72,7 @@ impl RunEvents {
 /// Starts, feeds, closes and kills runs, and reports what they do.
 ///
 /// The driver calls these methods from its run loop, inside a tokio
-/// runner, one at a time and in the order the core emitted the commands;
+/// runtime, one at a time and in the order the core emitted the commands;
 /// they must not block (start background tasks for anything slow). A
 /// runner's obligations:
 ///
@@ -89,6 +89,13 @@ impl RunEvents {
 /// 5. [`release`](Runner::release) is called once the driver has handled
 ///    the run's exit; the runner frees what it kept for the run. No other
 ///    method is called for that run afterwards.
+/// 6. [`recover`](Runner::recover), after a restart of a durable driver and
+///    before any spawn, settles the runs the driver before it left: each
+///    is adopted (watched on, its lines from where the journal stopped) or
+///    killed, by the [`RestartPolicy`].
+/// 7. [`detach`](Runner::detach): the driver stops and leaves its runs
+///    live for the next start to adopt; dropping the runner afterwards
+///    must not kill them.
 ///
 /// A minimal runner whose runs answer nothing and end only when killed:
 ///
@@ -144,28 +151,102 @@ pub trait Runner: Send + 'static {
     /// by [`Runner::recover`], once its fate is durable.
     fn release(&mut self, run: RunId);
 
-    /// After a restart of a durable driver, before any spawn: kills every
-    /// run a driver on the same state launched and that still exists
-    /// (orphans included), waits until they are gone, and returns the ids
-    /// of every run that was launched. A run it does not return is taken as
-    /// never launched and its work is run again, so a runner must return
-    /// every run whose launch may have begun.
+    /// After a restart of a durable driver, before any spawn: settles what
+    /// a driver on the same state launched, by `recovery.policy`, and says
+    /// what became of every run it finds launched.
     ///
-    /// It must keep its record of those launches (markers, labels) until
-    /// the driver calls [`Runner::release`] for each: the driver releases a
-    /// run only after the run's fate is in the journal, so a crash during
-    /// recovery finds the same runs again. The driver awaits it before
-    /// anything else, so it may take its time, but it must not block the
-    /// executor's thread (wait in a blocking task). The default keeps
+    /// - [`RestartPolicy::Kill`]: kill every run of the work directory
+    ///   still there (orphans included), wait until they are gone, and
+    ///   return each run whose launch may have begun as
+    ///   [`Found::Launched`].
+    /// - [`RestartPolicy::Adopt`]: take over each run in
+    ///   `recovery.believed` whose launch may have begun, alive or not:
+    ///   report its lines from `read_to` on and its exit through its
+    ///   `events`, as for a run it spawned (an ended one: its remaining
+    ///   lines, then its exit, or [`RunExit::Gone`] if its status cannot be
+    ///   known), and accept `deliver`, `close_input`, `kill` and `release`
+    ///   for it; return it as [`Found::Adopted`]. Runs of the work
+    ///   directory not believed live are killed and returned as
+    ///   [`Found::Launched`].
+    ///
+    /// A believed run it does not return is taken as never launched and its
+    /// work is run again, so a runner must return every run whose launch
+    /// may have begun. It must keep its record of a launch (markers, labels)
+    /// until the driver calls [`Runner::release`] for the run: the driver
+    /// releases a run only after its fate is in the journal, so a crash
+    /// during recovery finds the same runs again. The driver awaits it
+    /// before anything else, so it may take its time, but it must not block
+    /// the executor's thread (wait in a blocking task). The default keeps
     /// nothing across restarts and returns no run: right only for runners
     /// whose runs cannot outlive the driver's process.
-    fn recover(&mut self) -> Recovering<'_> {
+    fn recover(&mut self, recovery: Recovery) -> Recovering<'_> {
+        let _ = recovery;
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    /// The driver stops and leaves the live runs for the next start to
+    /// adopt ([`Handle::detach`](crate::Handle::detach)): from now on,
+    /// dropping the runner leaves them running. The default does nothing.
+    fn detach(&mut self) {}
 }
 
-/// What [`Runner::recover`] returns: the runs found, once they are gone.
-pub type Recovering<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<RunId>>> + Send + 'a>>;
+/// What to do with the runs a driver left when a durable driver restarts
+/// on its state ([`Durability::on_restart`](crate::Durability::on_restart)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestartPolicy {
+    /// Take them over: they keep their ids, slots, deadlines and message
+    /// accounting, and are read on from where the journal stopped (the
+    /// default).
+    #[default]
+    Adopt,
+    /// Kill them: each is failed as [`RunExit::Lost`] (a messages run is
+    /// retried, a task reported failed).
+    Kill,
+}
+
+/// What the driver asks of [`Runner::recover`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Adopt or kill.
+    pub policy: RestartPolicy,
+    /// The runs the restored state believes live.
+    pub believed: Vec<Believed>,
+}
+
+/// A run the restored state believes live.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Believed {
+    /// The run.
+    pub run: RunId,
+    /// Its name (directory, container).
+    pub name: String,
+    /// Its group.
+    pub group: String,
+    /// How far its output was read.
+    pub read_to: u64,
+    /// How many messages were written into its input.
+    pub delivered: u64,
+    /// Where an adopted run's lines and exit go.
+    pub events: RunEvents,
+}
+
+/// What became of a run [`Runner::recover`] found launched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Found {
+    /// Taken over: its lines and exit follow through its events.
+    Adopted,
+    /// Launched, and gone now (or killed by the recovery).
+    Launched,
+}
+
+/// What [`Runner::recover`] returns: every run found launched, and what
+/// became of it.
+pub type Recovering<'a> =
+    Pin<Box<dyn Future<Output = io::Result<Vec<(RunId, Found)>>> + Send + 'a>>;
 
 /// A boxed runner is a runner, so the choice can be made at run time
 /// (`--docker` or not) with one driver type.
@@ -190,7 +271,11 @@ impl<R: Runner + ?Sized> Runner for Box<R> {
         (**self).release(run);
     }
 
-    fn recover(&mut self) -> Recovering<'_> {
-        (**self).recover()
+    fn recover(&mut self, recovery: Recovery) -> Recovering<'_> {
+        (**self).recover(recovery)
+    }
+
+    fn detach(&mut self) {
+        (**self).detach();
     }
 }

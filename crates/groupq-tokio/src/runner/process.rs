@@ -16,11 +16,11 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::ipc::{Layout, RunDir, STDERR_FILE, STDOUT_FILE};
+use super::ipc::{Layout, RunDir, WorkLock, STDERR_FILE, STDOUT_FILE};
 use super::lines;
 use super::output::{Tail, Wakeup, Watch};
 use super::procs;
-use super::{Recovering, RunEvent, RunEvents, Runner};
+use super::{Believed, Found, Recovering, Recovery, RestartPolicy, RunEvent, RunEvents, Runner};
 
 /// A program and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +73,9 @@ impl CommandLine {
 /// Dropping the runner kills every process group still running.
 pub struct ProcessRunner {
     layout: Layout,
+    _lock: WorkLock,
+    /// The driver detached: dropping the runner leaves the runs alive.
+    detached: bool,
     commands: [CommandLine; 3],
     helper_grace: Duration,
     /// Started with the first run (it needs the tokio runtime).
@@ -94,8 +97,11 @@ impl ProcessRunner {
     /// Runs `command` for every kind of work, with run and group directories
     /// under `work_dir` (created if missing).
     pub fn new(work_dir: &Path, command: CommandLine) -> io::Result<ProcessRunner> {
+        let layout = Layout::new(work_dir)?;
         Ok(ProcessRunner {
-            layout: Layout::new(work_dir)?,
+            _lock: layout.lock()?,
+            detached: false,
+            layout,
             commands: [command.clone(), command.clone(), command],
             helper_grace: Duration::from_millis(500),
             wakeup: None,
@@ -233,27 +239,73 @@ async fn supervise(
     mut kill: mpsc::UnboundedReceiver<()>,
     grace: Duration,
 ) {
-    let run = events.run();
-    let mut asked_to_kill = false;
+    let mut killed = false;
     let status = loop {
         out.forward(&events);
         tokio::select! {
             biased;
             status = child.wait() => break status,
-            Some(()) = kill.recv(), if !asked_to_kill => {
-                asked_to_kill = true;
+            Some(()) = kill.recv(), if !killed => {
+                killed = true;
                 procs::kill_group(pgid);
             }
             () = out.changed() => {}
         }
     };
-    // The agent has exited: helpers of its group get the grace, then die.
+    let exit = match status {
+        Ok(status) => exit_of(status),
+        Err(e) => RunExit::Gone(format!("cannot wait for the agent: {e}")),
+    };
+    finish(pgid, out, events, kill, grace, killed, exit).await;
+}
+
+/// Watches a run adopted after a restart: its agent is not this process's
+/// child, so its end is seen in `/proc`, and its exit status went to its
+/// new parent: the exit is reported as [`RunExit::Gone`].
+async fn supervise_adopted(
+    leader: Option<i32>,
+    mut out: Output,
+    events: RunEvents,
+    mut kill: mpsc::UnboundedReceiver<()>,
+    grace: Duration,
+) {
+    let mut killed = false;
+    while leader.is_some_and(procs::alive) {
+        out.forward(&events);
+        tokio::select! {
+            Some(()) = kill.recv(), if !killed => {
+                killed = true;
+                procs::kill_group(leader);
+            }
+            () = out.changed() => {}
+            // Not its parent: nothing wakes this task when the agent ends.
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    let exit =
+        RunExit::Gone("adopted after a restart: its exit status went to its new parent".into());
+    finish(leader, out, events, kill, grace, killed, exit).await;
+}
+
+/// The agent has exited: helpers of its group get the grace, then die;
+/// the exit is reported once nothing of the group is left, after every
+/// line.
+async fn finish(
+    pgid: Option<i32>,
+    mut out: Output,
+    events: RunEvents,
+    mut kill: mpsc::UnboundedReceiver<()>,
+    grace: Duration,
+    mut killed: bool,
+    exit: RunExit,
+) {
+    let run = events.run();
     if let Some(pgid) = pgid.filter(|&g| procs::group_alive(g)) {
         let until = Instant::now() + grace;
-        while procs::group_alive(pgid) && !asked_to_kill && Instant::now() < until {
+        while procs::group_alive(pgid) && !killed && Instant::now() < until {
             out.forward(&events);
             tokio::select! {
-                Some(()) = kill.recv() => asked_to_kill = true,
+                Some(()) = kill.recv() => killed = true,
                 () = tokio::time::sleep(Duration::from_millis(10)) => {}
             }
         }
@@ -277,10 +329,6 @@ async fn supervise(
         }
     }
     out.forward(&events);
-    let exit = match status {
-        Ok(status) => exit_of(status),
-        Err(e) => RunExit::Gone(format!("cannot wait for the agent: {e}")),
-    };
     events.send(RunEvent::Exited(exit));
 }
 
@@ -333,29 +381,94 @@ impl Runner for ProcessRunner {
         }
     }
 
-    /// A scan of `/proc` for processes whose `GROUPQ_IPC` names a run
-    /// directory of this work directory: every agent still alive is killed
-    /// with its process group, and waited for, off the loop's thread. The
-    /// launch markers in `<work dir>/launches/` name the runs launched.
-    fn recover(&mut self) -> Recovering<'_> {
+    /// A scan of `/proc` finds the agents of this work directory by their
+    /// `GROUPQ_IPC`; the launch markers in `<work dir>/launches/` name the
+    /// runs launched. Killed (and waited for, off the loop's thread): every
+    /// agent under [`RestartPolicy::Kill`], and under
+    /// [`RestartPolicy::Adopt`] those of runs not believed live. Adopted:
+    /// each believed run that was launched, alive or ended.
+    fn recover(&mut self, recovery: Recovery) -> Recovering<'_> {
         Box::pin(async move {
             let marked = self.layout.marked()?;
             let prefix = self.layout.ipc_env_prefix();
-            tokio::task::spawn_blocking(move || procs::kill_all_of(&prefix))
+            let mut believed: HashMap<String, Believed> = match recovery.policy {
+                RestartPolicy::Kill => HashMap::new(),
+                _ => recovery
+                    .believed
+                    .into_iter()
+                    .map(|b| (b.name.clone(), b))
+                    .collect(),
+            };
+            let keep: Vec<String> = believed.keys().cloned().collect();
+            let leaders = tokio::task::spawn_blocking(move || procs::settle(&prefix, &keep))
                 .await
                 .map_err(io::Error::other)?;
-            let mut runs = Vec::new();
+            let mut found = Vec::new();
             for (run, name) in marked {
-                runs.push(run);
-                self.recovered.insert(run, name);
+                match believed.remove(&name).filter(|b| b.run == run) {
+                    Some(b) => {
+                        let leader = leaders.get(&name).copied();
+                        self.adopt(b, leader)?;
+                        found.push((run, Found::Adopted));
+                    }
+                    None => {
+                        found.push((run, Found::Launched));
+                        self.recovered.insert(run, name);
+                    }
+                }
             }
-            Ok(runs)
+            Ok(found)
         })
+    }
+
+    fn detach(&mut self) {
+        self.detached = true;
+    }
+}
+
+impl ProcessRunner {
+    /// Takes over a run the driver before left: its agent (if `leader`
+    /// still lives) is watched on, its output read from where the journal
+    /// stopped.
+    fn adopt(&mut self, b: Believed, leader: Option<i32>) -> io::Result<()> {
+        let dir = self.layout.existing(&b.name, b.delivered);
+        let stdout = dir.path.join(STDOUT_FILE);
+        let stderr = dir.path.join(STDERR_FILE);
+        // Its stderr from where it is now: what it wrote before was logged.
+        let stderr_end = std::fs::metadata(&stderr).map_or(0, |m| m.len());
+        let wakeup = self.wakeup.get_or_insert_with(Wakeup::start);
+        let out = Output {
+            stdout: Tail::open(&stdout, b.read_to)?,
+            stderr: Tail::open(&stderr, stderr_end)?,
+            watches: [wakeup.watch(&stdout), wakeup.watch(&stderr)],
+        };
+        let (kill, killed) = mpsc::unbounded_channel();
+        tracing::info!(run = b.run.get(), alive = leader.is_some(), "adopted");
+        tokio::spawn(supervise_adopted(
+            leader,
+            out,
+            b.events,
+            killed,
+            self.helper_grace,
+        ));
+        self.runs.insert(
+            b.run,
+            Live {
+                name: b.name,
+                dir,
+                pgid: leader,
+                kill,
+            },
+        );
+        Ok(())
     }
 }
 
 impl Drop for ProcessRunner {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         for live in self.runs.values() {
             procs::kill_group(live.pgid);
         }

@@ -85,17 +85,55 @@ pub(crate) fn with_ipc_prefix(prefix: &str) -> Vec<(u32, String)> {
     found
 }
 
-/// Kills every process whose `GROUPQ_IPC` starts with `prefix`, with its
-/// group, and waits until each is gone. Blocks: run it off the loop.
-pub(crate) fn kill_all_of(prefix: &str) {
+/// Whether process `pid` is alive (a zombie is not).
+pub(crate) fn alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(text) => stat(&text).is_some_and(|s| s.state != 'Z'),
+        // No /proc (not Linux): a signal 0 tells whether it exists.
+        Err(_) if !std::path::Path::new("/proc/self/stat").exists() => {
+            kill(Pid::from_raw(pid), None).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// After a restart: the processes whose `GROUPQ_IPC` starts with `prefix`
+/// are found; those of runs named in `keep` are left alive, every other is
+/// killed with its group and waited for. Returns, by run name, the leader
+/// (the agent, which leads its process group) of each kept run still alive.
+/// Blocks: run it off the loop.
+pub(crate) fn settle(prefix: &str, keep: &[String]) -> std::collections::HashMap<String, i32> {
     let found = with_ipc_prefix(prefix);
-    for &(pid, _) in &found {
+    let (kept, strays): (Vec<_>, Vec<_>) =
+        found.into_iter().partition(|(_, name)| keep.contains(name));
+    kill_and_wait(&strays);
+    let mut leaders = std::collections::HashMap::new();
+    for (pid, name) in kept {
+        let Ok(pid) = i32::try_from(pid) else {
+            continue;
+        };
+        let leads = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| stat(&t))
+            .is_some_and(|s| s.pgrp == pid && s.state != 'Z');
+        if leads {
+            leaders.insert(name, pid);
+        }
+    }
+    leaders
+}
+
+fn kill_and_wait(found: &[(u32, String)]) {
+    for &(pid, _) in found {
         if let Ok(pid) = i32::try_from(pid) {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
-    for &(pid, _) in &found {
+    for &(pid, _) in found {
         wait_gone(pid);
     }
 }

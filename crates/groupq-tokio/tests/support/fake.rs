@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use groupq::RunId;
 use groupq_protocol::{AgentLine, Status, TurnLine};
-use groupq_tokio::{Recovering, RunEvent, RunEvents, RunExit, RunSpec, Runner};
+use groupq_tokio::{
+    Found, Recovering, Recovery, RestartPolicy, RunEvent, RunEvents, RunExit, RunSpec, Runner,
+};
 
 /// One call the driver made.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,8 +25,14 @@ pub enum Call {
 struct Shared {
     calls: Vec<Call>,
     events: HashMap<RunId, RunEvents>,
-    /// What `recover` answers: the runs an earlier driver launched.
-    launched: Vec<RunId>,
+    /// What `recover` answers: the runs an earlier driver launched, and
+    /// what became of each.
+    found: Vec<(RunId, Found)>,
+    /// What the last `recover` was asked: the policy, and each believed
+    /// run's id, name, output position and messages written.
+    pub asked: Option<(RestartPolicy, Vec<(RunId, String, u64, u64)>)>,
+    /// `detach` was called.
+    pub detached: bool,
     /// Lines each run wrote.
     read: HashMap<RunId, u64>,
 }
@@ -67,16 +75,49 @@ impl Runner for Fake {
         shared.events.remove(&run);
         shared.calls.push(Call::Release(run));
     }
-    fn recover(&mut self) -> Recovering<'_> {
-        let launched = self.0.lock().unwrap().launched.clone();
-        Box::pin(async move { Ok(launched) })
+    fn recover(&mut self, recovery: Recovery) -> Recovering<'_> {
+        let mut shared = self.0.lock().unwrap();
+        let found = shared.found.clone();
+        let asked = recovery
+            .believed
+            .iter()
+            .map(|b| (b.run, b.name.clone(), b.read_to, b.delivered))
+            .collect();
+        shared.asked = Some((recovery.policy, asked));
+        for b in recovery.believed {
+            if found.contains(&(b.run, Found::Adopted)) {
+                shared.events.insert(b.run, b.events);
+            }
+        }
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn detach(&mut self) {
+        self.0.lock().unwrap().detached = true;
     }
 }
 
 impl Runs {
-    /// After a restart, `recover` says these runs were launched before.
+    /// After a restart, `recover` says these runs were launched before
+    /// (and are gone).
     pub fn set_launched(&self, runs: &[RunId]) {
-        self.0.lock().unwrap().launched = runs.to_vec();
+        self.0.lock().unwrap().found = runs.iter().map(|&r| (r, Found::Launched)).collect();
+    }
+
+    /// After a restart, `recover` adopts these runs: the test makes them
+    /// speak and exit as it does spawned ones.
+    pub fn set_adopted(&self, runs: &[RunId]) {
+        self.0.lock().unwrap().found = runs.iter().map(|&r| (r, Found::Adopted)).collect();
+    }
+
+    /// What the last `recover` was asked.
+    pub fn asked(&self) -> Option<(RestartPolicy, Vec<(RunId, String, u64, u64)>)> {
+        self.0.lock().unwrap().asked.clone()
+    }
+
+    /// Whether the driver detached its runner.
+    pub fn detached(&self) -> bool {
+        self.0.lock().unwrap().detached
     }
 
     /// Every call so far.
