@@ -343,7 +343,77 @@ macro_rules! on_both_runtimes {
     };
 }
 
+/// An agent whose reader goes away keeps running: the driver detaches
+/// while the agent works on its message, the agent writes its reply while
+/// nothing reads its output, and the next driver on the state adopts the
+/// run, reads its output from where the journal stopped, and delivers the
+/// reply once. Judged from the agent's own log (one agent, never killed,
+/// its turn after the first driver left) and from the engine's list or
+/// `/proc` (alive between the drivers).
+async fn a_run_outlives_its_reader_and_is_adopted(kind: Kind) {
+    let dir = Scratch::new("adopt");
+    let config = Config::default().with_idle_timeout(Duration::from_secs(60));
+    let durability = groupq_tokio::Durability::new(dir.0.join("state"));
+    let start = |config: Config| {
+        let (driver, handle, events) = groupq_tokio::Driver::builder(config)
+            .durable(durability.clone())
+            .build(support::runner_with_turn(kind, &dir.0, "700"))
+            .expect("the state restores");
+        (tokio::spawn(driver.run()), handle, Host::new(events))
+    };
+    let (first, handle, mut host) = start(config.clone());
+    handle.message("a", "hello").await.unwrap();
+    host.spawned().await;
+    let left = handle.detach().await.unwrap();
+    assert_eq!(left.live_runs.len(), 1);
+    first.await.unwrap().unwrap();
+    let detached_at = unix_nanos();
+    // Nothing reads the agent now, and it goes on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match kind {
+        Kind::Process => {
+            let prefix = format!(
+                "GROUPQ_IPC={}",
+                dir.0.join("runs").canonicalize().unwrap().display()
+            );
+            let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+                std::fs::read(p.path().join("environ")).is_ok_and(|env| {
+                    env.split(|&b| b == 0)
+                        .any(|v| v.starts_with(prefix.as_bytes()))
+                })
+            });
+            assert!(alive, "the agent died with its reader");
+        }
+        Kind::Docker => {
+            let listed = DockerRunner::list_at(None, &owner(&dir.0)).await.unwrap();
+            assert_eq!(listed.iter().filter(|c| c.running).count(), 1, "{listed:?}");
+        }
+    }
+    let (second, handle, mut host) = start(config);
+    let (_, text) = host.reply().await;
+    assert_eq!(text, "re: hello");
+    handle.shutdown().await.unwrap();
+    second.await.unwrap().unwrap();
+    host.drain();
+    let replies = host
+        .seen
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Reply { .. }))
+        .count();
+    assert_eq!(replies, 1, "a line was read twice: {:#?}", host.seen);
+    let spans = evidence(&dir.0);
+    assert_eq!(spans.len(), 1, "one agent: {spans:#?}");
+    assert!(!spans[0].killed, "{spans:#?}");
+    assert_eq!(spans[0].answered, ["hello"]);
+    assert!(
+        spans[0].end > detached_at,
+        "it went on after its reader left"
+    );
+    docker_after(kind, &dir, "a_run_outlives_its_reader_and_is_adopted", 1).await;
+}
+
 on_both_runtimes!(
+    a_run_outlives_its_reader_and_is_adopted,
     limits_hold,
     hung_agent_is_killed_after_its_deadline,
     shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace,
@@ -477,4 +547,51 @@ async fn a_process_run_ends_when_nothing_of_its_group_is_left() {
         reported >= helper_end,
         "the exit was reported before the helper ended"
     );
+}
+
+/// A state directory reset (emptied) while the work directory is kept:
+/// the new state names its runs afresh, so no run directory of the old
+/// state is reused, and one group's messages never reach another's agent.
+/// Judged from the run directories and the agents' own logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_directories_are_never_reused_across_state_resets() {
+    let dir = Scratch::new("reset");
+    let state = dir.0.join("state");
+    for (group, text) in [("a", "only for a"), ("b", "only for b")] {
+        let (driver, handle, events) = groupq_tokio::Driver::builder(Config::default())
+            .durable(groupq_tokio::Durability::new(&state))
+            .build(runner(Kind::Process, &dir.0))
+            .unwrap();
+        let running = tokio::spawn(driver.run());
+        let mut host = Host::new(events);
+        handle.message(group, text).await.unwrap();
+        host.reply().await;
+        handle.shutdown().await.unwrap();
+        running.await.unwrap().unwrap();
+        host.drain();
+        // Every run started: none found its directory taken.
+        assert!(
+            !host.seen.iter().any(|e| matches!(
+                e,
+                HostEvent::Exited {
+                    exit: RunExit::NotStarted(_),
+                    ..
+                }
+            )),
+            "{:#?}",
+            host.seen
+        );
+        // The reset: the state goes, the work directory stays.
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+    let spans = evidence(&dir.0);
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    assert_ne!(spans[0].dir, spans[1].dir, "a run directory was reused");
+    for span in &spans {
+        assert_eq!(
+            span.answered,
+            [format!("only for {}", span.group)],
+            "{span:#?}"
+        );
+    }
 }

@@ -218,6 +218,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_directory_that_exists_is_refused_never_reused() {
+        let root = std::env::temp_dir().join(format!("groupq-ipc-{}", std::process::id()));
+        let layout = Layout::new(&root).unwrap();
+        let spec = RunSpec::new(RunId::new(1), "same-name", "g", RunWork::Messages)
+            .with_messages(vec!["for the first".into()]);
+        layout.prepare(&spec).unwrap();
+        let again = layout.prepare(&spec).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert!(again.to_string().contains("already exists"), "{again}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn group_names_become_one_safe_path_component() {
         let layout = Layout {
             root: PathBuf::from("/w"),

@@ -110,6 +110,12 @@ impl Runs {
         self.0.lock().unwrap().found = runs.iter().map(|&r| (r, Found::Adopted)).collect();
     }
 
+    /// This runner answers `recover` as `other` was set up to.
+    pub fn copy_recovery_from(&self, other: &Runs) {
+        let found = other.0.lock().unwrap().found.clone();
+        self.0.lock().unwrap().found = found;
+    }
+
     /// What the last `recover` was asked.
     pub fn asked(&self) -> Option<(RestartPolicy, Vec<(RunId, String, u64, u64)>)> {
         self.0.lock().unwrap().asked.clone()

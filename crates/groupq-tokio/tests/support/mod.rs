@@ -174,11 +174,16 @@ pub fn owner(dir: &Path) -> String {
 
 /// The runner of `kind`, keeping run directories for their evidence.
 pub fn runner(kind: Kind, dir: &Path) -> Box<dyn Runner> {
+    runner_with_turn(kind, dir, TURN_MS)
+}
+
+/// The runner of `kind` whose agents take `turn_ms` per turn.
+pub fn runner_with_turn(kind: Kind, dir: &Path, turn_ms: &str) -> Box<dyn Runner> {
     match kind {
         Kind::Process => Box::new(
             ProcessRunner::new(
                 dir,
-                CommandLine::new(agent_bin()).arg("--turn-ms").arg(TURN_MS),
+                CommandLine::new(agent_bin()).arg("--turn-ms").arg(turn_ms),
             )
             .unwrap()
             .keep_run_dirs(true),
@@ -186,7 +191,7 @@ pub fn runner(kind: Kind, dir: &Path) -> Box<dyn Runner> {
         Kind::Docker => Box::new(
             DockerRunner::new(dir, IMAGE)
                 .unwrap()
-                .with_args(["--turn-ms", TURN_MS])
+                .with_args(["--turn-ms", turn_ms])
                 .with_owner(owner(dir))
                 .keep_run_dirs(true),
         ),
