@@ -255,6 +255,9 @@ where
             },
         )?;
         // Accepted: now the store and the application hear of it.
+        if let Some(live) = self.runs.get_mut(run) {
+            live.last_turn_ok = Some(!turn.error);
+        }
         if plan.delivered {
             self.counters.replies += 1;
             if kind == WorkKind::Messages {
@@ -279,7 +282,10 @@ where
 
     fn exited(&mut self, now: Time, run: RunId, exit: RunExit) -> Result<Answer, HostError> {
         let live = self.runs.get(run).ok_or(groupq::Error::StaleRun(run))?;
-        let mut clean = exit.is_clean();
+        // A run whose exit status cannot be known (adopted, it ended while
+        // no driver was its parent) is clean after a successful last turn.
+        let unknown_ok = matches!(exit, RunExit::Gone(_)) && live.last_turn_ok == Some(true);
+        let mut clean = exit.is_clean() || unknown_ok;
         if clean && live.kind == WorkKind::Messages && self.mailboxes.unanswered(&live.group) > 0 {
             // Counted as done, they would be lost: a failure hands them to
             // the next run.

@@ -101,6 +101,7 @@ where
                 spawned_at: now,
                 read_to: 0,
                 delivered: messages.len() as u64,
+                last_turn_ok: None,
             },
         );
         self.effects.push_back(Effect::Spawn(RunSpec {

@@ -29,6 +29,10 @@ pub struct LiveRun {
     /// How many messages were written into its input (at its start and
     /// since): an adopted run's next message file is numbered after them.
     pub delivered: u64,
+    /// Whether its last turn succeeded (`None`: no turn yet): the exit of
+    /// a run whose status cannot be known ([`RunExit::Gone`](crate::RunExit::Gone))
+    /// is clean only after a successful turn.
+    pub last_turn_ok: Option<bool>,
 }
 
 /// The live runs, by id.

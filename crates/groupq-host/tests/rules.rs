@@ -431,3 +431,51 @@ fn the_messages_written_into_a_run_are_counted() {
     h.apply(at(2), message("a", "three")).unwrap();
     assert_eq!(h.live_run(RunId::new(1)).unwrap().delivered, 3);
 }
+
+/// A run whose exit status cannot be known (adopted after a restart, it
+/// ended while no driver was its parent) is clean after a successful last
+/// turn, failed otherwise.
+#[test]
+fn an_unknown_exit_is_clean_only_after_a_successful_turn() {
+    for (turned, failed) in [(true, false), (false, true)] {
+        let mut h = host();
+        h.apply(
+            at(0),
+            Entry::TaskWindow {
+                window_ms: Some(60_000),
+            },
+        )
+        .unwrap();
+        h.apply(at(1), task("a", "t")).unwrap();
+        if turned {
+            let turn = Entry::Turn {
+                run: 1,
+                turn: TurnRecord {
+                    reply: Some("done".into()),
+                    ..TurnRecord::default()
+                },
+                listening: true,
+                read_to: 1,
+            };
+            h.apply(at(2), turn).unwrap();
+        }
+        let gone = Entry::Exited {
+            run: 1,
+            exit: ExitRecord::Gone {
+                why: "adopted".into(),
+            },
+        };
+        h.apply(at(3), gone).unwrap();
+        let events = effects(&mut h);
+        let task_failed = told(&events)
+            .iter()
+            .any(|e| matches!(e, HostEvent::TaskFailed { .. }));
+        assert_eq!(task_failed, failed, "turned: {turned}");
+        let Answer::Task(Submitted::Duplicate(Duplicate::Ran(outcome))) =
+            h.apply(at(4), task("a", "t")).unwrap()
+        else {
+            panic!("remembered")
+        };
+        assert_eq!(outcome.succeeded, !failed);
+    }
+}
