@@ -412,6 +412,101 @@ async fn a_run_outlives_its_reader_and_is_adopted(kind: Kind) {
     docker_after(kind, &dir, "a_run_outlives_its_reader_and_is_adopted", 1).await;
 }
 
+/// A driver that dies between a container's create and its start leaves
+/// it created; the engine's wait answers `0` at once for a container that
+/// never ran. The next driver starts it rather than take that for a
+/// successful exit: the task runs, by the agent's own log, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_container_that_never_started_is_started() {
+    if !support::docker_ready("an_adopted_container_that_never_started_is_started") {
+        return;
+    }
+    let dir = Scratch::new("adopt-created");
+    let durability = groupq_tokio::Durability::new(dir.0.join("state"));
+    let start = || {
+        let (driver, handle, events) = groupq_tokio::Driver::builder(Config::default())
+            .durable(durability.clone())
+            .build(support::runner_with_turn(Kind::Docker, &dir.0, "400"))
+            .expect("the state restores");
+        (tokio::spawn(driver.run()), handle, Host::new(events))
+    };
+    let (first, handle, mut host) = start();
+    handle.task("a", "t1", "once").await.unwrap();
+    host.spawned().await;
+    let left = handle.detach().await.unwrap();
+    assert_eq!(left.live_runs.len(), 1);
+    first.await.unwrap().unwrap();
+    // Put the container back as a dying driver leaves it: created, with
+    // the same name, labels and mounts, never started.
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap();
+    // Spawned is said when the launch is asked for: wait for the engine.
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = DockerRunner::list_at(None, &owner(&dir.0)).await.unwrap();
+        if listed.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let name = listed[0].name.clone();
+    let inspected = docker.inspect_container(&name, None).await.unwrap();
+    let config = inspected.config.unwrap();
+    docker
+        .remove_container(
+            &name,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    let run_dir = dir
+        .0
+        .join("runs")
+        .join(listed[0].run_name.as_ref().unwrap());
+    // The first agent's log, if it got so far: the evidence is the second's.
+    match std::fs::remove_file(run_dir.join(groupq_agent::log::LOG_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{e}"),
+        _ => {}
+    }
+    let body = bollard::models::ContainerCreateBody {
+        image: config.image,
+        cmd: config.cmd,
+        labels: config.labels,
+        host_config: inspected.host_config,
+        ..Default::default()
+    };
+    let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
+        .name(&name)
+        .build();
+    docker.create_container(Some(options), body).await.unwrap();
+    let adopted_at = unix_nanos();
+
+    let (second, handle, mut host) = start();
+    let (_, text) = host.reply().await;
+    assert_eq!(text, "done: once");
+    assert_eq!(host.exited().await, RunExit::Code(0));
+    handle.shutdown().await.unwrap();
+    second.await.unwrap().unwrap();
+    let spans = evidence(&dir.0);
+    assert_eq!(spans.len(), 1, "one agent: {spans:#?}");
+    assert!(spans[0].start > adopted_at, "{spans:#?}");
+    docker_after(
+        Kind::Docker,
+        &dir,
+        "an_adopted_container_that_never_started_is_started",
+        1,
+    )
+    .await;
+}
+
 on_both_runtimes!(
     a_run_outlives_its_reader_and_is_adopted,
     limits_hold,

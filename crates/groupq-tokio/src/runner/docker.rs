@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::errors::Error as EngineError;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
@@ -569,7 +569,10 @@ async fn supervise_adopted(
         kill_asked: false,
         backoff: Backoff::default(),
     };
-    let exit = watch.until_exit(&mut kill).await;
+    let exit = match watch.start_if_created(&mut kill).await {
+        Ok(()) => watch.until_exit(&mut kill).await,
+        Err(never) => never,
+    };
     watch.events.send(RunEvent::Exited(exit));
 }
 
@@ -628,6 +631,38 @@ impl Watch {
             }
         }
         self.backoff.reset();
+        self.start(kill).await
+    }
+
+    /// Makes sure an adopted run's container was started: a driver that
+    /// died between create and start left it created, and the engine's
+    /// wait answers `0` at once for a container that never ran. `Err` is
+    /// the exit of a run whose container is gone or never started.
+    async fn start_if_created(
+        &mut self,
+        kill: &mut mpsc::UnboundedReceiver<()>,
+    ) -> Result<(), RunExit> {
+        loop {
+            match self.docker.inspect_container(&self.container, None).await {
+                Ok(inspected) => {
+                    let status = inspected.state.and_then(|s| s.status);
+                    if status == Some(ContainerStateStatusEnum::CREATED) {
+                        tracing::info!(container = %self.container, "adopted before its start: starting it");
+                        return self.start(kill).await;
+                    }
+                    return Ok(());
+                }
+                Err(e) if status_of(&e) == Some(404) => {
+                    return Err(RunExit::Gone("the container was removed".into()))
+                }
+                Err(e) => self.trouble("inspect", &e).await,
+            }
+        }
+    }
+
+    /// Starts the created container, unless a kill came first (then it
+    /// never ran); `Err` is the exit of a run that never started.
+    async fn start(&mut self, kill: &mut mpsc::UnboundedReceiver<()>) -> Result<(), RunExit> {
         if kill.try_recv().is_ok() {
             // Killed before it started: it never ran.
             remove_until_gone(&self.docker, &self.container).await;
