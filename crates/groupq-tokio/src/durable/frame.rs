@@ -265,7 +265,7 @@ mod tests {
         for at in 12..whole.len() {
             let mut bytes = whole.clone();
             bytes[at] ^= 0x40;
-            let damaged = *starts.iter().filter(|&&s| s <= at).last().unwrap();
+            let damaged = *starts.iter().rfind(|&&s| s <= at).unwrap();
             assert_eq!(
                 read(&bytes, MAGIC, "test").unwrap_err(),
                 FrameError::Corrupt {

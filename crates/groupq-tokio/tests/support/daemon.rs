@@ -47,16 +47,17 @@ impl Daemon {
             child: None,
         };
         daemon.up();
-        let image = Command::new("docker")
+        let mut image = Command::new("docker")
             .args(["save", IMAGE])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let loaded = Command::new("docker")
             .args(["-H", &daemon.host(), "load", "-q"])
-            .stdin(image.stdout.unwrap())
+            .stdin(image.stdout.take().unwrap())
             .output()
             .unwrap();
+        assert!(image.wait().unwrap().success(), "docker save {IMAGE} failed");
         assert!(loaded.status.success(), "cannot load {IMAGE}: {loaded:?}");
         Some(daemon)
     }

@@ -21,6 +21,10 @@ pub enum Call {
     Release(RunId),
 }
 
+/// A believed run as `recover` was asked about it: its id, name, output
+/// position and messages written.
+pub type BelievedRun = (RunId, String, u64, u64);
+
 #[derive(Default)]
 struct Shared {
     calls: Vec<Call>,
@@ -30,7 +34,7 @@ struct Shared {
     found: Vec<(RunId, Found)>,
     /// What the last `recover` was asked: the policy, and each believed
     /// run's id, name, output position and messages written.
-    pub asked: Option<(RestartPolicy, Vec<(RunId, String, u64, u64)>)>,
+    pub asked: Option<(RestartPolicy, Vec<BelievedRun>)>,
     /// `detach` was called.
     pub detached: bool,
     /// Lines each run wrote.
@@ -117,7 +121,7 @@ impl Runs {
     }
 
     /// What the last `recover` was asked.
-    pub fn asked(&self) -> Option<(RestartPolicy, Vec<(RunId, String, u64, u64)>)> {
+    pub fn asked(&self) -> Option<(RestartPolicy, Vec<BelievedRun>)> {
         self.0.lock().unwrap().asked.clone()
     }
 
