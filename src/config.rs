@@ -53,6 +53,9 @@ pub enum ConfigError {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+// A setting missing from a stored config (written before it existed) is
+// its default: what that config meant.
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Config {
     max_active: usize,
     retry_base: Duration,
@@ -68,6 +71,7 @@ pub struct Config {
     max_compact_time: Duration,
     max_run_time: Option<Duration>,
     stall_timeout: Option<Duration>,
+    start_grace: Duration,
     shutdown_grace: Duration,
     evict_idle: bool,
 }
@@ -76,8 +80,8 @@ impl Default for Config {
     /// `max_active` 5, retries after 5 s doubling up to 5 times, idle timeout
     /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
     /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
-    /// run-time cap, no stall timeout, shutdown grace 60 s, idle eviction
-    /// on.
+    /// run-time cap, no stall timeout (and no start grace), shutdown grace
+    /// 60 s, idle eviction on.
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -94,6 +98,7 @@ impl Default for Config {
             max_compact_time: Duration::from_secs(30 * 60),
             max_run_time: None,
             stall_timeout: None,
+            start_grace: Duration::ZERO,
             shutdown_grace: Duration::from_secs(60),
             evict_idle: true,
         }
@@ -181,6 +186,16 @@ impl Config {
         self.stall_timeout = timeout;
         self
     }
+    /// Extra time the stall watch gives a run before its first sign of
+    /// life (a turn report, a heartbeat or `Idle` since its spawn): its first
+    /// stall window is `stall_timeout + grace`, every later one
+    /// `stall_timeout`. A slow start (pulling an image, loading a model) is
+    /// then not a stall. Zero by default; nothing without a stall timeout.
+    /// The turn deadline is not extended.
+    pub fn with_start_grace(mut self, grace: Duration) -> Self {
+        self.start_grace = grace;
+        self
+    }
     /// How long a run busy at shutdown may take to finish its turn before
     /// its input is closed.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
@@ -251,6 +266,10 @@ impl Config {
     /// See [`Config::with_stall_timeout`].
     pub fn stall_timeout(&self) -> Option<Duration> {
         self.stall_timeout
+    }
+    /// See [`Config::with_start_grace`].
+    pub fn start_grace(&self) -> Duration {
+        self.start_grace
     }
     /// See [`Config::with_shutdown_grace`].
     pub fn shutdown_grace(&self) -> Duration {

@@ -194,7 +194,9 @@
 //!     run; not moved by turn reports or heartbeats):
 //!     `CloseInput(TurnTimeout)`;
 //!   - its stall watch (`stall_timeout`, restarted by every turn report and
-//!     [`Heartbeat`] while busy): `CloseInput(Stalled)`;
+//!     [`Heartbeat`] while busy; its first window, from the spawn to the
+//!     run's first report, heartbeat or `Idle`, is `stall_timeout +
+//!     start_grace`): `CloseInput(Stalled)`;
 //!   - its life cap (`max_run_time`, from its spawn): `CloseInput(RunTimeLimit)`;
 //!   - its shutdown grace (B9): `CloseInput(Shutdown)`;
 //!   - its kill deadline, armed by every close at `now + kill_grace`:

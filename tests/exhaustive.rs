@@ -331,6 +331,7 @@ fn config(max_active: usize, policy: Policy) -> Config {
         .with_max_turn_time(Duration::from_secs(4))
         .with_max_compact_time(Duration::from_secs(2))
         .with_stall_timeout(Some(Duration::from_secs(2)))
+        .with_start_grace(Duration::from_secs(1))
         .with_shutdown_grace(Duration::from_secs(1))
 }
 
@@ -383,17 +384,17 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
 
 #[test]
 fn two_groups_one_slot_every_state_within_depth_6_is_checked() {
-    exhaust(config(1, Policy::Fair), 2, 6, 39_919);
+    exhaust(config(1, Policy::Fair), 2, 6, 44_315);
 }
 
 #[test]
 fn two_groups_two_slots_every_state_within_depth_5_is_checked() {
-    exhaust(config(2, Policy::Fair), 2, 5, 40_599);
+    exhaust(config(2, Policy::Fair), 2, 5, 46_129);
 }
 
 #[test]
 fn three_groups_one_slot_fair_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Fair), 3, 5, 78_766);
+    exhaust(config(1, Policy::Fair), 3, 5, 86_584);
 }
 
 #[test]
@@ -402,13 +403,13 @@ fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
         config(1, Policy::Legacy).with_evict_idle(false),
         3,
         5,
-        82_056,
+        89_856,
     );
 }
 
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
-    exhaust(config(2, Policy::Fair), 3, 4, 28_925);
+    exhaust(config(2, Policy::Fair), 3, 4, 31_922);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

@@ -78,6 +78,43 @@ fn a_silent_busy_run_is_closed_as_stalled() {
 }
 
 #[test]
+fn a_slow_start_gets_the_start_grace_once() {
+    let mut p = Pair::new(
+        Config::default()
+            .with_stall_timeout(Some(mins(2)))
+            .with_start_grace(mins(3)),
+    );
+    p.message("a");
+    let run = p.spawned_run("a");
+    // Silent from its spawn: the first window is stall + grace.
+    assert_eq!(
+        p.q.explain(&"a").unwrap().run.unwrap().stall_deadline,
+        Some(Time::ZERO + mins(5))
+    );
+    p.advance(mins(4));
+    p.accept(groupq::Heartbeat { run });
+    // Alive: every later window is the stall timeout alone.
+    assert_eq!(p.advance_to_next_deadline(), Time::ZERO + mins(6));
+    closed(&p, run, CloseReason::Stalled);
+}
+
+#[test]
+fn a_run_that_never_speaks_is_stalled_after_the_timeout_and_the_grace() {
+    let mut p = Pair::new(
+        Config::default()
+            .with_stall_timeout(Some(mins(2)))
+            .with_start_grace(secs(30)),
+    );
+    p.message("a");
+    let run = p.spawned_run("a");
+    assert_eq!(
+        p.advance_to_next_deadline(),
+        Time::ZERO + mins(2) + secs(30)
+    );
+    closed(&p, run, CloseReason::Stalled);
+}
+
+#[test]
 fn a_compact_run_has_its_own_deadline() {
     let mut p = Pair::new(
         Config::default()

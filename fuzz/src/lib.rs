@@ -32,6 +32,8 @@ pub struct FuzzConfig {
     max_run_ms: Option<u16>,
     stall_ms: Option<u16>,
     shutdown_grace_ms: u16,
+    start_grace_ms: u16,
+    keep_idle: bool,
 }
 
 impl FuzzConfig {
@@ -59,6 +61,8 @@ impl FuzzConfig {
             .with_max_run_time(self.max_run_ms.map(ms))
             .with_stall_timeout(self.stall_ms.map(ms))
             .with_shutdown_grace(ms(self.shutdown_grace_ms))
+            .with_start_grace(ms(self.start_grace_ms))
+            .with_evict_idle(!self.keep_idle)
     }
 }
 

@@ -269,7 +269,8 @@ where
         let idx = self.runs.start(g, Run::new(run, g, kind, task));
         group.live = idx;
         // Every run must make progress: a turn deadline from the start, the
-        // life cap and the stall watch if configured.
+        // life cap and the stall watch if configured (with the start grace
+        // until its first sign of life).
         let turn = match kind {
             WorkKind::Compact => self.durations.compact,
             _ => self.durations.turn,
@@ -278,7 +279,9 @@ where
         if let Some(life) = self.durations.life {
             self.arm(idx, RunTimer::Life, life);
         }
-        self.arm_stall(idx);
+        if let Some(first) = self.durations.first_stall {
+            self.arm(idx, RunTimer::Stall, first);
+        }
         self.command(Command::Spawn {
             run,
             group: key,

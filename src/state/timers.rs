@@ -52,6 +52,8 @@ pub(crate) struct RunDurations {
     pub(crate) compact: u64,
     pub(crate) life: Option<u64>,
     pub(crate) stall: Option<u64>,
+    /// The first stall window: `stall + start_grace`.
+    pub(crate) first_stall: Option<u64>,
     pub(crate) kill: u64,
     pub(crate) grace: u64,
 }
@@ -65,6 +67,9 @@ impl RunDurations {
             compact: nanos(config.max_compact_time()),
             life: config.max_run_time().map(nanos),
             stall: config.stall_timeout().map(nanos),
+            first_stall: config
+                .stall_timeout()
+                .map(|stall| nanos(stall).saturating_add(nanos(config.start_grace()))),
             kill: nanos(config.kill_grace()),
             grace: nanos(config.shutdown_grace()),
         }

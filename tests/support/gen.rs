@@ -122,6 +122,8 @@ pub fn config() -> impl Strategy<Value = Config> {
         option::weighted(0.3, 50u64..=800),
         option::weighted(0.3, 10u64..=200),
         0u64..=200,
+        prop_oneof![3 => Just(0u64), 1 => 1u64..=300],
+        prop::bool::weighted(0.8),
     );
     (
         (
@@ -140,7 +142,7 @@ pub fn config() -> impl Strategy<Value = Config> {
         .prop_map(
             |(
                 (max_active, legacy, notices, records, base, retries, idle, warn, auto),
-                (kill, turn, compact, life, stall, grace),
+                (kill, turn, compact, life, stall, grace, start_grace, evict),
             )| {
                 let ms = Duration::from_millis;
                 Config::default()
@@ -159,6 +161,8 @@ pub fn config() -> impl Strategy<Value = Config> {
                     .with_max_run_time(life.map(ms))
                     .with_stall_timeout(stall.map(ms))
                     .with_shutdown_grace(ms(grace))
+                    .with_start_grace(ms(start_grace))
+                    .with_evict_idle(evict)
             },
         )
 }

@@ -427,7 +427,12 @@ where
         };
         self.set_after(Some(turn), ModelTimer::Turn(run));
         self.set_after(self.config.max_run_time(), ModelTimer::Life(run));
-        self.set_after(self.config.stall_timeout(), ModelTimer::Stall(run));
+        // Until its first sign of life the stall watch adds the start grace.
+        let first_stall = self
+            .config
+            .stall_timeout()
+            .map(|s| s.saturating_add(self.config.start_grace()));
+        self.set_after(first_stall, ModelTimer::Stall(run));
         self.out.push(Command::Spawn {
             run,
             group: key,

@@ -49,12 +49,33 @@
 //!   progress), so a stall deadline does not fire.
 //!
 //! Lines that are not one of these are logged by the driver and ignored.
-//! Stderr is free-form diagnostics.
+//! Stderr is free-form diagnostics. Stdout may be a file or the
+//! container's log rather than a pipe: write whole lines and flush each
+//! one; the driver reads them from there, even after a restart of its own.
+//!
+//! ### Heartbeats: on a timer, not on model events
+//!
+//! A host that sets a stall timeout closes a busy run that sent no line
+//! for that long. Send heartbeats from a timer of their own (a thread or a
+//! task beside the model loop, every third of the host's stall timeout or
+//! so) for as long as a turn is in progress, and stop when the turn ends.
+//! Do not send them only when the model streams an event: a turn waiting
+//! out a provider's rate limit, a long tool call or a slow first token
+//! sends no events and is still alive, and would be closed as stalled.
+//! Before its first line a run gets the host's start grace on top of the
+//! stall timeout (image pull, model load); after it, the stall timeout
+//! alone. A heartbeat never extends the turn deadline: a turn that takes
+//! longer than the host allows is closed whatever it sends.
 //!
 //! ## Exit
 //!
 //! Exit status 0 means the run ended cleanly; anything else, or a signal, is
-//! a failed run (its messages are retried; a task is reported failed). Exit
+//! a failed run (its messages are retried; a task is reported failed). A
+//! process run has ended when nothing of its process group is left: a
+//! helper still alive when the agent exits is killed after a short grace
+//! (500 ms by default) before the exit is reported, so wait for your
+//! helpers, or they die unfinished. A container's run ends with the
+//! container. Exit
 //! 0 only once every message given has been answered: a messages run that
 //! exits 0 with messages no turn line answered is treated as failed, so
 //! those messages are handed to the next run rather than lost. On

@@ -3,8 +3,9 @@
 //! justifies.
 //!
 //! - Busy (spawned, or piped into while idle): the turn deadline, the stall
-//!   watch (re-armed by turn reports and heartbeats), and from the spawn the
-//!   life cap.
+//!   watch (re-armed by turn reports and heartbeats; from a spawn to the
+//!   run's first sign of life it adds the start grace), and from the spawn
+//!   the life cap.
 //! - Idle: the idle deadline (re-armed by a reply).
 //! - Closed (any reason): only the kill deadline, `kill_grace` later.
 //! - Shutdown: idle runs closed at once, busy runs get the grace deadline.
@@ -78,7 +79,8 @@ where
         };
         self.set_deadline(run, Deadline::Turn, self.after(Some(turn)));
         self.set_deadline(run, Deadline::Life, self.after(self.rules.max_run_nanos));
-        self.set_deadline(run, Deadline::Stall, self.after(self.rules.stall_nanos));
+        let first_stall = self.after(self.rules.first_stall_nanos);
+        self.set_deadline(run, Deadline::Stall, first_stall);
     }
 
     /// An idle run took a follow-up: a new turn.

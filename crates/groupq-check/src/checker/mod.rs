@@ -129,6 +129,8 @@ struct Rules {
     max_compact_nanos: u64,
     max_run_nanos: Option<u64>,
     stall_nanos: Option<u64>,
+    /// The stall window from a spawn to the run's first sign of life.
+    first_stall_nanos: Option<u64>,
     shutdown_grace_nanos: u64,
     evict_idle: bool,
     warn_percent: u32,
@@ -149,6 +151,9 @@ impl Rules {
             max_compact_nanos: nanos(config.max_compact_time()),
             max_run_nanos: config.max_run_time().map(nanos),
             stall_nanos: config.stall_timeout().map(nanos),
+            first_stall_nanos: config
+                .stall_timeout()
+                .map(|s| nanos(s).saturating_add(nanos(config.start_grace()))),
             shutdown_grace_nanos: nanos(config.shutdown_grace()),
             evict_idle: config.evict_idle(),
             warn_percent: u32::from(config.warn_percent()),

@@ -29,7 +29,8 @@
 //!   `auto_compact_percent`, `notices` (`on` or `off`), `records` (`on` or
 //!   `off`), `kill_grace`, `max_turn_time`, `max_compact_time`,
 //!   `max_run_time` and `stall_timeout` (a duration or `off`),
-//!   `shutdown_grace`. Without a config line the trace uses [`Config::default`]. The
+//!   `shutdown_grace`, `start_grace`, `evict_idle` (`on` or `off`; the
+//!   printer writes these two only when not at their default). Without a config line the trace uses [`Config::default`]. The
 //!   config is not validated here: replaying an invalid one fails instead.
 //! - **Times and durations**: whole or fractional milliseconds or seconds,
 //!   as [`Time`]'s `Display` prints them: `1500ms`, `1500.000250ms`, `1.5s`

@@ -286,6 +286,7 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     let (mut notices, mut records) = (None, None);
     let (mut kill_grace, mut max_turn, mut max_compact) = (None, None, None);
     let (mut max_run, mut stall, mut shutdown_grace) = (None, None, None);
+    let (mut start_grace, mut evict_idle) = (None, None);
     let optional = |v: &str| match v {
         "off" => Some(None),
         v => parse_duration(v).map(Some),
@@ -314,6 +315,8 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
             "max_run_time" => a.valued(&mut max_run, "max_run_time", optional)?,
             "stall_timeout" => a.valued(&mut stall, "stall_timeout", optional)?,
             "shutdown_grace" => a.valued(&mut shutdown_grace, "shutdown_grace", parse_duration)?,
+            "start_grace" => a.valued(&mut start_grace, "start_grace", parse_duration)?,
+            "evict_idle" => a.valued(&mut evict_idle, "evict_idle", parse_on_off)?,
             key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
         }
     }
@@ -362,6 +365,12 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     }
     if let Some(v) = shutdown_grace {
         c = c.with_shutdown_grace(v);
+    }
+    if let Some(v) = start_grace {
+        c = c.with_start_grace(v);
+    }
+    if let Some(v) = evict_idle {
+        c = c.with_evict_idle(v);
     }
     Ok(c)
 }

@@ -11,7 +11,7 @@ use super::{Step, Trace};
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
-        writeln!(
+        write!(
             f,
             "config max_active={} policy={} retry_base={} max_retries={} idle_timeout={} \
              warn_percent={} auto_compact_percent={} notices={} records={} kill_grace={} \
@@ -36,6 +36,15 @@ impl fmt::Display for Trace {
             OptDur(c.stall_timeout()),
             Dur(c.shutdown_grace()),
         )?;
+        // Settings added later are printed only when not at their default:
+        // traces written before them read and print the same.
+        if !c.start_grace().is_zero() {
+            write!(f, " start_grace={}", Dur(c.start_grace()))?;
+        }
+        if !c.evict_idle() {
+            f.write_str(" evict_idle=off")?;
+        }
+        f.write_char('\n')?;
         for step in &self.steps {
             writeln!(f, "{step}")?;
         }

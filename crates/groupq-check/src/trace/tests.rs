@@ -594,6 +594,8 @@ fn config() -> impl Strategy<Value = Config> {
         proptest::option::of(duration()),
         proptest::option::of(duration()),
         duration(),
+        duration(),
+        any::<bool>(),
     );
     (
         (any::<usize>(), any::<bool>(), duration(), any::<u32>()),
@@ -610,9 +612,11 @@ fn config() -> impl Strategy<Value = Config> {
             |(
                 (max_active, legacy, base, retries),
                 (idle, warn, auto, notices, records),
-                (kill, turn, compact, life, stall, grace),
+                (kill, turn, compact, life, stall, grace, start_grace, evict),
             )| {
                 Config::default()
+                    .with_start_grace(start_grace)
+                    .with_evict_idle(evict)
                     .with_kill_grace(kill)
                     .with_max_turn_time(turn)
                     .with_max_compact_time(compact)

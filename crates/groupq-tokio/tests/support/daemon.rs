@@ -57,7 +57,10 @@ impl Daemon {
             .stdin(image.stdout.take().unwrap())
             .output()
             .unwrap();
-        assert!(image.wait().unwrap().success(), "docker save {IMAGE} failed");
+        assert!(
+            image.wait().unwrap().success(),
+            "docker save {IMAGE} failed"
+        );
         assert!(loaded.status.success(), "cannot load {IMAGE}: {loaded:?}");
         Some(daemon)
     }
