@@ -31,9 +31,7 @@
 #[path = "../benches/workload/w.rs"]
 mod w;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use groupq::{
@@ -42,47 +40,11 @@ use groupq::{
 use groupq_check::Checked;
 use w::{Driver, Floor, WEvent};
 
-/// Counts allocations and live bytes, then defers to the system allocator.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees carry over; the counters are plain
-// atomics and never touch the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(layout.size(), Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(layout.size(), Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        LIVE.fetch_add(new_size, Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../benches/support/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 struct Args {
     groups: Vec<u32>,
@@ -192,9 +154,9 @@ where
             floor.run(events, groups);
         }));
         d.spawns = 0;
-        let before = ALLOCS.load(Relaxed);
+        let before = counting::allocs();
         m.ns = m.ns.min(timed(|| d.run(events)));
-        m.allocs += ALLOCS.load(Relaxed) - before;
+        m.allocs += counting::allocs() - before;
         if d.spawns != spawns {
             return Err(format!("pass spawned {} runs, warm-up {spawns}", d.spawns));
         }
@@ -223,12 +185,12 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
             }
         }
     }
-    let base = LIVE.load(Relaxed);
+    let base = counting::live();
     for group in 0..groups {
         q.step(Time::ZERO, Message { group }, spawned(&mut live))
             .map_err(|e| e.to_string())?;
     }
-    let held = LIVE.load(Relaxed).saturating_sub(base);
+    let held = counting::live().saturating_sub(base);
     let stats = q.stats();
     if stats.waiting_groups + stats.live_runs != groups as usize {
         return Err(format!(

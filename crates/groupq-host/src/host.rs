@@ -198,6 +198,12 @@ where
         self.tasks.len()
     }
 
+    /// How a task of `group` with this id ended, if it ended within the
+    /// task window (as of the last entry applied).
+    pub fn task_outcome(&self, group: &str, id: &str) -> Option<crate::TaskOutcome> {
+        self.tasks.outcome(group, id)
+    }
+
     /// What the host counted since it was built (or since
     /// [`reset_counters`](Host::reset_counters)).
     pub fn counters(&self) -> &Counters {

@@ -4,8 +4,11 @@
 //!
 //! Each id is kept once (an `Arc` shared by the index and the expiry
 //! queue); expiry is from the front of the queue, O(1) amortized per entry.
+//! A lookup borrows the asked group and id (no key is built for it).
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +16,54 @@ use groupq::Time;
 use serde::{Deserialize, Serialize};
 
 /// A task's identity: its group and its id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct TaskKey {
     pub(crate) group: String,
     pub(crate) id: String,
+}
+
+/// A group and a task id, owned or borrowed: what the index is looked up
+/// by. Hash and equality are the pair's, whoever holds it.
+trait Pair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Pair for TaskKey {
+    fn pair(&self) -> (&str, &str) {
+        (&self.group, &self.id)
+    }
+}
+
+impl Pair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl Hash for TaskKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl Hash for dyn Pair + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn Pair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn Pair + '_ {}
+
+impl<'a> Borrow<dyn Pair + 'a> for Arc<TaskKey> {
+    fn borrow(&self) -> &(dyn Pair + 'a) {
+        self.as_ref()
+    }
 }
 
 /// How a remembered task ended.
@@ -61,14 +108,13 @@ impl TaskLog {
         if self.window.is_none() {
             return;
         }
-        let probe = TaskKey {
-            group: group.to_string(),
-            id: id.to_string(),
-        };
         // One copy of the key, shared by the index and the queue.
-        let key = match self.done.get_key_value(&probe) {
+        let key = match self.done.get_key_value(&(group, id) as &dyn Pair) {
             Some((key, _)) => Arc::clone(key),
-            None => Arc::new(probe),
+            None => Arc::new(TaskKey {
+                group: group.to_string(),
+                id: id.to_string(),
+            }),
         };
         let seq = self.next;
         self.next += 1;
@@ -78,11 +124,9 @@ impl TaskLog {
 
     /// The outcome of a task that ended within the window.
     pub(crate) fn outcome(&self, group: &str, id: &str) -> Option<TaskOutcome> {
-        let key = TaskKey {
-            group: group.to_string(),
-            id: id.to_string(),
-        };
-        self.done.get(&key).map(|(outcome, _)| *outcome)
+        self.done
+            .get(&(group, id) as &dyn Pair)
+            .map(|(outcome, _)| *outcome)
     }
 
     /// Forgets the tasks that ended more than the window before `now`.
