@@ -122,7 +122,10 @@ impl Config {
         self.max_retries = max_retries;
         self
     }
-    /// How long after its last reply a run's input is closed (B5).
+    /// How long a run may stay idle before its input is closed (B4, B10).
+    /// The deadline runs from the moment the run went idle (its `Idle`, or
+    /// a successful turn); a reply while idle pushes it out, a second
+    /// `Idle` does not.
     pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
         self.idle_timeout = idle_timeout;
         self

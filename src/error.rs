@@ -17,7 +17,11 @@ pub enum Error {
     /// The run has already exited.
     #[error("{0} is not live")]
     StaleRun(RunId),
-    /// Work was submitted after shutdown, or shutdown was asked twice.
+    /// After shutdown: a [`Message`](crate::Message), [`Task`](crate::Task),
+    /// [`Pause`](crate::Pause) or [`Resume`](crate::Resume), or a second
+    /// [`Shutdown`](crate::Shutdown). ([`Cancel`](crate::Cancel) and
+    /// [`CloseRun`](crate::CloseRun) are still accepted: they only take
+    /// work away.)
     #[error("the machine is shut down")]
     ShutDown,
     /// `now` is earlier than the `now` of an earlier accepted input.

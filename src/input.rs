@@ -521,7 +521,7 @@ pub enum CloseAnswer {
 pub enum Response<K, T, P> {
     /// Applied; see [`Machine::poll`](crate::Machine::poll) for the commands
     /// it produced. The answer of [`Message`], [`Idle`], [`Heartbeat`],
-    /// [`Turn`], [`Exited`] and [`Timeout`].
+    /// [`Turn`], [`Exited`], [`Timeout`], [`Pause`] and [`Resume`].
     Accepted,
     /// [`TaskAnswer::Queued`].
     Queued,

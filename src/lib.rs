@@ -117,7 +117,8 @@
 //! - **B4 [`Idle`]**: `Busy` → `IdleWaiting`: the turn deadline and stall
 //!   watch give way to the idle deadline (`now + idle_timeout`). If tasks
 //!   wait for the group, `CloseInput(Preempt)`; after shutdown,
-//!   `CloseInput(Shutdown)` at once.
+//!   `CloseInput(Shutdown)` at once. An `Idle` from a run already idle
+//!   changes nothing (the idle deadline stays where it was).
 //! - **B5 [`Turn`]**, accepted for any live run:
 //!   - a report from a busy run restarts its stall watch; a reply from an
 //!     idle run pushes its idle deadline out to `now + idle_timeout`;
@@ -171,8 +172,9 @@
 //!
 //!   **Idle eviction** ([`Config::with_evict_idle`], on by default): while
 //!   more groups wait than there are closing runs (each will free a slot),
-//!   the run idle longest is closed (`CloseInput(Evicted)`); a run that goes
-//!   idle while such groups wait is closed at once. Never more runs are
+//!   the run idle longest is closed (`CloseInput(Evicted)`: by the moment
+//!   it went idle, not by its last reply); a run that goes idle while such
+//!   groups wait is closed at once. Never more runs are
 //!   closed than the waiting groups need, so the fairness bound holds even
 //!   when every slot is held by an idle conversation. Off, idle runs keep
 //!   their slots until their idle timeout.
@@ -204,7 +206,11 @@
 //!
 //!   Every close drops the run's other deadlines, so the graceful close
 //!   always comes first and the kill only ever follows it by `kill_grace`,
-//!   whichever deadline or reason closed it.
+//!   whichever deadline or reason closed it. When deadlines of one run
+//!   coincide, the one armed first closes it and gives the reason: at a
+//!   spawn the turn deadline is armed before the life cap and the stall
+//!   watch, so equal ones close as `TurnTimeout`; a stall watch re-armed
+//!   by a report comes after both.
 //! - **[`Heartbeat`]**: restarts a busy run's stall watch; nothing else.
 //! - **Operator controls**:
 //!   - [`Cancel`] removes a queued task wherever it stands and hands back
@@ -217,7 +223,9 @@
 //!     counted as waiting for eviction), its idle run is not preempted for
 //!     tasks that could not start, and a live run keeps running. [`Resume`]
 //!     starts it in a free slot or puts it at the back of the line. Both are
-//!     rejected after shutdown, which resumes every group.
+//!     rejected after shutdown ([`Error::ShutDown`]), which resumes every
+//!     group. [`Cancel`] and [`CloseRun`] are accepted after shutdown: they
+//!     only take work away.
 //!   - [`CloseRun`]: the host closes a group's live run itself (a `/compact`
 //!     typed by the user, a change of model backend): the one
 //!     `CloseInput(Host)` is emitted, pipes into the run are refused from
@@ -257,7 +265,9 @@
 //!   is gone, and sends no second kill.
 //! - **Liveness**: send [`Heartbeat`] when the agent shows it is alive
 //!   between turn reports (a tool call in progress, a keep-alive line), if
-//!   you configure `stall_timeout`.
+//!   you configure `stall_timeout`. Tell agent authors to send it from a
+//!   timer for as long as a turn is in progress, not only on model events:
+//!   a turn waiting out a rate limit sends no events and is alive.
 //! - **`RollbackCursor { group }`**: the run failed before its messages were
 //!   all answered. Rewind the group's message cursor to just after the
 //!   messages the run's last delivered reply answered (to where it stood at
@@ -276,11 +286,13 @@
 //! - **Restarts** (with the `serde` feature, see [Snapshots](#snapshots)):
 //!   restore the machine (a snapshot, then the inputs accepted since, in
 //!   order, with their times), then settle every run the machine holds
-//!   live: [`Exited`] (`Failed`) for one that may have started (its
-//!   container exists or existed; kill it first), [`NeverLaunched`] for one
-//!   that certainly never started. Only then new inputs. A task's run
-//!   reported `Exited` is recorded failed and never re-run; one reported
-//!   `NeverLaunched` runs again.
+//!   live before any new input: a run still there whose output you can
+//!   read on from where you stopped may be adopted (leave it live and
+//!   report its events as before: its deadlines continue from the restored
+//!   time); [`Exited`] (`Failed`) for one that may have started and is not
+//!   adopted (kill it first); [`NeverLaunched`] for one that certainly
+//!   never started. A task's run reported `Exited` is recorded failed and
+//!   never re-run; one reported `NeverLaunched` runs again.
 //! - Match commands, records and notices with a wildcard arm: those enums are
 //!   `#[non_exhaustive]` and will grow (kill, new close reasons).
 //!
@@ -319,8 +331,11 @@
 //!   slot releases.
 //! - **P7** a pipe is never accepted into a task, compact or closing run.
 //! - **P8** at most one `CloseInput` per run, only for a live run, only with
-//!   its cause (`Preempt`: the run is idle and tasks wait; `IdleTimeout`: a
-//!   timeout found its idle deadline passed).
+//!   its cause: `Preempt` (the run is idle and jobs wait for its group),
+//!   `Evicted` (it is the run idle longest and other groups wait),
+//!   `IdleTimeout`, `TurnTimeout`, `Stalled`, `RunTimeLimit` (a timeout
+//!   found that deadline passed), `Shutdown` (idle at or after shutdown,
+//!   or its shutdown grace passed), `Host` (a [`CloseRun`]).
 //! - **P9** a rejected input changes nothing and produces nothing, and only
 //!   invalid inputs are rejected.
 //! - **P10** no `Spawn` after shutdown.
@@ -329,7 +344,11 @@
 //! - **P12** retry delays follow B7; `TerminalFailure` after
 //!   `max_retries + 1` consecutive failures.
 //! - **P13** determinism: the same configuration and inputs give the same
-//!   answers and outputs, byte for byte, whatever the hash seeds.
+//!   answers and outputs, byte for byte, whatever the hash seeds. No hasher
+//!   can be passed in; each machine's maps draw their own `RandomState`
+//!   keys (and a new thread draws new ones), so a determinism test of
+//!   your own varies the seeds by building machines side by side, one of
+//!   them on another thread, as `tests/determinism.rs` does.
 //! - **P14** deadlines: a run whose deadline passed is closed by the timeout
 //!   that finds it; a closed run still live `kill_grace` later is killed, at
 //!   most once; after shutdown no run stays idle and open.

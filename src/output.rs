@@ -104,10 +104,13 @@ pub enum Command<K, T, P> {
         /// What to say.
         notice: Notice,
     },
-    /// The run failed before any reply reached the user: rewind the group's
-    /// message cursor to where it stood when the run was spawned (after the
-    /// last message a successful run consumed), so the same messages,
-    /// and any that arrived since, are processed again by the next run.
+    /// The run failed before its messages were all answered: rewind the
+    /// group's message cursor to just after the messages the run's last
+    /// delivered reply answered (to where it stood at the run's spawn if
+    /// no reply was delivered), so the rest, the follow-ups piped in after
+    /// that reply, and any that arrived since are read again by the next
+    /// run. Never rewind past a delivered reply: its messages would be
+    /// answered twice.
     RollbackCursor {
         /// The group.
         group: K,

@@ -9,6 +9,7 @@ use crate::work::{RunId, RunState, Work, WorkKind};
 
 /// A live run, as listed in reports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LiveRun<K> {
     /// The run.
     pub run: RunId,
@@ -22,6 +23,7 @@ pub struct LiveRun<K> {
 
 /// A group's unfinished work at shutdown.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PendingGroup<K, T, P> {
     /// The group.
     pub group: K,
@@ -40,6 +42,7 @@ pub struct PendingGroup<K, T, P> {
 /// Everything that will not be done because of shutdown. Nothing is
 /// silently dropped: persist this and resubmit it on the next start.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ShutdownReport<K, T, P> {
     /// Groups with unfinished work, in an order that depends only on the
     /// inputs (never on hashing).
@@ -57,6 +60,7 @@ impl<K, T, P> ShutdownReport<K, T, P> {
 
 /// The live run of an explained group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RunInfo {
     /// The run.
     pub run: RunId,
@@ -83,6 +87,7 @@ pub struct RunInfo {
 
 /// A queued job of an explained group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum JobInfo<T> {
     /// A task with this id.
     Task(T),
@@ -93,6 +98,7 @@ pub enum JobInfo<T> {
 /// Why a group is where it is: the answer of
 /// [`Machine::explain`](crate::Machine::explain).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Explain<T> {
     /// Its live run, if any.
     pub run: Option<RunInfo>,
@@ -151,6 +157,7 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
 /// The machine at a glance: the answer of
 /// [`Machine::stats`](crate::Machine::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// Live runs (at most `max_active`).
     pub live_runs: usize,

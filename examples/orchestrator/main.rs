@@ -12,14 +12,17 @@
 //! `groupq-agent:dev` image (`--docker`). `timeline.rs` prints what the
 //! host hears; `evidence.rs` reads what the agents wrote about themselves
 //! and checks the promises on it. The invariant checker runs over every
-//! input. Exits non-zero on a violation or if the agents' clocks disagree.
+//! input. `--metrics ADDR` serves the operator surface (`operator.rs`).
+//! Exits non-zero on a violation or if the agents' clocks disagree.
 
 mod engine;
 mod evidence;
+mod operator;
 mod timeline;
 mod workload;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +32,7 @@ use groupq_tokio::{CommandLine, DockerRunner, Driver, Handle, ProcessRunner, Run
 
 const USAGE: &str = "\
 usage: orchestrator [--docker] [--image TAG] [--quick] [--max-active N] [--work-dir DIR]
+                    [--metrics ADDR]
 
 Runs a scripted chat workload through groupq with real agents and prints
 what happens. Options:
@@ -40,6 +44,9 @@ what happens. Options:
   --work-dir DIR  keep the run and group directories (with each agent's
                   agent.log) in DIR, which must be missing or empty
                   (default: a temporary directory, removed at the end)
+  --metrics ADDR  serve GET /metrics (Prometheus) and GET /status (JSON:
+                  every tracked group) on ADDR, e.g. 127.0.0.1:9464 (port
+                  0 picks a free one; the address is printed)
   -h, --help      this text";
 
 /// The owner label of the demo's containers.
@@ -52,6 +59,7 @@ pub struct Options {
     quick: bool,
     max_active: usize,
     work_dir: Option<PathBuf>,
+    metrics: Option<SocketAddr>,
 }
 
 impl Options {
@@ -62,6 +70,7 @@ impl Options {
             quick: false,
             max_active: 3,
             work_dir: None,
+            metrics: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -79,6 +88,13 @@ impl Options {
                     }
                 }
                 "--work-dir" => options.work_dir = Some(value("--work-dir")?.into()),
+                "--metrics" => {
+                    let addr = value("--metrics")?;
+                    options.metrics = Some(
+                        addr.parse()
+                            .map_err(|e| format!("--metrics {addr:?}: {e}"))?,
+                    );
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -223,6 +239,14 @@ async fn run(options: &Options) -> Result<(), Fatal> {
         config.idle_timeout(),
         config.retry_base(),
     );
+    let _server = match options.metrics {
+        Some(addr) => {
+            let (bound, server) = operator::serve(addr, handle.clone()).await?;
+            println!("operator surface: http://{bound}/metrics and http://{bound}/status");
+            Some(server)
+        }
+        None => None,
+    };
     let sampler = options.docker.then(|| engine::Sampler::start(OWNER));
     let driver = tokio::spawn(driver.run());
     let timeline = tokio::spawn(timeline::print(events));

@@ -19,8 +19,9 @@ pub(crate) struct Note {
 /// The notes of the groups the host tracks.
 pub(crate) type Notes = HashMap<String, Note>;
 
-/// Why a group is where it is: the answer of [`Host::status`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a group is where it is: the answer of [`Host::status`]. It
+/// serializes (serde) for an operator's endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GroupStatus {
     /// What the core holds for the group (`None`: nothing, for example
@@ -40,7 +41,7 @@ pub struct GroupStatus {
 }
 
 /// The host at a glance: the answer of [`Host::stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HostStats {
     /// The core's counts.

@@ -10,9 +10,8 @@ pub enum DriverError {
     /// changed.
     #[error("rejected: {0}")]
     Rejected(#[from] groupq::Error),
-    /// The invariant checker (the `checked` feature,
-    /// [`Builder::checked`](crate::Builder::checked)) found a broken
-    /// promise; the driver stopped.
+    /// The invariant checker (`Builder::checked`, with the `checked`
+    /// feature) found a broken promise; the driver stopped.
     #[error("invariant violated: {0}")]
     Violation(String),
     /// The driver's run loop is not running (it ended, failed, or was never

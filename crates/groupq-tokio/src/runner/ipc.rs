@@ -72,7 +72,8 @@ impl Layout {
         }
     }
 
-    /// The work directory, absolute.
+    /// The work directory, absolute (containers are labelled with it).
+    #[cfg(feature = "docker")]
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }

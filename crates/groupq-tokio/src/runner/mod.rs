@@ -2,6 +2,7 @@
 //! and two implementations, [`ProcessRunner`] (the embedded default: each
 //! run is a local process) and [`DockerRunner`] (each run is a container).
 
+#[cfg(feature = "docker")]
 mod docker;
 mod ipc;
 mod lines;
@@ -18,6 +19,7 @@ use groupq_host::{RunExit, RunSpec};
 use groupq_protocol::AgentLine;
 use tokio::sync::mpsc::UnboundedSender;
 
+#[cfg(feature = "docker")]
 pub use docker::{
     Container, DockerRunner, GROUP_LABEL, NAME_LABEL, OWNER_LABEL, ROOT_LABEL, RUN_LABEL,
 };
