@@ -336,6 +336,11 @@ mod tests {
         assert_eq!(m.oldest_unread("g"), Some(Time::from_nanos(1)));
         assert_eq!(m.groups_with_unread(), [("g".to_string(), 2)]);
         assert_eq!(m.total_unread(), 2);
+        // Unread counts from the cursor, wherever it stands.
+        m.start_run("g");
+        m.push("g", "c".into(), Time::from_nanos(3));
+        m.push("h", "x".into(), Time::from_nanos(3));
+        assert_eq!(m.total_unread(), 2);
     }
 
     #[test]

@@ -277,6 +277,25 @@ mod tests {
         }
     }
 
+    /// A file of its header alone holds no record; a record torn right
+    /// after it is cut back to the header, not to nothing.
+    #[test]
+    fn a_header_alone_is_a_file_and_a_torn_first_record_keeps_it() {
+        let bare = header(MAGIC);
+        let read_bare = read(&bare, MAGIC, "test").unwrap();
+        assert!(read_bare.records.is_empty());
+        assert_eq!((read_bare.good_len, read_bare.dropped), (12, 0));
+        let whole = file(&[b"first"]);
+        let torn = read(&whole[..whole.len() - 2], MAGIC, "test").unwrap();
+        assert!(torn.records.is_empty());
+        assert_eq!((torn.good_len, torn.dropped), (12, (HEAD + 3) as u64));
+        // Eleven bytes of header: not a state file.
+        assert_eq!(
+            read(&bare[..11], MAGIC, "test").unwrap_err(),
+            FrameError::NotOurs { kind: "test" }
+        );
+    }
+
     #[test]
     fn another_magic_or_version_is_refused() {
         let mut bytes = file(&[b"x"]);
