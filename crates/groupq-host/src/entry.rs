@@ -71,7 +71,7 @@ pub enum Entry {
         /// The run.
         run: u64,
         /// What the turn line said.
-        turn: TurnRecord,
+        turn: Box<TurnRecord>,
         /// Whether the application's event stream could take the reply
         /// when the line was read: a reply it could not take was not
         /// delivered.
@@ -112,7 +112,7 @@ pub enum Entry {
     /// shutdown left, and every unread message, is put back.
     Renew {
         /// The new core's configuration.
-        config: Config,
+        config: Box<Config>,
     },
     /// How long tasks are remembered after they ran (`None`: not at all),
     /// in milliseconds of core time.
@@ -252,11 +252,11 @@ mod tests {
                     now: Time::from_nanos(6),
                     entry: Entry::Turn {
                         run: 3,
-                        turn: TurnRecord {
+                        turn: Box::new(TurnRecord {
                             reply: Some("re".into()),
                             messages: Some(1),
                             ..TurnRecord::default()
-                        },
+                        }),
                         listening: true,
                         read_to: 120,
                     },

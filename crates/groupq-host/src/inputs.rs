@@ -47,7 +47,7 @@ where
                 turn,
                 listening,
                 read_to,
-            } => self.turn(now, RunId::new(run), turn, listening, read_to),
+            } => self.turn(now, RunId::new(run), *turn, listening, read_to),
             Entry::Idle { run, read_to } => {
                 let run = RunId::new(run);
                 self.step(now, Idle { run })?;
@@ -62,7 +62,7 @@ where
             }
             Entry::Exited { run, exit } => self.exited(now, RunId::new(run), exit.into()),
             Entry::NeverLaunched { run } => self.never_launched(now, RunId::new(run)),
-            Entry::Renew { config } => self.renew(now, config),
+            Entry::Renew { config } => self.renew(now, *config),
             Entry::TaskWindow { window_ms } => {
                 self.tasks.set_window(window_ms.map(Duration::from_millis));
                 self.tasks.expire(now);

@@ -80,6 +80,9 @@ impl Mailbox {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mailboxes {
     groups: HashMap<String, Mailbox>,
+    /// Unread messages in every group, kept as they change: the driver
+    /// reads it after every input, so it must not cost a walk.
+    unread: usize,
 }
 
 impl Serialize for Mailboxes {
@@ -99,14 +102,26 @@ impl<'de> Deserialize<'de> for Mailboxes {
                 "the mailbox of group {group:?} has positions out of order"
             )));
         }
-        Ok(Mailboxes { groups })
+        let unread = groups.values().map(|m| (m.end() - m.cursor) as usize).sum();
+        Ok(Mailboxes { groups, unread })
     }
 }
 
 impl Mailboxes {
     /// A new message arrived at `at`, unread.
     pub(crate) fn push(&mut self, group: &str, text: String, at: Time) {
-        self.mailbox(group).messages.push_back(Stored { text, at });
+        let stored = Stored { text, at };
+        // One lookup for a group that has messages (the common case); the
+        // key is copied only for a new mailbox.
+        match self.groups.get_mut(group) {
+            Some(mailbox) => mailbox.messages.push_back(stored),
+            None => {
+                let mut mailbox = Mailbox::default();
+                mailbox.messages.push_back(stored);
+                self.groups.insert(group.to_string(), mailbox);
+            }
+        }
+        self.unread += 1;
     }
 
     /// Takes back the message just pushed, which the core rejected. Only an
@@ -115,6 +130,7 @@ impl Mailboxes {
         if let Some(mailbox) = self.groups.get_mut(group) {
             if mailbox.end() > mailbox.cursor {
                 mailbox.messages.pop_back();
+                self.unread -= 1;
             }
         }
         self.drop_if_empty(group);
@@ -126,15 +142,18 @@ impl Mailboxes {
             return Vec::new();
         };
         mailbox.rollback_to = mailbox.cursor;
+        self.unread -= (mailbox.end() - mailbox.cursor) as usize;
         mailbox.take_unread()
     }
 
     /// The messages that arrived since the group's run was handed its
     /// last: the follow-ups to write into it now.
     pub(crate) fn take_unread(&mut self, group: &str) -> Vec<String> {
-        self.groups
-            .get_mut(group)
-            .map_or_else(Vec::new, Mailbox::take_unread)
+        let Some(mailbox) = self.groups.get_mut(group) else {
+            return Vec::new();
+        };
+        self.unread -= (mailbox.end() - mailbox.cursor) as usize;
+        mailbox.take_unread()
     }
 
     /// A reply answering the next `count` messages (`None`: every message
@@ -175,6 +194,7 @@ impl Mailboxes {
         };
         let rewound = mailbox.cursor - mailbox.rollback_to;
         mailbox.cursor = mailbox.rollback_to;
+        self.unread += rewound as usize;
         self.drop_if_empty(group);
         rewound as usize
     }
@@ -240,22 +260,19 @@ impl Mailboxes {
 
     /// Unread messages in every group.
     pub(crate) fn total_unread(&self) -> usize {
-        self.groups
-            .values()
-            .map(|m| (m.end() - m.cursor) as usize)
-            .sum()
+        debug_assert_eq!(
+            self.unread,
+            self.groups
+                .values()
+                .map(|m| (m.end() - m.cursor) as usize)
+                .sum::<usize>()
+        );
+        self.unread
     }
 
     /// How many groups hold messages.
     pub(crate) fn len(&self) -> usize {
         self.groups.len()
-    }
-
-    fn mailbox(&mut self, group: &str) -> &mut Mailbox {
-        if !self.groups.contains_key(group) {
-            self.groups.insert(group.to_string(), Mailbox::default());
-        }
-        self.groups.get_mut(group).expect("inserted above")
     }
 }
 

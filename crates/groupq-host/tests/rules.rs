@@ -29,11 +29,11 @@ fn message(group: &str, text: &str) -> Entry {
 fn reply(run: RunId, messages: u64, listening: bool) -> Entry {
     Entry::Turn {
         run: run.get(),
-        turn: TurnRecord {
+        turn: Box::new(TurnRecord {
             reply: Some("re".into()),
             messages: Some(messages),
             ..TurnRecord::default()
-        },
+        }),
         listening,
         read_to: 10,
     }
@@ -312,7 +312,7 @@ fn task(group: &str, id: &str) -> Entry {
 
 fn renew(max_active: usize) -> Entry {
     Entry::Renew {
-        config: Config::default().with_max_active(max_active),
+        config: Box::new(Config::default().with_max_active(max_active)),
     }
 }
 
@@ -450,10 +450,10 @@ fn an_unknown_exit_is_clean_only_after_a_successful_turn() {
         if turned {
             let turn = Entry::Turn {
                 run: 1,
-                turn: TurnRecord {
+                turn: Box::new(TurnRecord {
                     reply: Some("done".into()),
                     ..TurnRecord::default()
-                },
+                }),
                 listening: true,
                 read_to: 1,
             };

@@ -152,7 +152,12 @@ impl<R: Runner> Driver<R> {
             let unread = self.host.stats().unread_messages;
             info!(left, unread, "a new epoch: the work left is put back");
             let config = self.config.clone();
-            self.input(Entry::Renew { config }, None)??;
+            self.input(
+                Entry::Renew {
+                    config: Box::new(config),
+                },
+                None,
+            )??;
         }
         self.flush()?;
         self.carry_out();
@@ -231,7 +236,7 @@ impl<R: Runner> Driver<R> {
                     let reserved = turn.reply.as_ref().and_then(|_| self.events.reserve());
                     let entry = Entry::Turn {
                         run: number,
-                        turn: (&turn).into(),
+                        turn: Box::new((&turn).into()),
                         listening: reserved.is_some(),
                         read_to,
                     };
