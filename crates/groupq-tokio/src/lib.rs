@@ -205,7 +205,8 @@
 //!
 //! 1. [`Builder::build`] locks the state directory (a `flock` on the
 //!    directory's own descriptor: deleting files does not let a second
-//!    driver in; a second one is [`StateError::Locked`]), loads the
+//!    driver in; a second one is [`StateError::Locked`], after a wait of up
+//!    to a second for a driver that is going away), loads the
 //!    snapshot and replays the journal after it without effects.
 //!    [`Driver::restored`] says what was found.
 //! 2. [`Driver::run`] asks [`Runner::recover`] to settle the runs the state

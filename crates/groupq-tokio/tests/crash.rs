@@ -210,7 +210,14 @@ fn start(base: &Path, docker: bool, draw: u64, lines: &mpsc::Sender<String>) -> 
         .env("CRASH_CTL", base.join("ctl"))
         .env("GROUPQ_AGENT_BIN", support::agent_bin())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // Kept for a failure's diagnosis: the base is left behind then.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(base.join("children.stderr"))
+                .unwrap(),
+        )
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();

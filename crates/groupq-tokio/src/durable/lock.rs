@@ -6,6 +6,7 @@
 
 use std::fs::{self, File};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -17,17 +18,37 @@ use super::error::{io_error, StateError};
 pub(crate) struct Lock(#[allow(dead_code)] Flock<File>); // held, never read
 
 impl Lock {
-    /// Creates `dir` if needed and locks it.
+    /// Creates `dir` if needed and locks it, waiting up to
+    /// [`LOCK_WAIT`] for a driver that is going away.
     pub(crate) fn take(dir: &Path) -> Result<Lock, StateError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let file = File::open(dir).map_err(io_error(dir))?;
-        Flock::lock(file, FlockArg::LockExclusiveNonblock)
-            .map(Lock)
-            .map_err(|(_, errno)| match errno {
-                Errno::EWOULDBLOCK => StateError::Locked {
-                    path: dir.to_path_buf(),
-                },
-                errno => io_error(dir)(std::io::Error::from(errno)),
-            })
+        flock_waiting(file).map(Lock).map_err(|errno| match errno {
+            Errno::EWOULDBLOCK => StateError::Locked {
+                path: dir.to_path_buf(),
+            },
+            errno => io_error(dir)(std::io::Error::from(errno)),
+        })
+    }
+}
+
+/// How long a lock held by someone else is waited for before it is
+/// refused. A driver killed while it starts an agent leaves the lock's
+/// descriptor in the child until the child's `exec` closes it: a restart
+/// right after the kill would otherwise find it held by nobody alive.
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// An exclusive `flock` of `file`, tried until [`LOCK_WAIT`] has passed.
+pub(crate) fn flock_waiting(mut file: File) -> Result<Flock<File>, Errno> {
+    let until = Instant::now() + LOCK_WAIT;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((back, Errno::EWOULDBLOCK)) if Instant::now() < until => {
+                file = back;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err((_, errno)) => return Err(errno),
+        }
     }
 }

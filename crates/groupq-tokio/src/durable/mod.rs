@@ -35,6 +35,7 @@ use tracing::{info, warn};
 
 pub use error::StateError;
 pub(crate) use journal::Journal;
+pub(crate) use lock::flock_waiting;
 
 use files::Loaded;
 use lock::Lock;

@@ -11,7 +11,7 @@ use groupq_protocol::{
     message_body, message_name, write_atomic, write_message, AssignedWork, Assignment,
     CLOSE_SENTINEL, INPUT_DIR, RUN_FILE,
 };
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 
 use groupq_host::{RunSpec, RunWork};
 
@@ -47,9 +47,9 @@ impl Layout {
     /// this process or another) is refused while the first lives.
     pub(crate) fn lock(&self) -> io::Result<WorkLock> {
         let dir = fs::File::open(&self.root)?;
-        Flock::lock(dir, FlockArg::LockExclusiveNonblock)
+        crate::durable::flock_waiting(dir)
             .map(WorkLock)
-            .map_err(|(_, errno)| match errno {
+            .map_err(|errno| match errno {
                 nix::errno::Errno::EWOULDBLOCK => io::Error::new(
                     io::ErrorKind::WouldBlock,
                     format!(
