@@ -454,7 +454,10 @@ async fn an_adopted_container_that_never_started_is_started() {
     }
     assert_eq!(listed.len(), 1, "{listed:?}");
     let name = listed[0].name.clone();
-    let inspected = docker.inspect_container(&name, None).await.unwrap();
+    let inspected = docker
+        .inspect_container(&name, None)
+        .await
+        .unwrap_or_else(|e| panic!("inspect {name}: {e}; listed {listed:?}"));
     let config = inspected.config.unwrap();
     docker
         .remove_container(

@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use super::ipc::{Layout, RunDir, WorkLock};
 use super::lines::{self, Lines};
+use super::live::{Live, Lives};
 use super::{Believed, Found, Recovering, Recovery, RestartPolicy, RunEvent, RunEvents, Runner};
 
 /// The label every container of this runner carries, with its owner's name
@@ -78,21 +79,12 @@ pub struct DockerRunner {
     image: String,
     args: Vec<String>,
     owner: String,
-    runs: HashMap<RunId, Live>,
-    /// Runs of an earlier driver found by recovery, until released.
-    recovered: HashMap<RunId, String>,
+    runs: Lives<()>,
     /// Containers released and being removed: the drop waits for them.
     removing: Arc<Mutex<HashSet<String>>>,
     /// The driver detached: dropping the runner leaves the runs running.
     detached: bool,
     _lock: WorkLock,
-}
-
-/// What the runner keeps of a live run.
-struct Live {
-    name: String,
-    dir: RunDir,
-    kill: mpsc::UnboundedSender<()>,
 }
 
 /// The engine's client, its API version agreed with the daemon on first
@@ -149,8 +141,7 @@ impl DockerRunner {
             image: image.into(),
             args: Vec::new(),
             owner: "groupq".into(),
-            runs: HashMap::new(),
-            recovered: HashMap::new(),
+            runs: Lives::default(),
             removing: Arc::default(),
         })
     }
@@ -279,39 +270,28 @@ impl Runner for DockerRunner {
                 name: spec.name,
                 dir,
                 kill,
+                extra: (),
             },
         );
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        match self.runs.get_mut(&run) {
-            Some(live) => live.dir.deliver(message),
-            None => Ok(()),
-        }
+        self.runs.deliver(run, message)
     }
 
     fn close_input(&mut self, run: RunId) -> io::Result<()> {
-        match self.runs.get(&run) {
-            Some(live) => live.dir.close(),
-            None => Ok(()),
-        }
+        self.runs.close_input(run)
     }
 
     fn kill(&mut self, run: RunId) {
-        if let Some(live) = self.runs.get(&run) {
-            let _ = live.kill.send(());
-        }
+        self.runs.kill(run);
     }
 
     /// Removes the container (its exit is handled) in the background, then
     /// the run directory (unless kept) and the launch marker.
     fn release(&mut self, run: RunId) {
-        let name = match self.runs.remove(&run) {
-            Some(live) => live.name,
-            None => match self.recovered.remove(&run) {
-                Some(name) => name,
-                None => return,
-            },
+        let Some(name) = self.runs.release(run) else {
+            return;
         };
         let (engine, layout) = (self.engine.clone(), self.layout.clone());
         let container = container_name(&name);
@@ -366,7 +346,7 @@ impl Runner for DockerRunner {
                     }
                     None => {
                         remove_until_gone(&docker, &container_name(&name)).await;
-                        self.recovered.insert(run, name);
+                        self.runs.recovered(run, name);
                         found.push((run, Found::Launched));
                     }
                 }
@@ -404,6 +384,7 @@ impl DockerRunner {
                 name: b.name,
                 dir,
                 kill,
+                extra: (),
             },
         );
     }
@@ -543,6 +524,7 @@ async fn supervise(
         events,
         consumed: 0,
         kill_asked: false,
+        unkillable: false,
         backoff: Backoff::default(),
     };
     let exit = match watch.create_and_start(body, &mut kill).await {
@@ -567,6 +549,7 @@ async fn supervise_adopted(
         events,
         consumed,
         kill_asked: false,
+        unkillable: false,
         backoff: Backoff::default(),
     };
     let exit = match watch.start_if_created(&mut kill).await {
@@ -585,6 +568,8 @@ struct Watch {
     /// Stdout lines of the log already reported.
     consumed: u64,
     kill_asked: bool,
+    /// The kill channel closed: no kill can come.
+    unkillable: bool,
     backoff: Backoff,
 }
 
@@ -796,10 +781,15 @@ impl Watch {
                     }
                     None => return Attached::Lost,
                 },
-                asked = kill.recv(), if !self.kill_asked => {
-                    if asked.is_some() {
-                        self.kill_asked = true;
-                        self.send_kill().await;
+                asked = kill.recv(), if !self.kill_asked && !self.unkillable => {
+                    match asked {
+                        Some(()) => {
+                            self.kill_asked = true;
+                            self.send_kill().await;
+                        }
+                        // The runner is gone (detached): nobody can ask
+                        // any more, and a closed channel answers at once.
+                        None => self.unkillable = true,
                     }
                 }
                 // The exit is known and the log is still open: give it a
@@ -885,7 +875,7 @@ impl Drop for DockerRunner {
     fn drop(&mut self) {
         let mut names: Vec<String> = Vec::new();
         if !self.detached {
-            names.extend(self.runs.values().map(|live| container_name(&live.name)));
+            names.extend(self.runs.live().map(|live| container_name(&live.name)));
         }
         // Released containers are removed whatever: their exits are handled.
         names.extend(lock(&self.removing).drain());

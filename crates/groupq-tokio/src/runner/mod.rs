@@ -6,6 +6,7 @@
 mod docker;
 mod ipc;
 mod lines;
+mod live;
 mod output;
 mod process;
 mod procs;

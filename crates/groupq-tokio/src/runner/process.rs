@@ -16,8 +16,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::ipc::{Layout, RunDir, WorkLock, STDERR_FILE, STDOUT_FILE};
+use super::ipc::{Layout, WorkLock, STDERR_FILE, STDOUT_FILE};
 use super::lines;
+use super::live::{Live, Lives};
 use super::output::{Tail, Wakeup, Watch};
 use super::procs;
 use super::{Believed, Found, Recovering, Recovery, RestartPolicy, RunEvent, RunEvents, Runner};
@@ -80,17 +81,8 @@ pub struct ProcessRunner {
     helper_grace: Duration,
     /// Started with the first run (it needs the tokio runtime).
     wakeup: Option<Wakeup>,
-    runs: HashMap<RunId, Live>,
-    /// Runs of an earlier driver found by recovery, until released.
-    recovered: HashMap<RunId, String>,
-}
-
-/// What the runner keeps of a live run.
-struct Live {
-    name: String,
-    dir: RunDir,
-    pgid: Option<i32>,
-    kill: mpsc::UnboundedSender<()>,
+    /// Each live run's process group is its `extra`.
+    runs: Lives<Option<i32>>,
 }
 
 impl ProcessRunner {
@@ -105,8 +97,7 @@ impl ProcessRunner {
             commands: [command.clone(), command.clone(), command],
             helper_grace: Duration::from_millis(500),
             wakeup: None,
-            runs: HashMap::new(),
-            recovered: HashMap::new(),
+            runs: Lives::default(),
         })
     }
 
@@ -129,7 +120,7 @@ impl ProcessRunner {
         self
     }
 
-    fn start(&mut self, spec: &RunSpec, events: &RunEvents) -> io::Result<Live> {
+    fn start(&mut self, spec: &RunSpec, events: &RunEvents) -> io::Result<Live<Option<i32>>> {
         let line = &self.commands[kind_index(spec.work.kind())];
         let dir = self.layout.prepare(spec)?;
         let open = |name: &str| -> io::Result<File> {
@@ -176,8 +167,8 @@ impl ProcessRunner {
         Ok(Live {
             name: spec.name.clone(),
             dir,
-            pgid,
             kill,
+            extra: pgid,
         })
     }
 }
@@ -354,29 +345,19 @@ impl Runner for ProcessRunner {
     }
 
     fn deliver(&mut self, run: RunId, message: &str) -> io::Result<()> {
-        match self.runs.get_mut(&run) {
-            Some(live) => live.dir.deliver(message),
-            None => Ok(()),
-        }
+        self.runs.deliver(run, message)
     }
 
     fn close_input(&mut self, run: RunId) -> io::Result<()> {
-        match self.runs.get(&run) {
-            Some(live) => live.dir.close(),
-            None => Ok(()),
-        }
+        self.runs.close_input(run)
     }
 
     fn kill(&mut self, run: RunId) {
-        if let Some(live) = self.runs.get(&run) {
-            let _ = live.kill.send(());
-        }
+        self.runs.kill(run);
     }
 
     fn release(&mut self, run: RunId) {
-        if let Some(live) = self.runs.remove(&run) {
-            self.layout.remove(&live.name);
-        } else if let Some(name) = self.recovered.remove(&run) {
+        if let Some(name) = self.runs.release(run) {
             self.layout.remove(&name);
         }
     }
@@ -413,7 +394,7 @@ impl Runner for ProcessRunner {
                     }
                     None => {
                         found.push((run, Found::Launched));
-                        self.recovered.insert(run, name);
+                        self.runs.recovered(run, name);
                     }
                 }
             }
@@ -456,8 +437,8 @@ impl ProcessRunner {
             Live {
                 name: b.name,
                 dir,
-                pgid: leader,
                 kill,
+                extra: leader,
             },
         );
         Ok(())
@@ -469,8 +450,8 @@ impl Drop for ProcessRunner {
         if self.detached {
             return;
         }
-        for live in self.runs.values() {
-            procs::kill_group(live.pgid);
+        for live in self.runs.live() {
+            procs::kill_group(live.extra);
         }
     }
 }
