@@ -8,7 +8,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use arbitrary::{Arbitrary, Unstructured};
-use groupq::{Command, Config, Steppable, Error, Input, Machine, Output, Response, Time};
+use groupq::{Command, Config, Error, Input, Machine, Output, Response, Steppable, Time};
 use groupq_check::trace::Trace;
 use groupq_fuzz::{Driver, Scenario};
 use libfuzzer_sys::fuzz_target;
