@@ -55,6 +55,13 @@ where
         })
     }
 
+    /// Whether the machine holds anything for `group` (its `explain` is
+    /// `Some`), in O(1): a host that maps its keys to small ids frees one
+    /// when this turns false.
+    pub fn tracks(&self, group: &K) -> bool {
+        self.groups.find(group).is_some()
+    }
+
     /// Every group the machine holds something for, in the order of its
     /// group table (deterministic, independent of hashing): for a status
     /// page that explains each.

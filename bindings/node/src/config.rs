@@ -1,0 +1,81 @@
+//! The configuration from JavaScript: a `Float64Array` of slots in this
+//! order, a missing slot or NaN leaving the core's default. Durations are
+//! milliseconds (`Infinity`: never); the optional ones take -1 for off.
+//!
+//! | slot | setting |
+//! |---|---|
+//! | 0 | `max_active` |
+//! | 1 | `retry_base` |
+//! | 2 | `max_retries` |
+//! | 3 | `idle_timeout` |
+//! | 4 | `warn_percent` |
+//! | 5 | `auto_compact_percent` |
+//! | 6 | `notices` (0 or 1) |
+//! | 7 | `policy` (0 fair, 1 legacy) |
+//! | 8 | `records` (0 or 1) |
+//! | 9 | `kill_grace` |
+//! | 10 | `max_turn_time` |
+//! | 11 | `max_compact_time` |
+//! | 12 | `max_run_time` (-1 off) |
+//! | 13 | `stall_timeout` (-1 off) |
+//! | 14 | `start_grace` |
+//! | 15 | `shutdown_grace` |
+//! | 16 | `evict_idle` (0 or 1) |
+
+use std::time::Duration;
+
+use groupq::{Config, Policy};
+
+use crate::args::duration;
+use crate::error::Refusal;
+
+/// How many slots this build reads.
+pub const SLOTS: usize = 17;
+
+/// The configuration the slots describe; a slot whose value the setting
+/// cannot take is refused with its number.
+pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
+    let mut c = Config::default();
+    for (i, &v) in slots.iter().enumerate().take(SLOTS) {
+        if v.is_nan() {
+            continue;
+        }
+        let bad = Refusal::BadSetting(i as u8);
+        let int = |max: f64| (v.fract() == 0.0 && (0.0..=max).contains(&v)).then_some(v);
+        let flag = || match int(1.0) {
+            Some(b) => Ok(b == 1.0),
+            None => Err(bad),
+        };
+        let dur = || duration(v).ok_or(bad);
+        let opt = || -> Result<Option<Duration>, Refusal> {
+            if v == -1.0 {
+                Ok(None)
+            } else {
+                dur().map(Some)
+            }
+        };
+        c = match i {
+            0 => c.with_max_active(int(u32::MAX as f64).ok_or(bad)? as usize),
+            1 => c.with_retry_base(dur()?),
+            2 => c.with_max_retries(int(u32::MAX as f64).ok_or(bad)? as u32),
+            3 => c.with_idle_timeout(dur()?),
+            4 => c.with_warn_percent(int(255.0).ok_or(bad)? as u8),
+            5 => c.with_auto_compact_percent(int(255.0).ok_or(bad)? as u8),
+            6 => c.with_notices(flag()?),
+            7 => c.with_policy(match int(1.0).ok_or(bad)? {
+                0.0 => Policy::Fair,
+                _ => Policy::Legacy,
+            }),
+            8 => c.with_records(flag()?),
+            9 => c.with_kill_grace(dur()?),
+            10 => c.with_max_turn_time(dur()?),
+            11 => c.with_max_compact_time(dur()?),
+            12 => c.with_max_run_time(opt()?),
+            13 => c.with_stall_timeout(opt()?),
+            14 => c.with_start_grace(dur()?),
+            15 => c.with_shutdown_grace(dur()?),
+            _ => c.with_evict_idle(flag()?),
+        };
+    }
+    Ok(c)
+}

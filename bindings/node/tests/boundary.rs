@@ -1,0 +1,115 @@
+//! The boundary's Rust side, natively: every argument JavaScript can pass
+//! is checked, a refused call leaves the machine as it was, and the words
+//! a call writes are the core's answer and outputs.
+
+use groupq_wasm::Core;
+
+fn core(slots: &[f64]) -> Core {
+    Core::new(slots).unwrap_or_else(|_| panic!("valid slots {slots:?}"))
+}
+
+#[test]
+fn a_message_spawns_and_the_words_say_so() {
+    let mut c = core(&[1.0]);
+    let n = c.message(5.0, 7.0);
+    assert_eq!(n, 10.0);
+    // Four answer words, then Spawn: opcode 1, run 1, group 7, messages.
+    assert_eq!(&c.out()[4..], &[1.0, 1.0, 7.0, 0.0, 0.0, 0.0]);
+    assert_eq!(c.exited(6.0, 1.0, 0.0), 4.0);
+    assert!(c.machine().is_quiescent());
+}
+
+#[test]
+fn bad_numbers_are_refused_with_their_argument_and_change_nothing() {
+    let mut c = core(&[]);
+    c.message(10.0, 1.0);
+    let before = format!("{:?}", c.machine());
+    let refused: [(f64, &str); 9] = [
+        (c.message(f64::NAN, 1.0), "NaN time"),
+        (c.message(-1.0, 1.0), "negative time"),
+        (c.message(f64::INFINITY, 1.0), "infinite time"),
+        (c.message(1e30, 1.0), "time beyond the core"),
+        (c.message(20.0, 1.5), "fractional key"),
+        (c.message(20.0, -1.0), "negative key"),
+        (c.message(20.0, 5e9), "key beyond u32"),
+        (c.idle(20.0, 0.0), "run zero"),
+        (c.exited(20.0, 1.0, 7.0), "unknown exit"),
+    ];
+    for (code, what) in refused {
+        assert!(code < 0.0, "{what} was accepted");
+    }
+    assert_eq!(c.message(5.0, 1.0), -4.0, "time going back");
+    assert_eq!(&c.out()[..2], &[5.0, 10.0]);
+    assert_eq!(c.idle(20.0, 9.0), -1.0, "an unissued run");
+    assert_eq!(format!("{:?}", c.machine()), before);
+}
+
+#[test]
+fn a_bad_turn_is_refused_whole() {
+    let mut c = core(&[]);
+    c.message(0.0, 1.0);
+    let before = format!("{:?}", c.machine());
+    assert_eq!(
+        c.turn(1.0, 1.0, 2.0, 0.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN),
+        -8.0
+    );
+    assert_eq!(
+        c.turn(1.0, 1.0, 0.0, 64.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN),
+        -8.0
+    );
+    assert_eq!(
+        c.turn(1.0, 1.0, 0.0, 4.0, -3.0, f64::NAN, f64::NAN, f64::NAN),
+        -8.0
+    );
+    assert_eq!(format!("{:?}", c.machine()), before);
+    // Context and a warning notice: opcode 4 with percent, tokens, limit.
+    assert!(c.turn(1.0, 1.0, 0.0, 7.0, 900.0, 1000.0, f64::NAN, f64::NAN) > 0.0);
+    assert_eq!(&c.out()[4..9], &[4.0, 1.0, 90.0, 900.0, 1000.0]);
+}
+
+#[test]
+fn bad_settings_are_refused_with_their_slot() {
+    use groupq_wasm::config::from_slots;
+    use groupq_wasm::error::Refusal;
+    let nan = f64::NAN;
+    for (slots, code) in [
+        (vec![1.5], "9:0:"),
+        (vec![nan, -2.0], "9:1:"),
+        (vec![nan, nan, nan, nan, nan, nan, nan, 2.0], "9:7:"),
+        (
+            vec![
+                nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, -5.0,
+            ],
+            "9:12:",
+        ),
+    ] {
+        let refused = from_slots(&slots).expect_err("refused");
+        assert!(
+            refused.to_string().starts_with(code),
+            "{slots:?}: {refused}"
+        );
+    }
+    // The core's own refusals come through with their kind.
+    let zero = groupq::Machine::<u32, u32, u32>::new(from_slots(&[0.0]).unwrap()).unwrap_err();
+    assert!(Refusal::from(zero).to_string().starts_with("6:1,0,0:"));
+    // Off and forever are settings too.
+    let c = from_slots(&[
+        nan,
+        nan,
+        nan,
+        f64::INFINITY,
+        nan,
+        nan,
+        0.0,
+        1.0,
+        nan,
+        nan,
+        nan,
+        nan,
+        -1.0,
+    ])
+    .unwrap();
+    assert!(!c.notices());
+    assert_eq!(c.idle_timeout(), std::time::Duration::MAX);
+    assert_eq!(c.max_run_time(), None);
+}

@@ -1,0 +1,189 @@
+// The package's vocabulary: the core's types in TypeScript. Times are
+// milliseconds from an epoch the host chooses; durations are milliseconds
+// (`Infinity`: never).
+
+/** How a freed slot is shared between groups. */
+export type Policy = 'fair' | 'legacy';
+
+/** The core's settings; each one left out keeps the core's default. */
+export interface Config {
+  /** At most this many runs are live at once (default 5). */
+  maxActive?: number;
+  /** Delay before the first retry of a failed messages run; doubling (default 5000). */
+  retryBaseMs?: number;
+  /** Retries before a terminal failure (default 5). */
+  maxRetries?: number;
+  /** How long a run may stay idle before its input is closed (default 30 min). */
+  idleTimeoutMs?: number;
+  /** Context percent that gives a warning notice (default 70). */
+  warnPercent?: number;
+  /** Context percent that queues a compact turn (default 75). */
+  autoCompactPercent?: number;
+  /** Whether notices are emitted (default true). */
+  notices?: boolean;
+  /** `fair` (default) or `legacy` (the TypeScript GroupQueue's order). */
+  policy?: Policy;
+  /** Whether records are emitted (default false). */
+  records?: boolean;
+  /** How long a closed run may take to exit before a kill (default 30 s). */
+  killGraceMs?: number;
+  /** How long a busy turn may take before its input is closed (default 30 min). */
+  maxTurnTimeMs?: number;
+  /** The same for compact turns (default 30 min). */
+  maxCompactTimeMs?: number;
+  /** A cap on a run's whole life; `null`: none (the default). */
+  maxRunTimeMs?: number | null;
+  /** How long a busy run may stay silent; `null`: no stall watch (the default). */
+  stallTimeoutMs?: number | null;
+  /** Extra stall time before a run's first sign of life (default 0). */
+  startGraceMs?: number;
+  /** How long a run busy at shutdown may finish its turn (default 60 s). */
+  shutdownGraceMs?: number;
+  /** Whether idle runs are closed for waiting groups (default true). */
+  evictIdle?: boolean;
+}
+
+/** What a run does. */
+export type Work<P> =
+  | { kind: 'messages' }
+  | { kind: 'task'; id: string; payload: P }
+  | { kind: 'compact' };
+
+/** A run's kind of work. */
+export type WorkKind = Work<unknown>['kind'];
+
+/** Why a run's input is closed. */
+export type CloseReason =
+  | 'preempt'
+  | 'idleTimeout'
+  | 'turnTimeout'
+  | 'runTimeLimit'
+  | 'stalled'
+  | 'shutdown'
+  | 'evicted'
+  | 'host';
+
+/** Why a follow-up could not be piped into a run. */
+export type PipeRefusal = 'noRun' | 'taskRun' | 'compactRun' | 'closing' | 'shutDown';
+
+/** An advisory for a group's user. */
+export type Notice =
+  | { kind: 'contextWarning'; percent: number; tokens: number | null; limit: number | null }
+  | { kind: 'autoCompacted'; tokensBefore: number | null };
+
+/** An observability record (only with `records: true`). */
+export type CoreRecord =
+  | { kind: 'queued'; group: string; what: 'messages' | 'compact' | { task: string } }
+  | { kind: 'deduplicated'; group: string; id: string }
+  | { kind: 'waiting'; group: string; ahead: number }
+  | { kind: 'drained'; group: string; run: number }
+  | { kind: 'retryScheduled'; group: string; attempt: number; at: number }
+  | { kind: 'retriesExhausted'; group: string }
+  | { kind: 'taskFailed'; group: string; run: number; id: string }
+  | { kind: 'dropped'; group: string; what: 'retry' | 'compact' };
+
+/** A command to carry out, or a record. */
+export type Output<P> =
+  | { type: 'spawn'; run: number; group: string; work: Work<P> }
+  | { type: 'closeInput'; run: number; reason: CloseReason }
+  | { type: 'kill'; run: number }
+  | { type: 'notify'; group: string; notice: Notice }
+  | { type: 'rollbackCursor'; group: string }
+  | { type: 'recordCompaction'; group: string }
+  | { type: 'terminalFailure'; group: string }
+  | { type: 'record'; record: CoreRecord };
+
+/** What one turn of an agent reported. */
+export interface TurnReport {
+  /** The turn's outcome. */
+  status: 'success' | 'error';
+  /** A reply was produced. */
+  replied?: boolean;
+  /** The reply reached the user (and answered everything handed to the run). */
+  delivered?: boolean;
+  /** Context statistics, if the agent reported any. */
+  context?: {
+    tokens?: number;
+    limit?: number;
+    percent?: number;
+    compactRecommended?: boolean;
+  };
+  /** The turn compacted the context. */
+  compaction?: { trigger: 'auto' | 'manual'; tokensBefore?: number };
+}
+
+/** How a run ended. */
+export type Exit = 'clean' | 'failed';
+
+/** The answer of `neverLaunched`. */
+export type Requeue<P> = { requeued: true } | { requeued: false; handedBack: Work<P> };
+
+/** The answer of `cancel`. */
+export type CancelAnswer<P> =
+  | { cancelled: true; payload: P }
+  | { cancelled: false; running: number }
+  | { cancelled: false; notQueued: true };
+
+/** The answer of `closeRun`. */
+export type CloseAnswer =
+  | { closed: number }
+  | { alreadyClosing: number }
+  | { noRun: true };
+
+/** The answer of `pipe`. */
+export type PipeAnswer = { piped: number } | { refused: PipeRefusal };
+
+/** A group's live run, as `explain` shows it. */
+export interface RunInfo {
+  run: number;
+  kind: WorkKind;
+  state: 'busy' | 'idle' | 'closing';
+  killed: boolean;
+  idleDeadline: number | null;
+  turnDeadline: number | null;
+  lifeDeadline: number | null;
+  stallDeadline: number | null;
+  graceDeadline: number | null;
+  killDeadline: number | null;
+}
+
+/** Why a group is where it is. */
+export interface Explain {
+  run: RunInfo | null;
+  jobs: Array<{ kind: 'task'; id: string } | { kind: 'compact' }>;
+  unreadMessages: boolean;
+  waitingBehind: number | null;
+  failures: number;
+  retryAt: number | null;
+  compactPending: boolean;
+  paused: boolean;
+  lastContext: {
+    tokens: number | null;
+    limit: number | null;
+    percent: number | null;
+    compactRecommended: boolean;
+  } | null;
+}
+
+/** The machine at a glance. */
+export interface Stats {
+  liveRuns: number;
+  freeSlots: number;
+  waitingGroups: number;
+  trackedGroups: number;
+  queuedJobs: number;
+  deadlines: number;
+  shutDown: boolean;
+}
+
+/** Everything a shutdown leaves: persist it and resubmit it. */
+export interface ShutdownReport<P> {
+  groups: Array<{
+    group: string;
+    jobs: Work<P>[];
+    unreadMessages: boolean;
+    retry: { attempt: number; at: number } | null;
+    compactPending: boolean;
+  }>;
+  liveRuns: Array<{ run: number; group: string; kind: WorkKind; state: 'busy' | 'idle' | 'closing' }>;
+}
