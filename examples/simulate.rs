@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --release --example simulate -- [--groups 10,1000] [--events N]
 //!     [--seed S] [--policy fair|legacy|both] [--no-check]
+//!     [--max-group-tasks N] [--max-queued-tasks N]
 //! ```
+//!
+//! The caps are off by default (W as in the README); on, the tasks over a
+//! cap are answered `Refused` and W goes on.
 //!
 //! Prints one line per group count and policy:
 //!
@@ -52,10 +56,13 @@ struct Args {
     seed: u64,
     policies: Vec<Policy>,
     check: bool,
+    max_group_tasks: Option<usize>,
+    max_queued_tasks: Option<usize>,
 }
 
 const USAGE: &str = "usage: simulate [--groups G[,G...]]... [--events N] [--seed S] \
-                     [--policy fair|legacy|both] [--no-check]";
+                     [--policy fair|legacy|both] [--no-check] \
+                     [--max-group-tasks N] [--max-queued-tasks N]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -64,6 +71,8 @@ fn parse_args() -> Result<Args, String> {
         seed: w::SEED,
         policies: vec![Policy::Fair, Policy::Legacy],
         check: true,
+        max_group_tasks: None,
+        max_queued_tasks: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -89,6 +98,18 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--no-check" => args.check = false,
+            "--max-group-tasks" => {
+                let n = value()?
+                    .parse()
+                    .map_err(|e| format!("--max-group-tasks: {e}"))?;
+                args.max_group_tasks = Some(n);
+            }
+            "--max-queued-tasks" => {
+                let n = value()?
+                    .parse()
+                    .map_err(|e| format!("--max-queued-tasks: {e}"))?;
+                args.max_queued_tasks = Some(n);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -215,7 +236,9 @@ fn waiting_bytes(policy: Policy, groups: u32) -> Result<f64, String> {
 
 fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Result<String, String> {
     let n = events.len() as f64;
-    let config: Config = w::config(policy);
+    let config: Config = w::config(policy)
+        .with_max_group_tasks(args.max_group_tasks)
+        .with_max_queued_tasks(args.max_queued_tasks);
     let mut floor = Floor::default();
     // The same driver and loop either way: only the machine differs.
     let m = if args.check {

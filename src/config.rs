@@ -18,6 +18,63 @@ pub enum Policy {
     Legacy,
 }
 
+/// The limits an operator may change while the machine runs
+/// ([`SetLimits`](crate::SetLimits)): the global slot budget and the caps on
+/// queued tasks. A machine's starting limits are its [`Config`]'s.
+///
+/// ```
+/// use groupq::{Config, Limits};
+/// let limits = Limits::new(3).with_max_queued_tasks(Some(100)).with_max_group_tasks(Some(10));
+/// let config = Config::default().with_limits(limits);
+/// assert_eq!(config.limits(), limits);
+/// assert_eq!(config.max_active(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Limits {
+    /// At most this many runs live at once (at least 1).
+    pub max_active: usize,
+    /// At most this many tasks queued across all groups (`None`: no cap).
+    pub max_queued_tasks: Option<usize>,
+    /// At most this many tasks queued in one group (`None`: no cap).
+    pub max_group_tasks: Option<usize>,
+}
+
+impl Limits {
+    /// `max_active` slots and no caps on queued tasks.
+    pub fn new(max_active: usize) -> Limits {
+        Limits {
+            max_active,
+            max_queued_tasks: None,
+            max_group_tasks: None,
+        }
+    }
+    /// With `max_active` slots.
+    pub fn with_max_active(mut self, max_active: usize) -> Limits {
+        self.max_active = max_active;
+        self
+    }
+    /// See [`Config::with_max_queued_tasks`].
+    pub fn with_max_queued_tasks(mut self, cap: Option<usize>) -> Limits {
+        self.max_queued_tasks = cap;
+        self
+    }
+    /// See [`Config::with_max_group_tasks`].
+    pub fn with_max_group_tasks(mut self, cap: Option<usize>) -> Limits {
+        self.max_group_tasks = cap;
+        self
+    }
+    /// `max_active` must allow one live run; caps may be zero (no task is
+    /// taken).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_active == 0 {
+            return Err(ConfigError::ZeroMaxActive);
+        }
+        Ok(())
+    }
+}
+
 /// Why a [`Config`] was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -74,6 +131,8 @@ pub struct Config {
     start_grace: Duration,
     shutdown_grace: Duration,
     evict_idle: bool,
+    max_queued_tasks: Option<usize>,
+    max_group_tasks: Option<usize>,
 }
 
 impl Default for Config {
@@ -81,7 +140,7 @@ impl Default for Config {
     /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
     /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
     /// run-time cap, no stall timeout (and no start grace), shutdown grace
-    /// 60 s, idle eviction on.
+    /// 60 s, idle eviction on, no caps on queued tasks.
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -101,6 +160,8 @@ impl Default for Config {
             start_grace: Duration::ZERO,
             shutdown_grace: Duration::from_secs(60),
             evict_idle: true,
+            max_queued_tasks: None,
+            max_group_tasks: None,
         }
     }
 }
@@ -214,6 +275,27 @@ impl Config {
         self
     }
 
+    /// A cap on the tasks queued across all groups (`None`: no cap, the
+    /// default). A task that would exceed it is answered
+    /// [`TaskAnswer::Refused`](crate::TaskAnswer::Refused) and changes
+    /// nothing; a running task is not queued.
+    pub fn with_max_queued_tasks(mut self, cap: Option<usize>) -> Self {
+        self.max_queued_tasks = cap;
+        self
+    }
+    /// A cap on the tasks queued in one group (`None`: no cap, the
+    /// default), answered like [`Config::with_max_queued_tasks`].
+    pub fn with_max_group_tasks(mut self, cap: Option<usize>) -> Self {
+        self.max_group_tasks = cap;
+        self
+    }
+    /// All of [`Limits`] at once.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        self.with_max_active(limits.max_active)
+            .with_max_queued_tasks(limits.max_queued_tasks)
+            .with_max_group_tasks(limits.max_group_tasks)
+    }
+
     /// See [`Config::with_max_active`].
     pub fn max_active(&self) -> usize {
         self.max_active
@@ -282,6 +364,28 @@ impl Config {
     pub fn evict_idle(&self) -> bool {
         self.evict_idle
     }
+    /// See [`Config::with_max_queued_tasks`].
+    pub fn max_queued_tasks(&self) -> Option<usize> {
+        self.max_queued_tasks
+    }
+    /// See [`Config::with_max_group_tasks`].
+    pub fn max_group_tasks(&self) -> Option<usize> {
+        self.max_group_tasks
+    }
+    /// Whether the two configurations are the same but for their
+    /// [`Limits`], which a running machine may change: what an adapter
+    /// restoring a machine under a new configuration compares.
+    pub fn same_but_limits(&self, other: &Config) -> bool {
+        self.clone().with_limits(other.limits()) == *other
+    }
+    /// The limits [`SetLimits`](crate::SetLimits) may change.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_active: self.max_active,
+            max_queued_tasks: self.max_queued_tasks,
+            max_group_tasks: self.max_group_tasks,
+        }
+    }
 
     /// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`,
     /// exact while it fits a [`Duration`], then saturating at
@@ -305,9 +409,7 @@ impl Config {
 
     /// Checks the settings; the same check runs in `Machine::new`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_active == 0 {
-            return Err(ConfigError::ZeroMaxActive);
-        }
+        self.limits().validate()?;
         if self.retry_base.is_zero() {
             return Err(ConfigError::ZeroRetryBase);
         }

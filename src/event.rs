@@ -6,8 +6,8 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::input::{
     Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
-    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, Shutdown, Task, TaskAnswer,
-    Timeout, Turn,
+    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, SetLimits, Shutdown, Task,
+    TaskAnswer, Timeout, Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;
@@ -21,7 +21,8 @@ mod sealed {
 ///
 /// Implemented by the input structs ([`Message`], [`Task`], [`Pipe`],
 /// [`Idle`], [`Heartbeat`], [`Turn`], [`Exited`], [`NeverLaunched`], [`Timeout`],
-/// [`Shutdown`], [`Cancel`], [`Pause`], [`Resume`], [`CloseRun`]) and by
+/// [`Shutdown`], [`Cancel`], [`Pause`], [`Resume`], [`CloseRun`],
+/// [`SetLimits`]) and by
 /// [`Input`], whose answer is a [`Response`]. Sealed: the set of inputs is
 /// the contract.
 pub trait Event<K, T, P>: Into<Input<K, T, P>> + sealed::Sealed<K, T, P> {
@@ -113,6 +114,7 @@ event!(CloseRun<K>, CloseAnswer, |e, q, _now| Ok(
     q.on_close(&e.group)
 ));
 event!(NeverLaunched<T, P>, Requeue<T, P>, |e, q, _now| q.on_never_launched(e.run, e.work));
+event!(SetLimits, (), |e, q, _now| q.on_set_limits(e.limits));
 
 impl<K, T, P> sealed::Sealed<K, T, P> for Input<K, T, P> {}
 impl<K, T, P> Event<K, T, P> for Input<K, T, P>
@@ -138,6 +140,7 @@ where
             Input::Resume { group } => Resume { group }.apply(q, now)?.into(),
             Input::CloseRun { group } => CloseRun { group }.apply(q, now)?.into(),
             Input::NeverLaunched { run, work } => NeverLaunched { run, work }.apply(q, now)?.into(),
+            Input::SetLimits { limits } => SetLimits { limits }.apply(q, now)?.into(),
         })
     }
 

@@ -8,6 +8,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::config::Limits;
 use crate::turn_report::TurnReport;
 use crate::view::ShutdownReport;
 use crate::work::{Exit, RunId, Work};
@@ -87,6 +88,21 @@ pub struct Pause<K> {
 pub struct Resume<K> {
     /// The group.
     pub group: K,
+}
+
+/// Operator: change the limits while the machine runs (an operator
+/// raising or lowering the container budget without a restart). Answer:
+/// `()`; an invalid [`Limits`] (`max_active` 0) is rejected. Raising
+/// `max_active` starts waiting groups at once; lowering it closes idle runs
+/// above the new limit, longest idle first (`CloseInput(LimitLowered)`),
+/// lets busy runs finish their turn (each is closed when it goes idle while
+/// the machine is still over the limit), and starts nothing while the live
+/// runs are at or above it. New caps on queued tasks apply to the tasks
+/// that come after; tasks already queued stay queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SetLimits {
+    /// The new limits.
+    pub limits: Limits,
 }
 
 /// The host closes the group's live run itself (a `/compact` typed by the
@@ -250,6 +266,11 @@ pub enum Input<K, T, P> {
         /// The work its `Spawn` carried.
         work: Work<T, P>,
     },
+    /// See [`SetLimits`].
+    SetLimits {
+        /// The new limits.
+        limits: Limits,
+    },
 }
 
 impl<K, T, P> Input<K, T, P> {
@@ -311,6 +332,7 @@ impl<K, T, P> Input<K, T, P> {
                     Work::Compact => Work::Compact,
                 },
             },
+            Input::SetLimits { limits } => Input::SetLimits { limits: *limits },
         }
     }
 
@@ -421,13 +443,20 @@ impl<K, T, P> From<Timeout> for Input<K, T, P> {
     }
 }
 
+impl<K, T, P> From<SetLimits> for Input<K, T, P> {
+    fn from(e: SetLimits) -> Self {
+        Input::SetLimits { limits: e.limits }
+    }
+}
+
 impl<K, T, P> From<Shutdown> for Input<K, T, P> {
     fn from(_: Shutdown) -> Self {
         Input::Shutdown
     }
 }
 
-/// The answer to a [`Task`].
+/// The answer to a [`Task`]. Exhaustive on purpose: a host must handle
+/// every answer a task can get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TaskAnswer {
     /// The task was queued (or started at once).
@@ -435,6 +464,40 @@ pub enum TaskAnswer {
     /// The id is the live run's task or already queued in the group;
     /// nothing was queued.
     Duplicate,
+    /// A cap on queued tasks is reached: nothing was queued, nothing
+    /// changed. Shed the task or tell its sender; the core never drops
+    /// accepted work.
+    Refused(TaskRefusal),
+}
+
+/// Which cap refused a [`Task`] ([`Config::with_max_queued_tasks`],
+/// [`Config::with_max_group_tasks`]).
+///
+/// [`Config::with_max_queued_tasks`]: crate::Config::with_max_queued_tasks
+/// [`Config::with_max_group_tasks`]: crate::Config::with_max_group_tasks
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskRefusal {
+    /// The group has `cap` tasks queued.
+    GroupFull {
+        /// The cap.
+        cap: usize,
+    },
+    /// `cap` tasks are queued across all groups.
+    QueueFull {
+        /// The cap.
+        cap: usize,
+    },
+}
+
+impl fmt::Display for TaskRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskRefusal::GroupFull { cap } => {
+                write!(f, "the group's cap of {cap} queued tasks is reached")
+            }
+            TaskRefusal::QueueFull { cap } => write!(f, "the cap of {cap} queued tasks is reached"),
+        }
+    }
 }
 
 /// The answer to a [`Pipe`]: an ordinary outcome either way, not an error.
@@ -521,12 +584,15 @@ pub enum CloseAnswer {
 pub enum Response<K, T, P> {
     /// Applied; see [`Machine::poll`](crate::Machine::poll) for the commands
     /// it produced. The answer of [`Message`], [`Idle`], [`Heartbeat`],
-    /// [`Turn`], [`Exited`], [`Timeout`], [`Pause`] and [`Resume`].
+    /// [`Turn`], [`Exited`], [`Timeout`], [`Pause`], [`Resume`] and
+    /// [`SetLimits`].
     Accepted,
     /// [`TaskAnswer::Queued`].
     Queued,
     /// [`TaskAnswer::Duplicate`].
     Duplicate,
+    /// [`TaskAnswer::Refused`].
+    TaskRefused(TaskRefusal),
     /// [`PipeAnswer::Piped`].
     Piped(RunId),
     /// [`PipeAnswer::Refused`].
@@ -558,6 +624,7 @@ impl<K, T, P> From<TaskAnswer> for Response<K, T, P> {
         match a {
             TaskAnswer::Queued => Response::Queued,
             TaskAnswer::Duplicate => Response::Duplicate,
+            TaskAnswer::Refused(why) => Response::TaskRefused(why),
         }
     }
 }
@@ -595,6 +662,7 @@ impl<K, T, P> fmt::Display for Response<K, T, P> {
             Response::Accepted => write!(f, "accepted"),
             Response::Queued => write!(f, "queued"),
             Response::Duplicate => write!(f, "duplicate"),
+            Response::TaskRefused(why) => write!(f, "task refused: {why}"),
             Response::Piped(run) => write!(f, "piped into {run}"),
             Response::PipeRefused(why) => write!(f, "pipe refused: {why}"),
             Response::ShutDown(_) => write!(f, "shut down"),

@@ -31,7 +31,13 @@
 //!   messages; may receive piped follow-ups), `Task { id, payload }` (one
 //!   queued task; never receives follow-ups) or `Compact` (the context
 //!   compaction turn).
-//! - **Slot**: global capacity. At most [`Config::max_active`] runs are live.
+//! - **Slot**: global capacity. At most [`Config::max_active`] runs are live
+//!   ([`SetLimits`] changes it while running).
+//! - **The key is the group that runs the work**: a task is queued in, and
+//!   runs in a slot of, the group its [`Task`] names, whoever submitted it.
+//!   A scheduler in group A that submits a task for group B does not hold
+//!   A's run or A's place: the task waits for B, and A goes on (a host that
+//!   wants the task to run in A's context must submit it for A).
 //! - **Unread messages**: one bit per group, "this group has messages no run
 //!   has picked up". The messages themselves live in the host's store.
 //! - **Task**: an id `T` (deduplicated within its group) and an opaque
@@ -104,7 +110,12 @@
 //!   the group joins the back of the waiting line (once).
 //! - **B2 [`Task`]**. After shutdown: rejected. An id equal to the live
 //!   run's task or to a task queued in the group is a duplicate
-//!   ([`TaskAnswer::Duplicate`]): nothing is queued. Otherwise the task is
+//!   ([`TaskAnswer::Duplicate`]): nothing is queued. A task that would
+//!   exceed a cap on queued tasks ([`Config::with_max_group_tasks`],
+//!   [`Config::with_max_queued_tasks`]; off by default; the running task
+//!   and a queued compact do not count) is [`TaskAnswer::Refused`] with the
+//!   cap it hit, and changes nothing: the host sheds it or tells its
+//!   sender, and no accepted work is ever dropped. Otherwise the task is
 //!   appended to the group's jobs; a live run that is `IdleWaiting` gets
 //!   `CloseInput(Preempt)` so the task can start; no live run and a free
 //!   slot: `Spawn Task`; else the group waits in line.
@@ -139,7 +150,8 @@
 //!   The percentage is the reported `percent`, else `tokens · 100 / limit`,
 //!   capped at 100 ([`ContextStats::effective_percent`]).
 //! - **B6 [`Exited`]**: frees the slot. A Messages run failed if it exited
-//!   uncleanly or a turn reported an error. Failed with nothing delivered,
+//!   with any failure class ([`Exit::is_failure`]: `Failed`, `Fatal`,
+//!   `RetryAfter`) or a turn reported an error. Failed with nothing delivered,
 //!   or with a follow-up piped in after its last delivered reply:
 //!   `RollbackCursor`, then a retry (B7), so no message is lost. Failed after
 //!   a delivered reply that answered everything piped before it: no
@@ -158,8 +170,13 @@
 //!   Work that does not match the run's `Spawn` is rejected
 //!   ([`Error::WorkMismatch`]).
 //! - **B7 retry**: failures of Messages runs are counted per group; attempt
-//!   `n` waits `retry_base · 2^(n−1)`. Past `max_retries`:
-//!   `TerminalFailure`, the count restarts, no retry. A retry coming due acts
+//!   `n` waits `retry_base · 2^(n−1)`, or exactly the time an
+//!   [`Exit::RetryAfter`] asked for (a provider's rate limit; it still
+//!   counts as an attempt). Past `max_retries`, or at once for an
+//!   [`Exit::Fatal`] (a failure no retry mends: a stale session, a bad
+//!   configuration): `TerminalFailure`, the count restarts, no retry. A
+//!   failure after a delivered reply is not retried whatever its class
+//!   (B6), and a turn error with a clean exit is `Failed`. A retry coming due acts
 //!   as a [`Message`]. Starting a Messages run cancels a scheduled retry (the
 //!   run reads the rolled-back messages; the count is kept).
 //! - **B8 drain**: when a slot frees, within a group jobs (compact, tasks)
@@ -226,6 +243,17 @@
 //!     rejected after shutdown ([`Error::ShutDown`]), which resumes every
 //!     group. [`Cancel`] and [`CloseRun`] are accepted after shutdown: they
 //!     only take work away.
+//!   - [`SetLimits`] changes `max_active` and the task caps while the
+//!     machine runs (rejected after shutdown, and with
+//!     [`Error::InvalidConfig`] for `max_active` 0). Raised: waiting groups
+//!     start in the new slots at once. Lowered below the live runs: idle
+//!     runs are closed longest idle first (`CloseInput(LimitLowered)`)
+//!     until the open runs fit, busy runs finish their turn and are closed
+//!     when they go idle while still over, and nothing starts while the
+//!     live runs are at or above the new limit ([`Machine::free_slots`] is
+//!     0), so no run started after the change is over it. Eviction counts
+//!     only the closing runs whose exit frees a slot below the limit. New
+//!     caps apply to later tasks; queued ones stay.
 //!   - [`CloseRun`]: the host closes a group's live run itself (a `/compact`
 //!     typed by the user, a change of model backend): the one
 //!     `CloseInput(Host)` is emitted, pipes into the run are refused from
@@ -319,13 +347,17 @@
 //! answers and commands), not only on fields:
 //!
 //! - **P1** a group never has two live runs.
-//! - **P2** live runs never exceed `max_active`.
+//! - **P2** live runs never exceed `max_active`: no `Spawn` while the live
+//!   runs are at or above the limit in force (a lowered one too); after a
+//!   lowered limit, no idle run stays open while more runs are open than
+//!   it allows.
 //! - **P3** work conservation: after an input, a free slot implies no group
 //!   with pending jobs or unread messages is without a run (before
 //!   shutdown).
 //! - **P4** every accepted task is spawned exactly once, with its own
-//!   payload, or handed back in the shutdown report; a duplicate is
-//!   reported at submission.
+//!   payload, or handed back in the shutdown report; a duplicate, or a
+//!   task over a cap, is reported at submission, and only a task over a
+//!   cap is refused.
 //! - **P5** per group, jobs start FIFO and before the unread messages.
 //! - **P6** fair policy: a group with `W` groups ahead starts within `W + 1`
 //!   slot releases.
@@ -335,14 +367,16 @@
 //!   `Evicted` (it is the run idle longest and other groups wait),
 //!   `IdleTimeout`, `TurnTimeout`, `Stalled`, `RunTimeLimit` (a timeout
 //!   found that deadline passed), `Shutdown` (idle at or after shutdown,
-//!   or its shutdown grace passed), `Host` (a [`CloseRun`]).
+//!   or its shutdown grace passed), `Host` (a [`CloseRun`]), `LimitLowered`
+//!   (it is the run idle longest and more runs are open than a lowered
+//!   limit allows).
 //! - **P9** a rejected input changes nothing and produces nothing, and only
 //!   invalid inputs are rejected.
 //! - **P10** no `Spawn` after shutdown.
 //! - **P11** a compact job starts only after the run that triggered it
 //!   exited.
 //! - **P12** retry delays follow B7; `TerminalFailure` after
-//!   `max_retries + 1` consecutive failures.
+//!   `max_retries + 1` consecutive failures, or at a `Fatal` one.
 //! - **P13** determinism: the same configuration and inputs give the same
 //!   answers and outputs, byte for byte, whatever the hash seeds. No hasher
 //!   can be passed in; each machine's maps draw their own `RandomState`
@@ -398,6 +432,25 @@
 //!   handed back, and the next start triggers it again.
 //! - The shutdown report lists groups in the order of the machine's group
 //!   table (deterministic, independent of hashing), live runs by id.
+//! - Failure classes (B7): a task run's failure is recorded, never retried,
+//!   whatever its class; a `RetryAfter` delay is taken as given (zero
+//!   retries at once) and counts as an attempt, so `max_retries` still
+//!   bounds a rate-limited group; `Fatal` rolls the cursor back like any
+//!   failure, so the messages stay unread for the next message.
+//! - Task caps count queued tasks, not the running one nor a queued
+//!   compact; the group's cap is checked before the total, a duplicate
+//!   before either. [`TaskAnswer`] and [`TaskRefusal`] are exhaustive: a
+//!   host handles every answer.
+//! - A lowered limit never closes a busy run: it waits for the run's turn
+//!   to end (its turn deadline still bounds that). It closes only as many
+//!   idle runs as the open runs exceed the limit by.
+//! - The defaults drain in at most `shutdown_grace + kill_grace` = 90 s
+//!   after [`Shutdown`] (a busy run's 60 s grace, then 30 s to exit before
+//!   its kill), plus the time the kill takes: exactly systemd's default
+//!   `TimeoutStopSec` of 90 s, after which systemd kills the host first.
+//!   Under a service manager, set its stop timeout above the sum (say
+//!   120 s), or lower the graces to fit; a driver that is killed before
+//!   its runs exit leaves them to be adopted or reported on the next start.
 //! - The core clones your key and task id. It clones before it starts a
 //!   run, so a panicking `Clone` never leaves a live run without its
 //!   `Spawn`: the group's work stays pending and starts on its next message
@@ -425,13 +478,13 @@ mod turn_report;
 mod view;
 mod work;
 
-pub use config::{Config, ConfigError, Policy};
+pub use config::{Config, ConfigError, Limits, Policy};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
     Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
-    NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume, Shutdown, Task,
-    TaskAnswer, Timeout, Turn,
+    NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume, SetLimits,
+    Shutdown, Task, TaskAnswer, TaskRefusal, Timeout, Turn,
 };
 pub use machine::Machine;
 #[cfg(feature = "serde")]

@@ -48,6 +48,9 @@ pub enum CloseReason {
     Evicted,
     /// The host asked for it ([`CloseRun`](crate::CloseRun)).
     Host,
+    /// [`SetLimits`](crate::SetLimits) lowered `max_active` below the live
+    /// runs, and this idle run was the one idle longest.
+    LimitLowered,
 }
 
 /// An advisory for the user of a group, from a turn's report.

@@ -159,9 +159,12 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
-    /// Live runs (at most `max_active`).
+    /// Live runs (at most `max_active`, but for runs above a lowered
+    /// limit).
     pub live_runs: usize,
-    /// Slots free: `max_active - live_runs`.
+    /// The limit in force (the config's, or the last [`SetLimits`](crate::SetLimits)'s).
+    pub max_active: usize,
+    /// Slots free: `max_active - live_runs`, or 0.
     pub free_slots: usize,
     /// Groups in the waiting line.
     pub waiting_groups: usize,

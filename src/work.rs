@@ -87,12 +87,31 @@ pub enum RunState {
     Closing,
 }
 
-/// How a container ended.
+/// How a container ended. A failure has a class: how a Messages run's
+/// unanswered messages are retried (B7). A task's failure of any class is
+/// recorded, never retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum Exit {
     /// Exit status zero.
     Clean,
-    /// Non-zero status, killed, or could not be started.
+    /// Non-zero status, killed, or could not be started: retried on the
+    /// backoff.
     Failed,
+    /// A failure that will happen again however often it is retried (a
+    /// stale session, a bad configuration): no retry, the group's
+    /// terminal failure at once.
+    Fatal,
+    /// A failure to retry after this long rather than on the backoff (a
+    /// provider's rate limit). It counts as an attempt: past `max_retries`
+    /// it is a terminal failure too.
+    RetryAfter(std::time::Duration),
+}
+
+impl Exit {
+    /// Any failure: everything but [`Exit::Clean`].
+    pub fn is_failure(&self) -> bool {
+        *self != Exit::Clean
+    }
 }

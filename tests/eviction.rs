@@ -14,6 +14,7 @@ fn assert_empty(p: &Pair, groups: &[&'static str]) {
     assert_eq!(
         s,
         Stats {
+            max_active: p.q.config().max_active(),
             free_slots: p.q.config().max_active(),
             shut_down: s.shut_down,
             ..Stats::default()

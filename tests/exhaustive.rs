@@ -94,6 +94,21 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
             inputs.push(Input::Task { group, id, payload });
         }
     }
+    // The operator toggles the slots between one and two (so every
+    // configuration sees its limit lowered below its live runs), and a cap
+    // of one queued task per group.
+    let limits = node.q.config().limits();
+    let other = if limits.max_active == 1 { 2 } else { 1 };
+    inputs.push(Input::SetLimits {
+        limits: limits.with_max_active(other),
+    });
+    let cap = match limits.max_group_tasks {
+        None => Some(1),
+        Some(_) => None,
+    };
+    inputs.push(Input::SetLimits {
+        limits: limits.with_max_group_tasks(cap),
+    });
     for &run in &node.live {
         inputs.push(Input::Idle { run });
         inputs.push(Input::Heartbeat { run });
@@ -112,6 +127,14 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
         inputs.push(Input::Exited {
             run,
             exit: Exit::Failed,
+        });
+        inputs.push(Input::Exited {
+            run,
+            exit: Exit::Fatal,
+        });
+        inputs.push(Input::Exited {
+            run,
+            exit: Exit::RetryAfter(Duration::from_millis(500)),
         });
     }
     // Probes that must be rejected.
@@ -363,6 +386,7 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
         "TurnTimeout",
         "Stalled",
         "Shutdown",
+        "LimitLowered",
     ];
     if config.evict_idle() && usize::from(groups) > config.max_active() {
         reasons.push("Evicted");
@@ -384,17 +408,17 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
 
 #[test]
 fn two_groups_one_slot_every_state_within_depth_6_is_checked() {
-    exhaust(config(1, Policy::Fair), 2, 6, 44_315);
+    exhaust(config(1, Policy::Fair), 2, 6, 147_483);
 }
 
 #[test]
 fn two_groups_two_slots_every_state_within_depth_5_is_checked() {
-    exhaust(config(2, Policy::Fair), 2, 5, 46_129);
+    exhaust(config(2, Policy::Fair), 2, 5, 69_260);
 }
 
 #[test]
 fn three_groups_one_slot_fair_every_state_within_depth_5_is_checked() {
-    exhaust(config(1, Policy::Fair), 3, 5, 86_584);
+    exhaust(config(1, Policy::Fair), 3, 5, 155_578);
 }
 
 #[test]
@@ -403,13 +427,13 @@ fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
         config(1, Policy::Legacy).with_evict_idle(false),
         3,
         5,
-        89_856,
+        159_168,
     );
 }
 
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
-    exhaust(config(2, Policy::Fair), 3, 4, 31_922);
+    exhaust(config(2, Policy::Fair), 3, 4, 40_448);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

@@ -148,6 +148,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
         p.q.stats(),
         Stats {
             live_runs: 2,
+            max_active: 2,
             free_slots: 0,
             waiting_groups: 2,
             tracked_groups: 4,
@@ -161,6 +162,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
         p.q.stats(),
         Stats {
             live_runs: 2,
+            max_active: 2,
             free_slots: 0,
             waiting_groups: 0,
             tracked_groups: 2,

@@ -7,7 +7,9 @@
 
 mod support;
 
-use groupq::{Command, Error, Input, Output, PipeRefusal, Response, RunId, Time, Work};
+use groupq::{
+    Command, ConfigError, Error, Input, Output, PipeRefusal, Response, RunId, Time, Work,
+};
 use groupq_check::Checker;
 use proptest::prelude::*;
 
@@ -76,7 +78,45 @@ proptest! {
             let (answer, outputs) = checked_step(&mut q, &mut checker, at, &input)?;
             if early_timeout {
                 prop_assert!(outputs.is_empty(), "an early timeout produced outputs");
-                prop_assert_eq!(view(&q), seen, "an early timeout changed the machine");
+                prop_assert_eq!(view(&q), seen.clone(), "an early timeout changed the machine");
+            }
+            if matches!(answer, Ok(Response::TaskRefused(_))) {
+                prop_assert!(outputs.is_empty(), "a refused task produced outputs");
+                prop_assert_eq!(view(&q), seen, "a refused task changed the machine");
+            }
+            h.observe(at, &input, &answer, &outputs);
+        }
+    }
+
+    /// P2 under live limits, from the outputs alone: counting the live
+    /// runs from `Spawn` and the exits the harness sent, no `Spawn` ever
+    /// leaves more runs live than the limit in force, the last one set.
+    #[test]
+    fn a_lowered_limit_is_never_exceeded_by_a_run_started_after_it(
+        config in gen::config(),
+        (_groups, steps) in scenario(1, 300),
+    ) {
+        let mut q = Q::new(config.clone()).unwrap();
+        let mut checker = Checker::new(&config);
+        let mut h = Harness::new();
+        let mut limit = config.max_active();
+        for step in &steps {
+            let (at, input) = h.resolve(step, q.next_deadline());
+            let (answer, outputs) = checked_step(&mut q, &mut checker, at, &input)?;
+            let mut live = h.live.len();
+            if let (Ok(_), Input::Exited { run, .. } | Input::NeverLaunched { run, .. }) =
+                (&answer, &input)
+            {
+                live -= usize::from(h.live.contains(run));
+            }
+            if let (Ok(_), Input::SetLimits { limits }) = (&answer, &input) {
+                limit = limits.max_active;
+            }
+            for o in &outputs {
+                if let Output::Command(Command::Spawn { run, .. }) = o {
+                    live += 1;
+                    prop_assert!(live <= limit, "{run} made {live} live, limit {limit}");
+                }
             }
             h.observe(at, &input, &answer, &outputs);
         }
@@ -116,6 +156,12 @@ proptest! {
                     | Input::Pause { .. }
                     | Input::Resume { .. }
                     | Input::Shutdown => Some(h.shut_down.then_some(Error::ShutDown)),
+                    Input::SetLimits { limits } => Some(if h.shut_down {
+                        Some(Error::ShutDown)
+                    } else {
+                        (limits.max_active == 0)
+                            .then_some(Error::InvalidConfig(ConfigError::ZeroMaxActive))
+                    }),
                     // Pipes are answered, never rejected (but for time);
                     // which refusal depends on the run: the checker judges.
                     Input::Pipe { .. } => Some(None),

@@ -7,7 +7,7 @@ use std::fmt;
 
 use arbitrary::Arbitrary;
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Limits, Policy, RunId, Time,
     TurnReport, TurnStatus, Work,
 };
 use groupq_check::trace::Trace;
@@ -34,6 +34,8 @@ pub struct FuzzConfig {
     shutdown_grace_ms: u16,
     start_grace_ms: u16,
     keep_idle: bool,
+    max_queued_tasks: Option<u8>,
+    max_group_tasks: Option<u8>,
 }
 
 impl FuzzConfig {
@@ -63,6 +65,8 @@ impl FuzzConfig {
             .with_shutdown_grace(ms(self.shutdown_grace_ms))
             .with_start_grace(ms(self.start_grace_ms))
             .with_evict_idle(!self.keep_idle)
+            .with_max_queued_tasks(self.max_queued_tasks.map(|n| usize::from(n % 8)))
+            .with_max_group_tasks(self.max_group_tasks.map(|n| usize::from(n % 4)))
     }
 }
 
@@ -133,7 +137,9 @@ pub enum Op {
     /// B5.
     Turn(RunRef, FuzzTurn),
     /// B6.
-    Exit(RunRef, bool),
+    /// A run's exit: 0 clean, 1 failed, 2 fatal, else retry after that
+    /// many milliseconds.
+    Exit(RunRef, u16),
     /// The run never launched: its own work (`true`) or another.
     NeverLaunched(RunRef, bool),
     /// B10 at the current time.
@@ -150,6 +156,8 @@ pub enum Op {
     Resume(u8),
     /// The host closes a group's run.
     Close(u8),
+    /// The operator changes the limits (slots 0 are rejected) and caps.
+    Limits(u8, Option<u8>, Option<u8>),
 }
 
 /// How time moves before an event.
@@ -229,9 +237,14 @@ impl Driver {
                 run: self.run(r),
                 report: t.output(),
             },
-            Op::Exit(r, clean) => Input::Exited {
+            Op::Exit(r, how) => Input::Exited {
                 run: self.run(r),
-                exit: if clean { Exit::Clean } else { Exit::Failed },
+                exit: match how {
+                    0..=0x7fff => Exit::Clean,
+                    0x8000..=0xbfff => Exit::Failed,
+                    0xc000..=0xcfff => Exit::Fatal,
+                    ms => Exit::RetryAfter(Duration::from_millis(u64::from(ms & 0x0fff))),
+                },
             },
             Op::NeverLaunched(r, own) => {
                 let run = self.run(r);
@@ -257,6 +270,11 @@ impl Driver {
             Op::Pause(g) => Input::Pause { group: g % 4 },
             Op::Resume(g) => Input::Resume { group: g % 4 },
             Op::Close(g) => Input::CloseRun { group: g % 4 },
+            Op::Limits(max_active, total, group) => Input::SetLimits {
+                limits: Limits::new(usize::from(max_active % 9))
+                    .with_max_queued_tasks(total.map(|n| usize::from(n % 8)))
+                    .with_max_group_tasks(group.map(|n| usize::from(n % 4))),
+            },
         };
         (now, input)
     }

@@ -46,6 +46,18 @@ where
         let group = self.groups.get_mut(g);
         let live = self.runs.get(group.live);
         let live_duplicate = live.is_some_and(|r| r.task.as_ref() == Some(&id));
+        // A duplicate is a duplicate whatever the caps; else a full queue
+        // refuses it before anything changes (a group tracked for it alone
+        // is forgotten again).
+        let capped = (self.config.max_group_tasks().is_some()
+            | self.config.max_queued_tasks().is_some())
+            && !live_duplicate
+            && !self.jobs.is_queued(&group.jobs, g, &id);
+        if let Some(why) = capped.then(|| self.task_cap_reached(g)).flatten() {
+            self.groups.forget_if_empty(g);
+            return Ok(TaskAnswer::Refused(why));
+        }
+        let group = self.groups.get_mut(g);
         let queued = match live_duplicate {
             true => Err((id, payload)),
             false => {

@@ -27,7 +27,7 @@ where
         let idx = std::mem::replace(&mut self.groups.get_mut(g).live, NIL);
         self.disarm_all(idx, r.state, !r.killed);
         let group = self.groups.get_mut(g);
-        let failed = (exit == Exit::Failed) | r.errored;
+        let failed = exit.is_failure() | r.errored;
         let messages = r.kind == WorkKind::Messages;
         // Nothing reached the user, or a follow-up piped in after the last
         // delivered reply would be lost: roll back and retry.
@@ -35,7 +35,7 @@ where
         if messages & failed & undelivered {
             let group = group.key.clone();
             self.command(Command::RollbackCursor { group });
-            self.schedule_retry(now, g);
+            self.schedule_retry(now, g, exit);
         } else {
             // Success, or failure after a delivered reply: re-processing
             // would send duplicates, so it counts as done.
@@ -121,9 +121,10 @@ where
         }
     }
 
-    /// Attempt `n` waits `base · 2^(n−1)`; past `max_retries`,
-    /// `TerminalFailure` and the count starts again.
-    fn schedule_retry(&mut self, now: Time, g: GroupIdx) {
+    /// Attempt `n` waits `base · 2^(n−1)`, or the time a
+    /// [`Exit::RetryAfter`] asked for; past `max_retries`, or at once for
+    /// an [`Exit::Fatal`], `TerminalFailure` and the count starts again.
+    fn schedule_retry(&mut self, now: Time, g: GroupIdx, exit: Exit) {
         let max_retries = self.config.max_retries();
         let group = self.groups.get_mut(g);
         group.failures = group.failures.saturating_add(1);
@@ -139,7 +140,7 @@ where
             return;
         }
         let key = timers::retry_key(g);
-        if attempt > max_retries {
+        if attempt > max_retries || exit == Exit::Fatal {
             let terminal = Command::TerminalFailure {
                 group: group.key.clone(),
             };
@@ -150,7 +151,11 @@ where
             self.record(g, |group| Record::RetriesExhausted { group });
             return;
         }
-        let at = now + self.config.retry_delay(attempt);
+        let delay = match exit {
+            Exit::RetryAfter(after) => after,
+            _ => self.config.retry_delay(attempt),
+        };
+        let at = now + delay;
         group.retry = true;
         self.timers.set(key, at);
         self.record(g, |group| Record::RetryScheduled { group, attempt, at });

@@ -96,7 +96,9 @@ where
         if self.shut_down {
             self.close(g, CloseReason::Shutdown);
         } else if !self.preempt_for_jobs(g) {
-            // Groups may be waiting for this slot.
+            // Above a lowered limit it closes; else groups may be waiting
+            // for this slot.
+            self.trim_to_limit();
             self.evict_for_waiting();
         }
     }

@@ -12,6 +12,7 @@
 //! | exit, rollback, retry scheduling | `exit.rs` |
 //! | deadlines firing (retry, run deadlines, kill) | `deadlines.rs` |
 //! | cancel, pause, resume, host close | `operator.rs` |
+//! | limits changed, task caps | `limits.rs` |
 //! | shutdown report | `shutdown.rs` |
 //! | explain, stats | `views.rs` |
 
@@ -35,6 +36,7 @@ mod deadlines;
 mod enqueue;
 mod exit;
 mod lifecycle;
+mod limits;
 mod operator;
 mod shutdown;
 #[cfg(feature = "serde")]
@@ -176,7 +178,7 @@ where
         if !self.config.evict_idle() || self.shut_down {
             return;
         }
-        while self.line.len() > self.runs.closing() {
+        while self.line.len() > self.slots_coming() {
             let Some(idx) = self.runs.longest_idle() else {
                 return;
             };
@@ -199,6 +201,11 @@ where
         }
         if self.groups.get(g).has_pending() & !self.groups.is_paused(g) {
             match self.config.policy() {
+                // Above a lowered limit the freed slot is not free.
+                _ if !self.has_free_slot() => {
+                    let ahead = self.line.join(&mut self.groups, g);
+                    self.record(g, |group| Record::Waiting { group, ahead });
+                }
                 Policy::Fair if self.line.len() > 0 => {
                     let ahead = self.line.join(&mut self.groups, g);
                     self.record(g, |group| Record::Waiting { group, ahead });
@@ -432,9 +439,10 @@ impl<K, T, P> Machine<K, T, P> {
         self.shut_down
     }
 
-    /// Slots free: `max_active` minus the live runs.
+    /// Slots free: `max_active` minus the live runs (zero while a lowered
+    /// limit is still above the live runs).
     pub fn free_slots(&self) -> usize {
-        self.config.max_active() - self.runs.len()
+        self.config.max_active().saturating_sub(self.runs.len())
     }
 
     /// Nothing live, nothing pending, nothing scheduled: the machine holds

@@ -73,6 +73,7 @@ where
     pub fn stats(&self) -> Stats {
         Stats {
             live_runs: self.runs.len(),
+            max_active: self.config.max_active(),
             free_slots: self.free_slots(),
             waiting_groups: self.line.len(),
             tracked_groups: self.groups.len(),

@@ -80,6 +80,11 @@ impl Queue {
     pub(crate) fn has_compact(&self) -> bool {
         self.compact_queued
     }
+    /// Tasks queued: every job but a queued compact.
+    #[inline]
+    pub(crate) fn tasks(&self) -> usize {
+        self.len() - usize::from(self.compact_queued)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +108,10 @@ pub(crate) struct Jobs<T, P> {
     nodes: Vec<Node<T, P>>,
     free: u32,
     len: usize,
+    /// Compact jobs queued across all groups (at most one per group): the
+    /// rest of `len` are tasks. Rebuilt on restore.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    compacts: usize,
     /// Task id → its node, per group, for queues too long to scan.
     #[cfg_attr(feature = "serde", serde(skip))]
     ids: HashMap<(GroupIdx, T), u32>,
@@ -114,6 +123,7 @@ impl<T, P> Default for Jobs<T, P> {
             nodes: Vec::new(),
             free: NIL,
             len: 0,
+            compacts: 0,
             ids: HashMap::new(),
         }
     }
@@ -145,9 +155,16 @@ impl<T, P> Jobs<T, P> {
         self.len
     }
 
+    /// Tasks queued across all groups.
+    #[inline]
+    pub(crate) fn tasks(&self) -> usize {
+        self.len - self.compacts
+    }
+
     #[inline]
     fn alloc(&mut self, job: Job<T, P>, prev: u32, next: u32) -> u32 {
         self.len += 1;
+        self.compacts += usize::from(matches!(job, Job::Compact));
         let node = Node {
             job: Some(job),
             next,
@@ -226,6 +243,7 @@ impl<T, P> Jobs<T, P> {
         }
         q.len -= 1;
         self.len -= 1;
+        self.compacts -= usize::from(matches!(job, Some(Job::Compact)));
         job
     }
 
@@ -294,6 +312,15 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         }
         self.push_back(q, Job::Task { id, payload });
         Ok(())
+    }
+
+    /// Whether the task `id` is queued in group `g`'s queue.
+    pub(crate) fn is_queued(&self, q: &Queue, g: GroupIdx, id: &T) -> bool {
+        if q.ids_hashed {
+            self.ids.contains_key(&(g, id.clone()))
+        } else {
+            self.find(q, id).is_some()
+        }
     }
 
     /// Puts a task that never started back at the front of group `g`'s
@@ -376,7 +403,7 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
             return Err("the job arena is too large");
         }
         let mut seen = vec![false; n];
-        let mut total = 0usize;
+        let (mut total, mut all_compacts) = (0usize, 0usize);
         let mut ids = Vec::new();
         for (g, q) in queues {
             let mut ids_here = std::collections::HashSet::new();
@@ -408,10 +435,12 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
                 return Err("a queue's ends, length or compact flag disagree with its jobs");
             }
             total += len as usize;
+            all_compacts += compacts as usize;
         }
         if total != self.len {
             return Err("the job count disagrees with the queues");
         }
+        self.compacts = all_compacts;
         let mut at = self.free;
         while at != NIL {
             let node = self

@@ -13,8 +13,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Machine,
-    Output, Policy, Response, RunId, Steppable, Time, TurnReport, TurnStatus, Work,
+    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Limits,
+    Machine, Output, Policy, Response, RunId, Steppable, Time, TurnReport, TurnStatus, Work,
 };
 
 /// Group key.
@@ -102,6 +102,8 @@ pub enum Act {
     Pause(G),
     Resume(G),
     Close(G),
+    /// The operator sets `max_active` (0 is rejected) and the task caps.
+    Limits(usize, Option<usize>, Option<usize>),
 }
 
 /// One generated step.
@@ -138,14 +140,21 @@ pub fn config() -> impl Strategy<Value = Config> {
             thresholds,
         ),
         lifecycle,
+        (
+            option::weighted(0.2, 0usize..=6),
+            option::weighted(0.2, 0usize..=3),
+        ),
     )
         .prop_map(
             |(
                 (max_active, legacy, notices, records, base, retries, idle, warn, auto),
                 (kill, turn, compact, life, stall, grace, start_grace, evict),
+                (total, group),
             )| {
                 let ms = Duration::from_millis;
                 Config::default()
+                    .with_max_queued_tasks(total)
+                    .with_max_group_tasks(group)
                     .with_max_active(max_active)
                     .with_policy(if legacy { Policy::Legacy } else { Policy::Fair })
                     .with_notices(notices)
@@ -232,7 +241,12 @@ pub fn pick() -> impl Strategy<Value = Pick> {
 }
 
 fn exit() -> impl Strategy<Value = Exit> {
-    prop_oneof![3 => Just(Exit::Clean), 1 => Just(Exit::Failed)]
+    prop_oneof![
+        12 => Just(Exit::Clean),
+        4 => Just(Exit::Failed),
+        1 => Just(Exit::Fatal),
+        1 => (0u64..=300).prop_map(|ms| Exit::RetryAfter(Duration::from_millis(ms))),
+    ]
 }
 
 /// Inputs over `groups` groups and three task ids (so ids collide).
@@ -252,6 +266,8 @@ pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
         5 => (0..groups).prop_map(Act::Pause),
         8 => (0..groups).prop_map(Act::Resume),
         5 => (0..groups).prop_map(Act::Close),
+        4 => (0usize..=4, option::weighted(0.3, 0usize..=6), option::weighted(0.3, 0usize..=3))
+            .prop_map(|(n, total, group)| Act::Limits(n, total, group)),
         shutdown => Just(Act::Shutdown),
     ]
 }
@@ -374,6 +390,11 @@ impl Harness {
             Act::Pause(group) => Input::Pause { group: *group },
             Act::Resume(group) => Input::Resume { group: *group },
             Act::Close(group) => Input::CloseRun { group: *group },
+            Act::Limits(n, total, group) => Input::SetLimits {
+                limits: Limits::new(*n)
+                    .with_max_queued_tasks(*total)
+                    .with_max_group_tasks(*group),
+            },
         };
         (at, input)
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use groupq::{
     CancelAnswer, CloseAnswer, CloseReason, Command, CompactionTrigger, Config, ContextStats,
     Error, Exit, Input, LiveRun, Notice, PendingGroup, PipeRefusal, Policy, Requeue, Response,
-    RunId, RunState, ShutdownReport, Time, TurnReport, TurnStatus, Work, WorkKind,
+    RunId, RunState, ShutdownReport, TaskRefusal, Time, TurnReport, TurnStatus, Work, WorkKind,
 };
 
 /// A queued job of a group.
@@ -293,6 +293,19 @@ where
                 }
                 Ok(Response::Requeue(self.never_launched(i, work)))
             }
+            Input::SetLimits { limits } => {
+                if self.shut_down {
+                    return Err(Error::ShutDown);
+                }
+                if limits.max_active == 0 {
+                    return Err(Error::InvalidConfig(groupq::ConfigError::ZeroMaxActive));
+                }
+                self.config = self.config.clone().with_limits(limits);
+                self.trim();
+                self.fill_slots();
+                self.evict();
+                Ok(Response::Accepted)
+            }
             other => panic!("the model does not know {other:?}"),
         }
     }
@@ -483,18 +496,34 @@ where
         }
     }
 
+    fn closing_count(&self) -> usize {
+        self.groups
+            .iter()
+            .filter(|g| g.run.as_ref().is_some_and(|r| r.state == RunState::Closing))
+            .count()
+    }
+
+    /// A lowered limit: while more runs are open than it allows, close the
+    /// run idle longest.
+    fn trim(&mut self) {
+        while self.live_count() - self.closing_count() > self.config.max_active() {
+            let Some(&oldest) = self.idle_order.first() else {
+                return;
+            };
+            let i = self.live(oldest).expect("idle runs are live");
+            self.close(i, CloseReason::LimitLowered);
+        }
+    }
+
     /// Eviction: while more groups wait than closing runs will make room
-    /// for, close the run idle longest.
+    /// for (above a lowered limit, fewer do), close the run idle longest.
     fn evict(&mut self) {
         if !self.config.evict_idle() || self.shut_down {
             return;
         }
         loop {
-            let closing = self
-                .groups
-                .iter()
-                .filter(|g| g.run.as_ref().is_some_and(|r| r.state == RunState::Closing))
-                .count();
+            let over = self.live_count().saturating_sub(self.config.max_active());
+            let closing = self.closing_count().saturating_sub(over);
             if self.line.len() <= closing {
                 return;
             }
@@ -520,6 +549,22 @@ where
             .any(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
         if live_dup || queued_dup {
             return Ok(Response::Duplicate);
+        }
+        let tasks = |g: &ModelGroup<K, T, P>| {
+            g.jobs
+                .iter()
+                .filter(|j| matches!(j, ModelJob::Task { .. }))
+                .count()
+        };
+        if let Some(cap) = self.config.max_group_tasks() {
+            if tasks(&self.groups[i]) >= cap {
+                return Ok(Response::TaskRefused(TaskRefusal::GroupFull { cap }));
+            }
+        }
+        if let Some(cap) = self.config.max_queued_tasks() {
+            if self.groups.iter().map(tasks).sum::<usize>() >= cap {
+                return Ok(Response::TaskRefused(TaskRefusal::QueueFull { cap }));
+            }
         }
         self.groups[i]
             .jobs
@@ -622,6 +667,7 @@ where
         } else if !self.groups[i].jobs.is_empty() && !self.groups[i].paused {
             self.close(i, CloseReason::Preempt);
         } else {
+            self.trim();
             self.evict();
         }
     }
@@ -773,24 +819,28 @@ where
     fn settle_exit(&mut self, now: Time, i: usize, exit: Exit, run: ModelRun<T>) {
         let key = self.groups[i].key.clone();
         if run.kind == WorkKind::Messages {
-            let failed = exit == Exit::Failed || run.errored;
+            let failed = exit != Exit::Clean || run.errored;
             if failed && (!run.delivered || run.piped_after_delivery) {
                 self.out
                     .push(Command::RollbackCursor { group: key.clone() });
                 if !self.shut_down {
                     self.groups[i].failures += 1;
                     let attempt = self.groups[i].failures;
-                    if attempt > self.config.max_retries() {
+                    // A fatal failure ends the retries at once.
+                    if attempt > self.config.max_retries() || exit == Exit::Fatal {
                         self.out
                             .push(Command::TerminalFailure { group: key.clone() });
                         self.groups[i].failures = 0;
                         self.cancel_retry(i);
                     } else {
-                        let at =
-                            Time::from_nanos(now.as_nanos().saturating_add(retry_delay_nanos(
-                                self.config.retry_base(),
-                                attempt,
-                            )));
+                        // The time a rate-limited run asked for, else the backoff.
+                        let delay = match exit {
+                            Exit::RetryAfter(after) => {
+                                u64::try_from(after.as_nanos()).unwrap_or(u64::MAX)
+                            }
+                            _ => retry_delay_nanos(self.config.retry_base(), attempt),
+                        };
+                        let at = Time::from_nanos(now.as_nanos().saturating_add(delay));
                         self.groups[i].retry = Some((attempt, at));
                         self.set_timer(at, ModelTimer::Retry(key.clone()));
                     }
@@ -817,12 +867,19 @@ where
         });
         if self.groups[i].has_pending() && !self.groups[i].paused {
             match self.config.policy() {
+                // Above a lowered limit the freed slot is not free.
+                _ if !self.free_slot() => self.join_line(i),
                 Policy::Fair if others_waiting => self.join_line(i),
                 _ => self.start(i),
             }
         }
-        // Give free slots to the waiting line, front first, skipping groups
-        // with nothing left.
+        self.fill_slots();
+        self.evict();
+    }
+
+    /// Gives free slots to the waiting line, front first, skipping groups
+    /// with nothing left.
+    fn fill_slots(&mut self) {
         while self.free_slot() {
             let Some(key) = self.line.pop_front() else {
                 break;
@@ -832,7 +889,6 @@ where
                 self.start(i);
             }
         }
-        self.evict();
     }
 
     /// B10: deadlines at or before `now`, in (deadline, order set) order.

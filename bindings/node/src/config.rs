@@ -21,6 +21,8 @@
 //! | 14 | `start_grace` |
 //! | 15 | `shutdown_grace` |
 //! | 16 | `evict_idle` (0 or 1) |
+//! | 17 | `max_queued_tasks` (-1 off) |
+//! | 18 | `max_group_tasks` (-1 off) |
 
 use std::time::Duration;
 
@@ -30,7 +32,15 @@ use crate::args::duration;
 use crate::error::Refusal;
 
 /// How many slots this build reads.
-pub const SLOTS: usize = 17;
+pub const SLOTS: usize = 19;
+
+/// A cap on queued tasks: -1 off, else a whole number.
+pub fn cap(v: f64) -> Option<Option<usize>> {
+    if v == -1.0 {
+        return Some(None);
+    }
+    (v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v)).then_some(Some(v as usize))
+}
 
 /// The configuration the slots describe; a slot whose value the setting
 /// cannot take is refused with its number.
@@ -74,7 +84,9 @@ pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
             13 => c.with_stall_timeout(opt()?),
             14 => c.with_start_grace(dur()?),
             15 => c.with_shutdown_grace(dur()?),
-            _ => c.with_evict_idle(flag()?),
+            16 => c.with_evict_idle(flag()?),
+            17 => c.with_max_queued_tasks(cap(v).ok_or(bad)?),
+            _ => c.with_max_group_tasks(cap(v).ok_or(bad)?),
         };
     }
     Ok(c)

@@ -23,7 +23,7 @@
 
 use groupq::{
     CancelAnswer, CloseAnswer, CloseReason, Command, Dropped, Notice, Output, Pending, PipeAnswer,
-    PipeRefusal, Record, Requeue, TaskAnswer, Work,
+    PipeRefusal, Record, Requeue, TaskAnswer, TaskRefusal, Work,
 };
 
 use crate::args::millis;
@@ -57,15 +57,19 @@ pub fn reason(r: CloseReason) -> f64 {
         CloseReason::Shutdown => 5.0,
         CloseReason::Evicted => 6.0,
         CloseReason::Host => 7.0,
+        CloseReason::LimitLowered => 8.0,
         _ => -1.0,
     }
 }
 
-/// A task's answer: 0 queued, 1 duplicate.
-pub fn task_answer(a: TaskAnswer) -> f64 {
+/// A task's answer: `[0]` queued, `[1]` duplicate, `[2, cap]` refused by
+/// the group's cap, `[3, cap]` by the total cap.
+pub fn task_answer(a: TaskAnswer) -> [f64; 4] {
     match a {
-        TaskAnswer::Queued => 0.0,
-        _ => 1.0,
+        TaskAnswer::Queued => [0.0; 4],
+        TaskAnswer::Duplicate => [1.0, 0.0, 0.0, 0.0],
+        TaskAnswer::Refused(TaskRefusal::GroupFull { cap }) => [2.0, cap as f64, 0.0, 0.0],
+        TaskAnswer::Refused(TaskRefusal::QueueFull { cap }) => [3.0, cap as f64, 0.0, 0.0],
     }
 }
 

@@ -30,8 +30,8 @@ pub mod error;
 pub mod views;
 
 use groupq::{
-    Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Machine, Message, NeverLaunched, Pause, Pipe,
-    Resume, Shutdown, Task, Timeout, Turn, Work,
+    Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Limits, Machine, Message, NeverLaunched,
+    Pause, Pipe, Resume, SetLimits, Shutdown, Task, Timeout, Turn, Work,
 };
 use wasm_bindgen::prelude::*;
 
@@ -96,13 +96,30 @@ impl Core {
         })
     }
 
-    /// [`Task`]: answer word 0 is 0 (queued) or 1 (duplicate).
+    /// [`Task`]: answer word 0 is 0 (queued), 1 (duplicate), 2 or 3
+    /// (refused by the group's or the total cap, word 1 the cap).
     pub fn task(&mut self, now: f64, group: f64, task: f64, payload: f64) -> f64 {
         self.call(|q, out| {
             let now = time(now)?;
             let (group, id, payload) = (id(group, 1)?, id(task, 2)?, id(payload, 3)?);
             let answer = q.handle(now, Task { group, id, payload })?;
-            encode::answer(out, [encode::task_answer(answer), 0.0, 0.0, 0.0]);
+            encode::answer(out, encode::task_answer(answer));
+            Ok(())
+        })
+    }
+
+    /// [`SetLimits`]: `max_active`, then the caps (-1 off).
+    pub fn set_limits(&mut self, now: f64, max_active: f64, total: f64, group: f64) -> f64 {
+        self.call(|q, out| {
+            let now = time(now)?;
+            let slots = id(max_active, 1)? as usize;
+            let total = config::cap(total).ok_or(Refusal::BadArgument(2))?;
+            let group = config::cap(group).ok_or(Refusal::BadArgument(3))?;
+            let limits = Limits::new(slots)
+                .with_max_queued_tasks(total)
+                .with_max_group_tasks(group);
+            q.handle(now, SetLimits { limits })?;
+            encode::answer(out, [0.0; 4]);
             Ok(())
         })
     }
@@ -160,13 +177,16 @@ impl Core {
         })
     }
 
-    /// [`Exited`]: `exit` 0 clean, 1 failed.
-    pub fn exited(&mut self, now: f64, run_id: f64, exit: f64) -> f64 {
+    /// [`Exited`]: `exit` 0 clean, 1 failed, 2 fatal, 3 retry after
+    /// `after` ms (ignored otherwise).
+    pub fn exited(&mut self, now: f64, run_id: f64, exit: f64, after: f64) -> f64 {
         self.call(|q, out| {
             let (now, run) = (time(now)?, run(run_id, 1)?);
             let exit = match args::code(exit, 2)? {
                 0 => Exit::Clean,
                 1 => Exit::Failed,
+                2 => Exit::Fatal,
+                3 => Exit::RetryAfter(args::duration(after).ok_or(Refusal::BadArgument(3))?),
                 _ => return Err(Refusal::BadArgument(2)),
             };
             q.handle(now, Exited { run, exit })?;
@@ -301,8 +321,8 @@ impl Core {
     }
 
     /// The machine's stats: words 0 to 6 of the buffer are live runs, free
-    /// slots, waiting groups, tracked groups, queued jobs, deadlines and
-    /// shut down (0 or 1). Returns the word count.
+    /// slots, waiting groups, tracked groups, queued jobs, deadlines, shut
+    /// down (0 or 1) and the limit in force. Returns the word count.
     pub fn stats(&mut self) -> f64 {
         self.out.clear();
         let s = self.machine.stats();
@@ -314,6 +334,7 @@ impl Core {
             s.queued_jobs as f64,
             s.deadlines as f64,
             f64::from(u8::from(s.shut_down)),
+            s.max_active as f64,
         ]);
         self.out.len() as f64
     }

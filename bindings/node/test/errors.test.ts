@@ -43,6 +43,10 @@ const calls: Call[] = [
   ['run zero', (m) => m.idle(20, 0), InvalidInputError],
   ['an unissued run', (m) => m.idle(20, 99), UnknownRunError],
   ['a bad exit', (m) => m.exited(20, 1, 'maybe' as 'clean'), InvalidInputError],
+  ['a negative retry-after', (m) => m.exited(20, 1, { retryAfter: -1 }), InvalidInputError],
+  ['zero slots', (m) => m.setLimits(20, { maxActive: 0 }), InvalidInputError],
+  ['a fractional cap', (m) => m.setLimits(20, { maxActive: 1, maxGroupTasks: 0.5 }), InvalidInputError],
+  ['a NaN retry-after', (m) => m.exited(20, 1, { retryAfter: NaN }), InvalidInputError],
   ['a bad turn status', (m) => m.turn(20, 1, { status: 'ok' as 'success' }), InvalidInputError],
   [
     'a negative token count',

@@ -78,6 +78,41 @@ describe('Machine', () => {
     expect(m.drain()).toContainEqual({ type: 'terminalFailure', group: 'a' });
   });
 
+  it('gives up at once on a fatal failure and retries a rate limit when it asked', () => {
+    const m = new Machine({ maxRetries: 3, retryBaseMs: 100, records: true });
+    m.message(0, 'a');
+    m.message(0, 'b');
+    m.drain();
+    m.exited(5, 1, 'fatal');
+    m.exited(5, 2, { retryAfter: 2500 });
+    const out = m.drain();
+    expect(out).toContainEqual({ type: 'terminalFailure', group: 'a' });
+    expect(out).toContainEqual({
+      type: 'record',
+      record: { kind: 'retryScheduled', group: 'b', attempt: 1, at: 2505 },
+    });
+    expect(m.explain('a')).toBeNull();
+    expect(m.nextDeadline()).toBe(2505);
+  });
+
+  it('refuses a task over a cap with the cap, and changes limits while running', () => {
+    const m = new Machine({ maxActive: 1, maxGroupTasks: 1, maxQueuedTasks: null });
+    m.message(0, 'a');
+    m.message(0, 'b');
+    expect(m.task(0, 'a', 't1', 1)).toBe('queued');
+    expect(m.task(0, 'a', 't2', 2)).toEqual({ refused: 'groupFull', cap: 1 });
+    expect(m.task(0, 'a', 't1', 3)).toBe('duplicate');
+    m.drain();
+    m.setLimits(1, { maxActive: 2 });
+    expect(spawned(m.drain()).map((s) => s.group)).toEqual(['b']);
+    expect(m.stats().maxActive).toBe(2);
+    m.idle(2, 2);
+    m.setLimits(3, { maxActive: 1, maxQueuedTasks: 1 });
+    expect(m.drain()).toContainEqual({ type: 'closeInput', run: 2, reason: 'limitLowered' });
+    expect(m.task(4, 'b', 'u1', 4)).toEqual({ refused: 'queueFull', cap: 1 });
+    expect(m.stats().freeSlots).toBe(0);
+  });
+
   it('reports turns: a context warning and a compact turn after the run', () => {
     const m = new Machine({ warnPercent: 70, autoCompactPercent: 80 });
     m.message(0, 'a');

@@ -15,7 +15,7 @@ fn a_message_spawns_and_the_words_say_so() {
     assert_eq!(n, 10.0);
     // Four answer words, then Spawn: opcode 1, run 1, group 7, messages.
     assert_eq!(&c.out()[4..], &[1.0, 1.0, 7.0, 0.0, 0.0, 0.0]);
-    assert_eq!(c.exited(6.0, 1.0, 0.0), 4.0);
+    assert_eq!(c.exited(6.0, 1.0, 0.0, 0.0), 4.0);
     assert!(c.machine().is_quiescent());
 }
 
@@ -24,7 +24,7 @@ fn bad_numbers_are_refused_with_their_argument_and_change_nothing() {
     let mut c = core(&[]);
     c.message(10.0, 1.0);
     let before = format!("{:?}", c.machine());
-    let refused: [(f64, &str); 9] = [
+    let refused: [(f64, &str); 13] = [
         (c.message(f64::NAN, 1.0), "NaN time"),
         (c.message(-1.0, 1.0), "negative time"),
         (c.message(f64::INFINITY, 1.0), "infinite time"),
@@ -33,7 +33,11 @@ fn bad_numbers_are_refused_with_their_argument_and_change_nothing() {
         (c.message(20.0, -1.0), "negative key"),
         (c.message(20.0, 5e9), "key beyond u32"),
         (c.idle(20.0, 0.0), "run zero"),
-        (c.exited(20.0, 1.0, 7.0), "unknown exit"),
+        (c.exited(20.0, 1.0, 7.0, 0.0), "unknown exit"),
+        (c.exited(20.0, 1.0, 3.0, -5.0), "negative retry-after"),
+        (c.set_limits(20.0, 0.0, -1.0, -1.0), "zero slots"),
+        (c.set_limits(20.0, 2.0, -2.0, -1.0), "a bad total cap"),
+        (c.set_limits(20.0, 2.0, -1.0, 0.5), "a fractional group cap"),
     ];
     for (code, what) in refused {
         assert!(code < 0.0, "{what} was accepted");
@@ -42,6 +46,41 @@ fn bad_numbers_are_refused_with_their_argument_and_change_nothing() {
     assert_eq!(&c.out()[..2], &[5.0, 10.0]);
     assert_eq!(c.idle(20.0, 9.0), -1.0, "an unissued run");
     assert_eq!(format!("{:?}", c.machine()), before);
+}
+
+#[test]
+fn a_task_over_a_cap_is_refused_with_its_cap_in_the_answer() {
+    let mut c = core(&[
+        1.0,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        f64::NAN,
+        -1.0,
+        1.0,
+    ]);
+    c.message(0.0, 1.0);
+    assert_eq!(c.task(0.0, 1.0, 1.0, 1.0), 4.0);
+    assert_eq!(c.out()[0], 0.0, "queued");
+    let before = format!("{:?}", c.machine());
+    assert_eq!(c.task(0.0, 1.0, 2.0, 2.0), 4.0);
+    assert_eq!(&c.out()[..2], &[2.0, 1.0], "refused: the group's cap of 1");
+    assert_eq!(format!("{:?}", c.machine()), before);
+    // A fatal exit (code 2): no retry; the queued task starts.
+    assert!(c.exited(1.0, 1.0, 2.0, 0.0) > 0.0);
+    assert_eq!(c.machine().stats().live_runs, 1, "the task starts");
 }
 
 #[test]

@@ -139,6 +139,9 @@ export class GroupQueue {
     const answer = this.#step(() => this.#machine.task(this.#now(), groupJid, taskId, fn));
     if (answer === 'duplicate') {
       this.#options.logger.debug({ groupJid, taskId }, 'Task already queued or running, skipping');
+    } else if (answer !== 'queued') {
+      // Only with caps configured (the drop-in sets none).
+      this.#options.logger.warn({ groupJid, taskId, cap: answer.cap }, 'Task refused: queue full');
     }
   }
 

@@ -22,12 +22,14 @@ import type {
   CoreRecord,
   Exit,
   Explain,
+  Limits,
   Output,
   PipeAnswer,
   PipeRefusal,
   Requeue,
   ShutdownReport,
   Stats,
+  TaskAnswer,
   TurnReport,
   Work,
   WorkKind,
@@ -43,6 +45,7 @@ const REASONS: readonly CloseReason[] = [
   'shutdown',
   'evicted',
   'host',
+  'limitLowered',
 ];
 const REFUSALS: readonly PipeRefusal[] = ['noRun', 'noRun', 'taskRun', 'compactRun', 'closing', 'shutDown'];
 
@@ -65,7 +68,12 @@ const SLOTS: ReadonlyArray<keyof Config> = [
   'startGraceMs',
   'shutdownGraceMs',
   'evictIdle',
+  'maxQueuedTasks',
+  'maxGroupTasks',
 ];
+
+/** The settings whose `null` is "off" (-1 at the boundary). */
+const NULLABLE = new Set<string>(['maxRunTimeMs', 'stallTimeoutMs', 'maxQueuedTasks', 'maxGroupTasks']);
 
 const SETTINGS = new Set<string>(SLOTS);
 
@@ -106,7 +114,7 @@ function slots(config: Config): Float64Array {
       out[i] = v === 'fair' ? 0 : 1;
     } else if (typeof v === 'boolean') {
       out[i] = v ? 1 : 0;
-    } else if (v === null && (key === 'maxRunTimeMs' || key === 'stallTimeoutMs')) {
+    } else if (v === null && NULLABLE.has(key)) {
       out[i] = -1;
     } else if (typeof v === 'number' && !Number.isNaN(v) && v >= 0) {
       out[i] = v;
@@ -195,20 +203,52 @@ export class Machine<P = unknown> {
     this.#finish(this.#core.message(t, g), [], g);
   }
 
-  /** A task: `'duplicate'` when its id is queued or running in the group. */
-  task(now: number, group: string, id: string, payload: P): 'queued' | 'duplicate' {
+  /** A task: see {@link TaskAnswer}. Only `'queued'` keeps the task. */
+  task(now: number, group: string, id: string, payload: P): TaskAnswer {
     const t = time(now);
     const g = this.#group(text(group, 'group'));
     const tid = this.#tasks.hold(text(id, 'id'));
     const p = this.#payloads.put(payload);
     const n = this.#core.task(t, g, tid, p);
-    const queued = n >= 0 && this.#answer(0) === 0;
-    if (!queued) {
+    const code = n >= 0 ? this.#answer(0) : -1;
+    const cap = n >= 0 ? this.#answer(1) : 0;
+    if (code !== 0) {
       this.#tasks.release(tid);
       this.#payloads.take(p);
     }
     this.#finish(n, [], g);
-    return queued ? 'queued' : 'duplicate';
+    if (code === 0) return 'queued';
+    if (code === 2) return { refused: 'groupFull', cap };
+    if (code === 3) return { refused: 'queueFull', cap };
+    return 'duplicate';
+  }
+
+  /**
+   * Changes the limits while running: raised, waiting groups start at once;
+   * lowered, idle runs above the new limit are closed (`'limitLowered'`,
+   * longest idle first), busy ones finish their turn and close when they go
+   * idle, and nothing starts while the live runs are at or above it. New
+   * caps apply to later tasks.
+   */
+  setLimits(now: number, limits: Limits): void {
+    const t = time(now);
+    if (typeof limits !== 'object' || limits === null) {
+      throw new InvalidInputError('limits', 'limits must be an object');
+    }
+    const max = limits.maxActive;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+      throw new InvalidInputError('limits.maxActive', 'maxActive must be a whole number of at least 1');
+    }
+    const capOf = (v: unknown, key: string): number => {
+      if (v === undefined || v === null) return -1;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+        throw new InvalidInputError(`limits.${key}`, `${key} must be a whole number or null`);
+      }
+      return v;
+    };
+    const total = capOf(limits.maxQueuedTasks, 'maxQueuedTasks');
+    const group = capOf(limits.maxGroupTasks, 'maxGroupTasks');
+    this.#finish(this.#core.set_limits(t, max, total, group), []);
   }
 
   /** May a follow-up be written into the group's live run? Write it only on `piped`. */
@@ -271,14 +311,25 @@ export class Machine<P = unknown> {
     this.#finish(this.#core.turn(t, r, status, flags, tokens, limit, percent, before), []);
   }
 
-  /** The run ended: `'clean'` only for exit status 0. */
+  /** The run ended: `'clean'` only for exit status 0; see {@link Exit} for the failure classes. */
   exited(now: number, run: number, exit: Exit): void {
     const t = time(now);
     const r = runId(run);
-    if (exit !== 'clean' && exit !== 'failed') {
-      throw new InvalidInputError('exit', `exit must be 'clean' or 'failed'`);
+    let code: number;
+    let after = 0;
+    if (exit === 'clean') code = 0;
+    else if (exit === 'failed') code = 1;
+    else if (exit === 'fatal') code = 2;
+    else if (typeof exit === 'object' && exit !== null && 'retryAfter' in exit) {
+      code = 3;
+      after = exit.retryAfter;
+      if (typeof after !== 'number' || !(after >= 0) || !Number.isFinite(after)) {
+        throw new InvalidInputError('exit.retryAfter', 'retryAfter must be a finite number of milliseconds, not negative');
+      }
+    } else {
+      throw new InvalidInputError('exit', `exit must be 'clean', 'failed', 'fatal' or { retryAfter: ms }`);
     }
-    this.#finish(this.#core.exited(t, r, exit === 'clean' ? 0 : 1), []);
+    this.#finish(this.#core.exited(t, r, code, after), []);
     this.#leave(r);
   }
 
@@ -464,6 +515,7 @@ export class Machine<P = unknown> {
       queuedJobs: w[at + 4] ?? 0,
       deadlines: w[at + 5] ?? 0,
       shutDown: w[at + 6] === 1,
+      maxActive: w[at + 7] ?? 0,
     };
   }
 

@@ -41,6 +41,10 @@ export interface Config {
   shutdownGraceMs?: number;
   /** Whether idle runs are closed for waiting groups (default true). */
   evictIdle?: boolean;
+  /** A cap on tasks queued across all groups; `null`: none (the default). */
+  maxQueuedTasks?: number | null;
+  /** A cap on tasks queued in one group; `null`: none (the default). */
+  maxGroupTasks?: number | null;
 }
 
 /** What a run does. */
@@ -61,7 +65,8 @@ export type CloseReason =
   | 'stalled'
   | 'shutdown'
   | 'evicted'
-  | 'host';
+  | 'host'
+  | 'limitLowered';
 
 /** Why a follow-up could not be piped into a run. */
 export type PipeRefusal = 'noRun' | 'taskRun' | 'compactRun' | 'closing' | 'shutDown';
@@ -112,8 +117,13 @@ export interface TurnReport {
   compaction?: { trigger: 'auto' | 'manual'; tokensBefore?: number };
 }
 
-/** How a run ended. */
-export type Exit = 'clean' | 'failed';
+/**
+ * How a run ended. A failure has a class: `'failed'` is retried on the
+ * backoff, `'fatal'` is the group's terminal failure at once (a failure no
+ * retry mends), `{ retryAfter }` is retried after that many milliseconds (a
+ * provider's rate limit; it still counts as an attempt).
+ */
+export type Exit = 'clean' | 'failed' | 'fatal' | { retryAfter: number };
 
 /** The answer of `neverLaunched`. */
 export type Requeue<P> = { requeued: true } | { requeued: false; handedBack: Work<P> };
@@ -168,6 +178,8 @@ export interface Explain {
 /** The machine at a glance. */
 export interface Stats {
   liveRuns: number;
+  /** The limit in force: the config's, or the last `setLimits`'. */
+  maxActive: number;
   freeSlots: number;
   waitingGroups: number;
   trackedGroups: number;
@@ -187,3 +199,20 @@ export interface ShutdownReport<P> {
   }>;
   liveRuns: Array<{ run: number; group: string; kind: WorkKind; state: 'busy' | 'idle' | 'closing' }>;
 }
+
+/** The limits `setLimits` changes while the machine runs. */
+export interface Limits {
+  /** At most this many runs live at once (at least 1). */
+  maxActive: number;
+  /** A cap on tasks queued across all groups; `null` or absent: none. */
+  maxQueuedTasks?: number | null;
+  /** A cap on tasks queued in one group; `null` or absent: none. */
+  maxGroupTasks?: number | null;
+}
+
+/**
+ * The answer of `task`: queued, a duplicate (its id is queued or running in
+ * the group), or refused by a cap on queued tasks (nothing changed: shed it
+ * or tell its sender).
+ */
+export type TaskAnswer = 'queued' | 'duplicate' | { refused: 'groupFull' | 'queueFull'; cap: number };

@@ -13,6 +13,10 @@
 //!
 //! Scripted behaviour, from a message's text or a task's prompt:
 //! - `#fail`: the turn fails (an `error` turn line, exit 1), every time.
+//! - `#fatal`: as `#fail`, and the turn line says the failure is fatal
+//!   (`"fatal":true`): the host is told of a terminal failure at once.
+//! - `#ratelimit`: as `#fail`, and the turn line asks for a retry after
+//!   300 ms (`"retry_after_ms":300`), as a rate-limited agent would.
 //! - `#flaky`: the turn fails the first two times the group sees it (a
 //!   count kept in the group directory), then succeeds: what a retry is for.
 //! - `#hang`: the first run of the group that sees it hangs: it answers
@@ -53,6 +57,13 @@ const ALIVE_TICK: Duration = Duration::from_millis(20);
 
 /// The scripted word that fails a turn.
 pub const FAIL: &str = "#fail";
+/// The scripted word that fails a turn fatally: no retry.
+pub const FATAL: &str = "#fatal";
+/// The scripted word that fails a turn asking for a retry after
+/// [`RATE_LIMIT_MS`].
+pub const RATE_LIMIT: &str = "#ratelimit";
+/// The retry delay `#ratelimit` asks for, in milliseconds.
+pub const RATE_LIMIT_MS: u64 = 300;
 /// The scripted word that hangs the group's first run that sees it.
 pub const HANG: &str = "#hang";
 /// The scripted word that fails the group's first two turns that see it.
@@ -155,6 +166,8 @@ impl Agent {
                     tokens: Some(BASE_TOKENS),
                     context_limit: Some(CONTEXT_LIMIT),
                     compacted_from: Some(before),
+                    fatal: false,
+                    retry_after_ms: None,
                 }))?;
                 self.log("turn", " messages=0")?;
                 Ok(0)
@@ -239,6 +252,8 @@ impl Agent {
                 tokens: Some(tokens),
                 context_limit: Some(CONTEXT_LIMIT),
                 compacted_from: None,
+                fatal: false,
+                retry_after_ms: None,
             }
         } else {
             TurnLine {
@@ -249,6 +264,11 @@ impl Agent {
                 tokens: Some(tokens),
                 context_limit: Some(CONTEXT_LIMIT),
                 compacted_from: None,
+                fatal: batch.iter().any(|t| t.contains(FATAL)),
+                retry_after_ms: batch
+                    .iter()
+                    .any(|t| t.contains(RATE_LIMIT))
+                    .then_some(RATE_LIMIT_MS),
             }
         };
         emit(&AgentLine::Turn(line))?;
@@ -267,7 +287,7 @@ impl Agent {
     /// Whether a turn over `text` succeeds: not for `#fail`, nor for the
     /// group's first `#flaky` turns.
     fn succeeds(&self, text: &str) -> io::Result<bool> {
-        if text.contains(FAIL) {
+        if text.contains(FAIL) || text.contains(FATAL) || text.contains(RATE_LIMIT) {
             return Ok(false);
         }
         if !text.contains(FLAKY) {

@@ -3,7 +3,7 @@
 //! A stand-in for a real model-driven agent, for tests and demos: it speaks
 //! the whole wire protocol of `groupq-protocol`, writes its own life to
 //! `agent.log` with its own clock ([`log`]), and can be told to misbehave
-//! by the text it is given ([`agent`]'s scripting words `#fail`, `#flaky`,
+//! by the text it is given ([`agent`]'s scripting words `#fail`, `#fatal`, `#ratelimit`, `#flaky`,
 //! `#hang`). The driver's tests, the demo and the Docker image run it; the
 //! tests and the demo judge the driver's promises on its log
 //! ([`log::read_runs`], [`log::max_alive`]), never on the driver's view of

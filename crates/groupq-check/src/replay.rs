@@ -172,6 +172,7 @@ impl fmt::Display for ShowOutput<'_> {
                         CloseReason::Shutdown => "shutdown",
                         CloseReason::Evicted => "evicted",
                         CloseReason::Host => "host",
+                        CloseReason::LimitLowered => "limit-lowered",
                         _ => "unknown-reason",
                     }
                 ),

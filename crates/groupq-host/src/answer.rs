@@ -25,6 +25,11 @@ pub enum Submitted {
     Queued,
     /// Not queued: the group has this task id already.
     Duplicate(Duplicate),
+    /// Not queued: a cap on queued tasks is reached
+    /// ([`Config::with_max_group_tasks`](groupq::Config::with_max_group_tasks),
+    /// [`Config::with_max_queued_tasks`](groupq::Config::with_max_queued_tasks)).
+    /// Nothing changed: shed it or tell its sender.
+    Refused(groupq::TaskRefusal),
 }
 
 impl Submitted {

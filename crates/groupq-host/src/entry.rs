@@ -10,7 +10,7 @@
 //! change to them is a change of the journal format; `FORMAT` names the
 //! version a journal header carries.
 
-use groupq::{Config, Time};
+use groupq::{Config, Limits, Time};
 use groupq_protocol::{Status, TurnLine};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +113,20 @@ pub enum Entry {
     Renew {
         /// The new core's configuration.
         config: Box<Config>,
+        /// The limits of the builder's configuration, when the new core
+        /// keeps limits set while running instead (absent: the config's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        configured: Option<LimitsRecord>,
+    },
+    /// Operator: the limits change while running (the core's `SetLimits`).
+    SetLimits {
+        /// The new limits.
+        limits: LimitsRecord,
+        /// They are the builder's configuration's, changed since the state
+        /// began: the host remembers them as configured, so that a restart
+        /// with the same configuration keeps limits set while running.
+        #[serde(default, skip_serializing_if = "is_false")]
+        configured: bool,
     },
     /// How long tasks are remembered after they ran (`None`: not at all),
     /// in milliseconds of core time.
@@ -130,6 +144,37 @@ pub struct Stamped {
     /// The entry.
     #[serde(flatten)]
     pub entry: Entry,
+}
+
+/// The core's [`Limits`], as journaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsRecord {
+    /// Runs live at once.
+    pub max_active: usize,
+    /// Tasks queued across all groups (`None`: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queued_tasks: Option<usize>,
+    /// Tasks queued in one group (`None`: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_group_tasks: Option<usize>,
+}
+
+impl From<Limits> for LimitsRecord {
+    fn from(l: Limits) -> LimitsRecord {
+        LimitsRecord {
+            max_active: l.max_active,
+            max_queued_tasks: l.max_queued_tasks,
+            max_group_tasks: l.max_group_tasks,
+        }
+    }
+}
+
+impl From<LimitsRecord> for Limits {
+    fn from(r: LimitsRecord) -> Limits {
+        Limits::new(r.max_active)
+            .with_max_queued_tasks(r.max_queued_tasks)
+            .with_max_group_tasks(r.max_group_tasks)
+    }
 }
 
 /// A turn line, as journaled.
@@ -156,6 +201,12 @@ pub struct TurnRecord {
     /// The turn compacted the context, which held this many tokens before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compacted_from: Option<u64>,
+    /// An error turn's failure is not worth retrying.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fatal: bool,
+    /// An error turn asks for a retry after this many milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -172,6 +223,8 @@ impl From<&TurnLine> for TurnRecord {
             tokens: line.tokens,
             context_limit: line.context_limit,
             compacted_from: line.compacted_from,
+            fatal: line.fatal,
+            retry_after_ms: line.retry_after_ms,
         }
     }
 }

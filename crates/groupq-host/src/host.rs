@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use groupq::{Config, Event, Machine, Output, RunId, Steppable, Time};
+use groupq::{Config, Event, Limits, Machine, Output, RunId, Steppable, Time};
 
 use crate::answer::Answer;
 use crate::counters::Counters;
@@ -70,6 +70,11 @@ pub struct Host<D = Queue> {
     pub(crate) effects: VecDeque<Effect>,
     /// A task run's failure was recorded by the step in progress.
     pub(crate) task_failed: bool,
+    /// The limits of the configuration the host was built or renewed with
+    /// (or changed to since by a restart's `SetLimits { configured }`):
+    /// what a restart compares its builder's limits with, so that limits
+    /// set while running survive a restart under the same configuration.
+    pub(crate) configured: Limits,
 }
 
 impl Host<Queue> {
@@ -92,6 +97,7 @@ where
     /// failed tasks from them.
     pub fn with_core(core: D, instance: u64) -> Host<D> {
         debug_assert!(core.machine().config().records(), "records must be on");
+        let configured = core.machine().config().limits();
         Host {
             core,
             mailboxes: Mailboxes::default(),
@@ -105,6 +111,7 @@ where
             outputs: Vec::new(),
             effects: VecDeque::new(),
             task_failed: false,
+            configured,
         }
     }
 
@@ -124,6 +131,7 @@ where
             outputs: self.outputs,
             effects: self.effects,
             task_failed: self.task_failed,
+            configured: self.configured,
         }
     }
 
@@ -186,6 +194,13 @@ where
     pub fn renewable(&self) -> bool {
         let machine = self.machine();
         !self.has_live_runs() && (machine.is_shut_down() || machine.is_quiescent())
+    }
+
+    /// The limits of the configuration this state was built with (see
+    /// [`Entry::SetLimits`]); the core's live limits are
+    /// `machine().config().limits()`.
+    pub fn configured_limits(&self) -> Limits {
+        self.configured
     }
 
     /// How long ended tasks are remembered ([`Entry::TaskWindow`]).

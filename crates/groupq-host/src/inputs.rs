@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use groupq::{
-    Cancel, CancelAnswer, CloseRun, Config, Exit, Exited, Heartbeat, Idle, Message, NeverLaunched,
-    Pause, Pipe, PipeAnswer, Requeue, Resume, RunId, Shutdown, Task, TaskAnswer, Time, Timeout,
-    Turn, Work, WorkKind,
+    Cancel, CancelAnswer, CloseRun, Config, Exit, Exited, Heartbeat, Idle, Limits, Message,
+    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Resume, RunId, SetLimits, Shutdown, Task,
+    TaskAnswer, Time, Timeout, Turn, Work, WorkKind,
 };
 
 use crate::answer::{Answer, Delivery, Duplicate, Submitted};
@@ -17,6 +17,7 @@ use crate::error::HostError;
 use crate::event::HostEvent;
 use crate::host::{Host, HostCore};
 use crate::left::{Left, LeftMessages, LeftRun, LeftTask};
+use crate::runs::FailureClass;
 use crate::tasks::TaskOutcome;
 use crate::turn;
 
@@ -62,7 +63,20 @@ where
             }
             Entry::Exited { run, exit } => self.exited(now, RunId::new(run), exit.into()),
             Entry::NeverLaunched { run } => self.never_launched(now, RunId::new(run)),
-            Entry::Renew { config } => self.renew(now, *config),
+            Entry::Renew { config, configured } => {
+                let configured = configured.map_or(config.limits(), Limits::from);
+                self.renew(now, *config)?;
+                self.configured = configured;
+                Ok(Answer::Applied)
+            }
+            Entry::SetLimits { limits, configured } => {
+                let limits = Limits::from(limits);
+                self.step(now, SetLimits { limits })?;
+                if configured {
+                    self.configured = limits;
+                }
+                Ok(Answer::Applied)
+            }
             Entry::TaskWindow { window_ms } => {
                 self.tasks.set_window(window_ms.map(Duration::from_millis));
                 self.tasks.expire(now);
@@ -158,6 +172,7 @@ where
                     None => Duplicate::Queued,
                 })
             }
+            TaskAnswer::Refused(why) => Submitted::Refused(why),
         }))
     }
 
@@ -257,6 +272,11 @@ where
         // Accepted: now the store and the application hear of it.
         if let Some(live) = self.runs.get_mut(run) {
             live.last_turn_ok = Some(!turn.error);
+            live.failure = if turn.error {
+                FailureClass::of(turn.fatal, turn.retry_after_ms)
+            } else {
+                None
+            };
         }
         if plan.delivered {
             self.counters.replies += 1;
@@ -291,7 +311,14 @@ where
             // the next run.
             clean = false;
         }
-        let exit_for_core = if clean { Exit::Clean } else { Exit::Failed };
+        // A failure is retried as the run's last error turn asked (that
+        // turn failed the run even if it then exited 0), else on the
+        // backoff.
+        let exit_for_core = match (live.failure, clean) {
+            (Some(class), _) => class.exit(),
+            (None, true) => Exit::Clean,
+            (None, false) => Exit::Failed,
+        };
         self.task_failed = false;
         self.core_step(
             now,

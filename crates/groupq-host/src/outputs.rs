@@ -102,6 +102,7 @@ where
                 read_to: 0,
                 delivered: messages.len() as u64,
                 last_turn_ok: None,
+                failure: None,
             },
         );
         self.effects.push_back(Effect::Spawn(RunSpec {

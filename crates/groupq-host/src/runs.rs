@@ -33,6 +33,43 @@ pub struct LiveRun {
     /// a run whose status cannot be known ([`RunExit::Gone`](crate::RunExit::Gone))
     /// is clean only after a successful turn.
     pub last_turn_ok: Option<bool>,
+    /// How its failure is retried, as its last error turn asked
+    /// (`"fatal"`, `"retry_after_ms"`); a later successful turn clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureClass>,
+}
+
+/// What an agent's error turn said of its failure: how the core retries
+/// the group's messages (B7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureClass {
+    /// No retry: the group's terminal failure at once.
+    Fatal,
+    /// Retry after this many milliseconds, not on the backoff.
+    RetryAfterMs(u64),
+}
+
+impl FailureClass {
+    /// The class an error turn asks for, if any (`fatal` wins).
+    pub fn of(fatal: bool, retry_after_ms: Option<u64>) -> Option<FailureClass> {
+        match (fatal, retry_after_ms) {
+            (true, _) => Some(FailureClass::Fatal),
+            (false, Some(ms)) => Some(FailureClass::RetryAfterMs(ms)),
+            (false, None) => None,
+        }
+    }
+
+    /// The core's exit for a failed run of this class.
+    pub fn exit(self) -> groupq::Exit {
+        match self {
+            FailureClass::Fatal => groupq::Exit::Fatal,
+            FailureClass::RetryAfterMs(ms) => {
+                groupq::Exit::RetryAfter(std::time::Duration::from_millis(ms))
+            }
+        }
+    }
 }
 
 /// The live runs, by id.

@@ -8,6 +8,7 @@ use groupq::{RunId, Time};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::entry::LimitsRecord;
 use crate::host::{Host, Queue};
 use crate::left::LeftTask;
 use crate::mailbox::Mailboxes;
@@ -27,6 +28,7 @@ pub struct StateRef<'a> {
     task_window_ms: Option<u64>,
     tasks: Vec<(&'a TaskKey, TaskOutcome)>,
     instance: u64,
+    configured: LimitsRecord,
 }
 
 /// The state a snapshot holds, read back: [`Host::restore`] checks it.
@@ -41,6 +43,9 @@ pub struct State {
     task_window_ms: Option<u64>,
     tasks: Vec<(TaskKey, TaskOutcome)>,
     instance: u64,
+    /// Absent in snapshots written before limits could change: the core's.
+    #[serde(default)]
+    configured: Option<LimitsRecord>,
 }
 
 /// Why a decoded state was refused: its parts contradict each other.
@@ -90,6 +95,7 @@ impl<D> Host<D> {
             task_window_ms: self.tasks.window().map(|w| w.as_millis() as u64),
             tasks: self.tasks.entries(),
             instance: self.instance,
+            configured: self.configured.into(),
         }
     }
 }
@@ -116,6 +122,9 @@ impl Host<Queue> {
             }
         }
         let mut host = Host::with_core(machine, state.instance);
+        if let Some(configured) = state.configured {
+            host.configured = configured.into();
+        }
         host.mailboxes = state.mailboxes;
         host.runs = Runs::from_sorted(
             state

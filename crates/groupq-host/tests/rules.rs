@@ -313,6 +313,7 @@ fn task(group: &str, id: &str) -> Entry {
 fn renew(max_active: usize) -> Entry {
     Entry::Renew {
         config: Box::new(Config::default().with_max_active(max_active)),
+        configured: None,
     }
 }
 
@@ -478,4 +479,74 @@ fn an_unknown_exit_is_clean_only_after_a_successful_turn() {
         };
         assert_eq!(outcome.succeeded, !failed);
     }
+}
+
+fn failed_turn(run: RunId, fatal: bool, retry_after_ms: Option<u64>) -> Entry {
+    Entry::Turn {
+        run: run.get(),
+        turn: Box::new(TurnRecord {
+            error: true,
+            error_text: Some("no".into()),
+            messages: Some(0),
+            fatal,
+            retry_after_ms,
+            ..TurnRecord::default()
+        }),
+        listening: true,
+        read_to: 10,
+    }
+}
+
+/// The class an agent's error turn gives decides the group's retry: fatal
+/// is a terminal failure at once, retry-after is retried at that time, a
+/// plain error on the backoff (5 s by default).
+#[test]
+fn an_error_turn_says_how_its_failure_is_retried() {
+    let cases = [
+        (false, None, Some(at(1 + 5_000))),
+        (false, Some(250), Some(at(1 + 250))),
+        (true, Some(250), None),
+    ];
+    for (fatal, after, retry_at) in cases {
+        let mut h = host();
+        h.apply(at(0), message("a", "one")).unwrap();
+        effects(&mut h);
+        let run = RunId::new(1);
+        h.apply(at(1), failed_turn(run, fatal, after)).unwrap();
+        h.apply(at(1), exited(run, 1)).unwrap();
+        let events = effects(&mut h);
+        let events = told(&events);
+        let scheduled = events.iter().find_map(|e| match e {
+            HostEvent::RetryScheduled { at, .. } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(scheduled, retry_at, "fatal={fatal} after={after:?}");
+        let terminal = events
+            .iter()
+            .any(|e| matches!(e, HostEvent::TerminalFailure { .. }));
+        assert_eq!(
+            terminal,
+            retry_at.is_none(),
+            "fatal={fatal} after={after:?}"
+        );
+        // The messages stay unread either way: nothing accepted is lost.
+        assert_eq!(h.status("a").unwrap().unread, 1);
+    }
+}
+
+/// A successful turn after an error clears the class the error gave.
+#[test]
+fn a_successful_turn_clears_an_earlier_failure_class() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    effects(&mut h);
+    let run = RunId::new(1);
+    h.apply(at(1), failed_turn(run, true, None)).unwrap();
+    h.apply(at(2), message("a", "two")).unwrap();
+    h.apply(at(3), reply(run, 1, true)).unwrap();
+    h.apply(at(4), exited(run, 1)).unwrap();
+    let events = effects(&mut h);
+    assert!(!told(&events)
+        .iter()
+        .any(|e| matches!(e, HostEvent::TerminalFailure { .. })));
 }

@@ -43,7 +43,15 @@
 //!   in order, the turn answered (left out: all it was given so far); the
 //!   driver delivers `reply` to the user, and a later failure of the run
 //!   retries only the messages no delivered reply answered.
-//!   `"status":"error"` with `"error"` reports a failed turn.
+//!   `"status":"error"` with `"error"` reports a failed turn. An error
+//!   turn may say how its failure is retried: `"fatal":true` for one that
+//!   will happen again however often it is retried (a stale session, a
+//!   bad configuration: the host hears of a terminal failure at once, no
+//!   retry), or `"retry_after_ms":60000` for a provider's rate limit (the
+//!   messages are retried then, not on the host's backoff; it still
+//!   counts as an attempt). Neither: the host's backoff. The last error
+//!   turn before the run's exit decides; a successful turn after it clears
+//!   it; a task's failure is never retried whatever it says.
 //! - `{"type":"idle"}`: the agent answered everything and waits for input.
 //! - `{"type":"heartbeat"}`: the agent is alive, mid-turn (a tool call in
 //!   progress), so a stall deadline does not fire.

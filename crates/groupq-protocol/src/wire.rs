@@ -97,6 +97,21 @@ pub struct TurnLine {
     /// The turn compacted the context, which held this many tokens before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compacted_from: Option<u64>,
+    /// On an error turn: the failure will happen again however often the
+    /// messages are retried (a stale session, a bad configuration). The
+    /// group's messages are not retried: the host is told of a terminal
+    /// failure at once.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fatal: bool,
+    /// On an error turn: retry the messages after this many milliseconds
+    /// rather than on the backoff (a provider's rate limit). Ignored when
+    /// `fatal` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Writes `dir/name` atomically: a reader sees the whole file or nothing.
@@ -158,6 +173,8 @@ mod tests {
             tokens: Some(3100),
             context_limit: Some(10000),
             compacted_from: None,
+            fatal: false,
+            retry_after_ms: None,
         });
         assert_eq!(
             serde_json::to_string(&turn).unwrap(),

@@ -306,6 +306,8 @@ async fn restore_figures(
                         tokens: None,
                         context_limit: None,
                         compacted_from: None,
+                        fatal: false,
+                        retry_after_ms: None,
                     });
                     events.send(RunEvent::Line { line, read_to: 0 });
                     events.send(RunEvent::Exited(RunExit::Code(0)));

@@ -145,16 +145,33 @@ impl<R: Runner> Driver<R> {
             let window_ms = window.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX));
             self.input(Entry::TaskWindow { window_ms }, None)??;
         }
+        // Limits set while running (`Handle::set_limits`) survive a restart
+        // under the same configuration; a builder whose limits changed since
+        // the state began sets its own.
         let machine = self.host.machine();
-        let renew = machine.is_shut_down() || machine.config() != &self.config;
-        if renew && self.host.renewable() {
+        let live = machine.config().limits();
+        let built = self.config.limits();
+        let keep = self.host.configured_limits() == built;
+        let limits = if keep { live } else { built };
+        let differs = !machine.config().same_but_limits(&self.config);
+        if (machine.is_shut_down() || differs) && self.host.renewable() {
             let left = self.host.left_tasks().len();
             let unread = self.host.stats().unread_messages;
             info!(left, unread, "a new epoch: the work left is put back");
-            let config = self.config.clone();
+            let config = self.config.clone().with_limits(limits);
             self.input(
                 Entry::Renew {
                     config: Box::new(config),
+                    configured: (limits != built).then(|| built.into()),
+                },
+                None,
+            )??;
+        } else if !keep {
+            info!(?built, "the builder's limits changed: they apply now");
+            self.input(
+                Entry::SetLimits {
+                    limits: built.into(),
+                    configured: true,
                 },
                 None,
             )??;
@@ -327,7 +344,12 @@ impl<R: Runner> Driver<R> {
     fn commit(&mut self) -> Result<(), DriverError> {
         let due = match &self.journal {
             None => true,
-            Some(journal) => journal.due().is_some_and(|at| at <= Instant::now()),
+            Some(journal) => match journal.due() {
+                Some(at) => at <= Instant::now(),
+                // Nothing waits for a sync: what is held (the answer of a
+                // refused input) owes nothing to the journal and goes now.
+                None => !self.held.is_empty(),
+            },
         };
         if due {
             self.flush()?;

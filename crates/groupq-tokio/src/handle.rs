@@ -164,6 +164,22 @@ impl Handle {
         self.call(Entry::Resume { group }, Reply::Unit).await
     }
 
+    /// Changes the limits while running (the core's
+    /// [`SetLimits`](groupq::SetLimits)): raised, waiting groups start at
+    /// once; lowered, idle runs above the new limit close (longest idle
+    /// first), busy ones finish their turn, and nothing starts while the
+    /// live runs are at or above it. Journaled: a durable restart keeps
+    /// them, unless the builder's own limits changed since, which then
+    /// apply. `max_active` 0 is refused.
+    pub async fn set_limits(&self, limits: groupq::Limits) -> Result<(), DriverError> {
+        let limits = limits.into();
+        let entry = Entry::SetLimits {
+            limits,
+            configured: false,
+        };
+        self.call(entry, Reply::Unit).await
+    }
+
     /// Closes the input of `group`'s live run (the operator's close).
     pub async fn close_run(&self, group: impl Into<String>) -> Result<CloseAnswer, DriverError> {
         let group = group.into();

@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use groupq::{Config, RunId};
+use groupq::{Config, Limits, RunId};
 use groupq_tokio::{
     Driver, DriverError, Durability, FrameError, Restored, RunExit, RunWork, StateError, SyncPolicy,
 };
@@ -362,7 +362,7 @@ async fn a_record_the_core_refuses_on_replay_is_a_typed_error() {
 #[tokio::test]
 async fn another_configuration_is_refused_while_work_remains() {
     let (dir, _state) = crashed_state("durable-config", 1000).await;
-    let other = config().with_max_active(7);
+    let other = config().with_retry_base(Duration::from_millis(20));
     assert_eq!(
         state_error(build_with(other, &dir.0, 1000)),
         StateError::ConfigChanged
@@ -484,4 +484,45 @@ async fn a_restored_driver_counts_its_inputs_in_the_handles_metrics() {
         }
     }
     running.await.unwrap().unwrap();
+}
+
+/// The limit in force, from a restarted driver's stats.
+async fn limit_after_restart(dir: &Path, config: Config) -> usize {
+    let (runtime, _runs) = fake();
+    let (driver, handle, _events) = Driver::builder(config)
+        .durable(durable(dir, 1000))
+        .build(runtime)
+        .expect("the state restores");
+    let running = tokio::spawn(driver.run());
+    let max_active = handle.stats().await.unwrap().core.max_active;
+    running.abort();
+    let _ = running.await;
+    max_active
+}
+
+/// `Handle::set_limits` is journaled: a restart under the same
+/// configuration keeps the limits set while running, even with work
+/// left; a restart whose builder's limits changed (an operator edited the
+/// config) applies those instead of refusing the state; after that, the
+/// builder's limits are the state's, and a later set sticks again.
+#[tokio::test]
+async fn limits_set_while_running_survive_restarts_unless_the_configured_ones_changed() {
+    let dir = Scratch::new("durable-limits");
+    let (running, handle, mut host, _runs, _) = start(durable(&dir.0, 1000));
+    handle.message("a", "one").await.unwrap();
+    host.spawned().await;
+    handle.set_limits(Limits::new(1)).await.unwrap();
+    let refused = handle.set_limits(Limits::new(0)).await;
+    assert!(refused.is_err(), "{refused:?}");
+    handle.message("b", "two").await.unwrap();
+    assert_eq!(handle.stats().await.unwrap().core.waiting_groups, 1);
+    running.abort();
+    let _ = running.await;
+    // Same configuration (max_active 3): the 1 set while running stays.
+    assert_eq!(limit_after_restart(&dir.0, config()).await, 1);
+    assert_eq!(limit_after_restart(&dir.0, config()).await, 1);
+    // The builder's limit changed while work remains: it applies.
+    let four = config().with_max_active(4);
+    assert_eq!(limit_after_restart(&dir.0, four.clone()).await, 4);
+    assert_eq!(limit_after_restart(&dir.0, four).await, 4);
 }

@@ -311,6 +311,60 @@ async fn a_run_that_cannot_start_is_reported_as_never_started(kind: Kind) {
     .await;
 }
 
+/// An agent says how its failure is retried: `#fatal` is a terminal
+/// failure at once (one agent), `#ratelimit` is retried after the 300 ms
+/// its turn line asked for, not on the 60 s backoff (the test would time
+/// out), and then ends in a terminal failure too. Judged from the agents'
+/// own logs: one agent of the fatal group, two of the rate-limited one at
+/// least 300 ms apart.
+async fn an_agent_says_how_its_failure_is_retried(kind: Kind) {
+    let dir = Scratch::new("failure-class");
+    let config = Config::default()
+        .with_retry_base(Duration::from_secs(60))
+        .with_max_retries(1);
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    handle.message("fatal", "#fatal x").await.unwrap();
+    handle.message("limited", "#ratelimit y").await.unwrap();
+    let mut terminal = Vec::new();
+    while terminal.len() < 2 {
+        let group = host
+            .until(|e| match e {
+                HostEvent::TerminalFailure { group, unread: 1 } => Some(group.clone()),
+                _ => None,
+            })
+            .await;
+        terminal.push(group);
+    }
+    terminal.sort();
+    assert_eq!(terminal, ["fatal", "limited"]);
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let of = |group: &str| {
+        spans
+            .iter()
+            .filter(|s| s.group == group)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("fatal").len(),
+        1,
+        "a fatal failure is not retried: {spans:#?}"
+    );
+    let limited = of("limited");
+    assert_eq!(limited.len(), 2, "one retry: {spans:#?}");
+    let gap = limited[1].start.saturating_sub(limited[0].end);
+    assert!(gap >= 300 * MS, "retried {} ms after the exit", gap / MS);
+    docker_after(
+        kind,
+        &dir,
+        "an_agent_says_how_its_failure_is_retried",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
 /// Runs spawned, from the host's events.
 fn handle_spawns(host: &Host) -> u64 {
     host.seen
@@ -364,6 +418,16 @@ async fn a_run_outlives_its_reader_and_is_adopted(kind: Kind) {
     let (first, handle, mut host) = start(config.clone());
     handle.message("a", "hello").await.unwrap();
     host.spawned().await;
+    // Detach once the agent runs (its own log says so): a container the
+    // driver left between create and start is not running yet (the next
+    // driver starts it: `an_adopted_container_that_never_started_is_started`).
+    let runs = dir.0.join("runs");
+    for _ in 0..600 {
+        if groupq_agent::log::read_runs(&runs).is_ok_and(|s| !s.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let left = handle.detach().await.unwrap();
     assert_eq!(left.live_runs.len(), 1);
     first.await.unwrap().unwrap();
@@ -517,6 +581,7 @@ on_both_runtimes!(
     shutdown_closes_idle_at_once_and_kills_the_rest_after_the_grace,
     a_follow_up_is_answered_by_the_live_agent,
     a_run_that_cannot_start_is_reported_as_never_started,
+    an_agent_says_how_its_failure_is_retried,
 );
 
 /// Kill is SIGKILL of the run's whole process group: a helper the agent

@@ -211,7 +211,11 @@ where
             }
             CloseReason::Evicted => {
                 let longest = self.idle_order.values().next() == Some(&run);
-                self.rules.evict_idle && !self.shut_down && longest && waiting > self.closing
+                self.rules.evict_idle && !self.shut_down && longest && waiting > self.slots_coming()
+            }
+            CloseReason::LimitLowered => {
+                let longest = self.idle_order.values().next() == Some(&run);
+                !self.shut_down && longest && self.runs.len() - self.closing > self.rules.max_active
             }
             _ => false,
         }

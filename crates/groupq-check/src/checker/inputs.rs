@@ -6,11 +6,11 @@ use std::hash::Hash;
 
 use groupq::{
     CancelAnswer, CloseAnswer, CompactionTrigger, Error, Exit, Input, Output, PipeRefusal, Requeue,
-    Response, RunId, RunState, Time, TurnReport, TurnStatus, Work, WorkKind,
+    Response, RunId, RunState, TaskRefusal, Time, TurnReport, TurnStatus, Work, WorkKind,
 };
 
 use super::account::{Expect, RunAccount};
-use super::{Checker, Property, Verdict};
+use super::{nanos, Checker, Property, Verdict};
 
 impl<K, T, P> Checker<K, T, P>
 where
@@ -129,6 +129,16 @@ where
             Input::NeverLaunched { run, work } => {
                 self.on_never_launched(*run, work, response, expect, touched)?;
             }
+            Input::SetLimits { limits } => {
+                if self.shut_down || limits.max_active == 0 {
+                    let detail = format!("limits {limits:?} accepted");
+                    return self.fail(Property::Rejection, None, None, detail);
+                }
+                self.answer_is(response, matches!(response, Response::Accepted), "limits")?;
+                self.rules.max_active = limits.max_active;
+                self.rules.max_queued_tasks = limits.max_queued_tasks;
+                self.rules.max_group_tasks = limits.max_group_tasks;
+            }
             _ => {
                 let detail = "an input this checker does not know".to_string();
                 return self.fail(Property::Contract, None, input.run(), detail);
@@ -163,7 +173,21 @@ where
             .get(group)
             .is_some_and(|g| g.queued.contains(id));
         let duplicate = live_dup || queued_dup;
+        let over = (!duplicate).then(|| self.task_cap(group)).flatten();
         match response {
+            Response::TaskRefused(why) if Some(*why) == over => Ok(()),
+            Response::TaskRefused(why) => self.fail(
+                Property::Rejection,
+                Some(group),
+                None,
+                format!("task {id:?} refused ({why}) but the cap to hit is {over:?}"),
+            ),
+            Response::Queued if over.is_some() => self.fail(
+                Property::Rejection,
+                Some(group),
+                None,
+                format!("task {id:?} queued over a cap: {over:?}"),
+            ),
             Response::Duplicate if !duplicate => self.fail(
                 Property::NothingLostOrTwice,
                 Some(group),
@@ -183,6 +207,20 @@ where
             }
             other => self.answer_is(other, false, "task"),
         }
+    }
+
+    /// The cap a new task of `group` hits, by the contract's order: the
+    /// group's cap first, then the total. Tasks only: queued compacts and
+    /// running tasks do not count. The total is summed here, only when that
+    /// cap is on: O(groups) per task then.
+    fn task_cap(&self, group: &K) -> Option<TaskRefusal> {
+        let here = self.groups.get(group).map_or(0, |g| g.queued.len());
+        if let Some(cap) = self.rules.max_group_tasks.filter(|&cap| here >= cap) {
+            return Some(TaskRefusal::GroupFull { cap });
+        }
+        let cap = self.rules.max_queued_tasks?;
+        let total: usize = self.groups.values().map(|g| g.queued.len()).sum();
+        (total >= cap).then_some(TaskRefusal::QueueFull { cap })
     }
 
     /// A cancel is answered by what the group holds: the running task, a
@@ -330,10 +368,10 @@ where
         self.live_run_mut(run)?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
-        self.releases += 1;
+        self.release();
         let rules = self.rules.clone();
         let shut_down = self.shut_down;
-        let failed = exit == Exit::Failed || r.errored;
+        let failed = exit.is_failure() || r.errored;
         let mut retry = None;
         let g = self.group_mut(&r.group);
         g.run = None;
@@ -345,10 +383,15 @@ where
                 g.failures += 1;
                 if shut_down {
                     g.failures = 0;
-                } else if g.failures > rules.max_retries {
+                } else if g.failures > rules.max_retries || exit == Exit::Fatal {
+                    // Out of retries, or a failure no retry can mend.
                     expect.terminal = true;
                     g.failures = 0;
                     retry = Some(None);
+                } else if let Exit::RetryAfter(after) = exit {
+                    retry = Some(Some(Time::from_nanos(
+                        now.as_nanos().saturating_add(nanos(after)),
+                    )));
                 } else {
                     retry = Some(Some(rules.retry_at(now, g.failures)));
                 }
@@ -398,7 +441,7 @@ where
         self.answer_is(response, fits, "never launched")?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
-        self.releases += 1;
+        self.release();
         let g = self.group_mut(&r.group);
         g.run = None;
         match work {
@@ -489,9 +532,13 @@ where
                 | Input::Task { .. }
                 | Input::Pause { .. }
                 | Input::Resume { .. }
+                | Input::SetLimits { .. }
                 | Input::Shutdown,
                 Error::ShutDown,
             ) => self.shut_down,
+            (Input::SetLimits { limits }, Error::InvalidConfig(_)) => {
+                !self.shut_down && limits.max_active == 0
+            }
             (
                 Input::Idle { run }
                 | Input::Heartbeat { run }

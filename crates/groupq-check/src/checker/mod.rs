@@ -38,7 +38,8 @@ use deadlines::Deadline;
 pub enum Property {
     /// A group never has two live runs.
     OneRunPerGroup,
-    /// Live runs never exceed `max_active`.
+    /// Live runs never exceed `max_active`: no spawn at or above the
+    /// limit in force, and no idle run left open above a lowered one.
     GlobalLimit,
     /// After an input, a free slot implies no group with pending work is
     /// without a run (before shutdown).
@@ -119,7 +120,10 @@ type Verdict<K> = Result<(), Violation<K>>;
 /// The numbers of the configuration the checks need, copied once.
 #[derive(Clone, Debug)]
 struct Rules {
+    /// The limits in force: the config's, then each accepted `SetLimits`'.
     max_active: usize,
+    max_queued_tasks: Option<usize>,
+    max_group_tasks: Option<usize>,
     fair: bool,
     retry_base_nanos: u128,
     max_retries: u32,
@@ -142,6 +146,8 @@ impl Rules {
     fn of(config: &Config) -> Rules {
         Rules {
             max_active: config.max_active(),
+            max_queued_tasks: config.max_queued_tasks(),
+            max_group_tasks: config.max_group_tasks(),
             fair: config.policy() == Policy::Fair,
             retry_base_nanos: config.retry_base().as_nanos(),
             max_retries: config.max_retries(),
@@ -177,7 +183,7 @@ impl Rules {
 }
 
 /// A duration in whole nanoseconds, saturating.
-fn nanos(d: std::time::Duration) -> u64 {
+pub(super) fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -240,6 +246,22 @@ where
         }
     }
 
+    /// How many of the closing runs will free a slot below the limit in
+    /// force (all of them, unless a lowered limit is still above the live
+    /// runs).
+    fn slots_coming(&self) -> usize {
+        let over = self.runs.len().saturating_sub(self.rules.max_active);
+        self.closing.saturating_sub(over)
+    }
+
+    /// A run left: it counts as a slot release for the fairness bound
+    /// only if it freed a slot below the limit in force.
+    fn release(&mut self) {
+        if self.runs.len() < self.rules.max_active {
+            self.releases += 1;
+        }
+    }
+
     /// Inputs checked so far.
     pub fn steps(&self) -> u64 {
         self.step
@@ -292,6 +314,7 @@ where
         self.check_preemption(&touched)?;
         self.check_wake(wake_at)?;
         self.settle(touched)?;
+        self.check_trimmed()?;
         self.check_eviction()
     }
 

@@ -129,7 +129,7 @@ where
     /// With eviction on, after every input: no idle run holds a slot while
     /// more groups wait than closing runs will make room for.
     pub(super) fn check_eviction(&self) -> Verdict<K> {
-        if !self.rules.evict_idle || self.shut_down || self.starved.len() <= self.closing {
+        if !self.rules.evict_idle || self.shut_down || self.starved.len() <= self.slots_coming() {
             return Ok(());
         }
         let Some(&run) = self.idle_order.values().next() else {
@@ -142,5 +142,23 @@ where
             self.closing
         );
         self.fail(Property::Eviction, group.as_ref(), Some(run), detail)
+    }
+
+    /// After every input: no idle run stays open while more runs are open
+    /// than a lowered limit allows.
+    pub(super) fn check_trimmed(&self) -> Verdict<K> {
+        if self.shut_down || self.runs.len() - self.closing <= self.rules.max_active {
+            return Ok(());
+        }
+        let Some(&run) = self.idle_order.values().next() else {
+            return Ok(());
+        };
+        let group = self.runs.get(&run).map(|r| r.group.clone());
+        let detail = format!(
+            "{} runs open above the limit {}, and this run stays idle",
+            self.runs.len() - self.closing,
+            self.rules.max_active
+        );
+        self.fail(Property::GlobalLimit, group.as_ref(), Some(run), detail)
     }
 }

@@ -48,7 +48,7 @@
 //!   | `5ms pause <group>` / `5ms resume <group>` | [`Input::Pause`], [`Input::Resume`] |
 //!   | `5ms close <group>` | [`Input::CloseRun`] |
 //!   | `5ms turn run#<n> <attributes>` | [`Input::Turn`] |
-//!   | `5ms exited run#<n> clean` (or `failed`) | [`Input::Exited`] |
+//!   | `5ms exited run#<n> clean` (or `failed`, `fatal`, `retry_after=<duration>`) | [`Input::Exited`] |
 //!   | `5ms never-launched run#<n> messages` (or `task <id> [<payload>]`, `compact`) | [`Input::NeverLaunched`] |
 //!   | `5ms timeout` | [`Input::Timeout`] |
 //!   | `5ms shutdown` | [`Input::Shutdown`] |

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, TurnReport,
-    TurnStatus, Work,
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Limits, Policy, RunId,
+    TurnReport, TurnStatus, Work,
 };
 
 use super::excerpt;
@@ -102,11 +102,16 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
         "exited" => Input::Exited {
             run: parse_run(args.next(RUN)?)?,
             exit: {
-                let w = args.next("how the run exited, clean or failed")?;
+                let w = args
+                    .next("how the run exited: clean, failed, fatal or retry_after=<duration>")?;
                 match w.text.as_str() {
                     "clean" => Exit::Clean,
                     "failed" => Exit::Failed,
-                    _ => return Err(invalid(w, "exit", &w.text)),
+                    "fatal" => Exit::Fatal,
+                    text => match text.strip_prefix("retry_after=").and_then(parse_duration) {
+                        Some(after) => Exit::RetryAfter(after),
+                        None => return Err(invalid(w, "exit", &w.text)),
+                    },
                 }
             },
         },
@@ -124,6 +129,9 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
                     _ => return Err(invalid(w, "work", &w.text)),
                 }
             },
+        },
+        "limits" => Input::SetLimits {
+            limits: parse_limits(args)?,
         },
         "timeout" => Input::Timeout,
         "shutdown" => Input::Shutdown,
@@ -264,6 +272,28 @@ fn parse_turn_report(args: &mut Args<'_>) -> Located<TurnReport> {
     })
 }
 
+/// `max_active=N [max_queued_tasks=N] [max_group_tasks=N]`: a cap left
+/// out is off.
+fn parse_limits(args: &mut Args<'_>) -> Located<Limits> {
+    let (mut max_active, mut total, mut group) = (None, None, None);
+    for word in args.rest() {
+        let a = Attr::of(word);
+        match a.key {
+            "max_active" => a.valued(&mut max_active, "max_active", parse_uint::<usize>)?,
+            "max_queued_tasks" => a.valued(&mut total, "max_queued_tasks", parse_uint::<usize>)?,
+            "max_group_tasks" => a.valued(&mut group, "max_group_tasks", parse_uint::<usize>)?,
+            key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
+        }
+    }
+    let max_active = max_active.ok_or((
+        args.end,
+        ParseErrorKind::MissingArgument("max_active=<slots>"),
+    ))?;
+    Ok(Limits::new(max_active)
+        .with_max_queued_tasks(total)
+        .with_max_group_tasks(group))
+}
+
 fn parse_compaction(s: &str) -> Option<Compaction> {
     let (trigger, tokens) = match s.split_once(':') {
         Some((t, n)) => (t, Some(parse_uint::<u64>(n)?)),
@@ -287,6 +317,7 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     let (mut kill_grace, mut max_turn, mut max_compact) = (None, None, None);
     let (mut max_run, mut stall, mut shutdown_grace) = (None, None, None);
     let (mut start_grace, mut evict_idle) = (None, None);
+    let (mut max_queued_tasks, mut max_group_tasks) = (None, None);
     let optional = |v: &str| match v {
         "off" => Some(None),
         v => parse_duration(v).map(Some),
@@ -317,6 +348,14 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
             "shutdown_grace" => a.valued(&mut shutdown_grace, "shutdown_grace", parse_duration)?,
             "start_grace" => a.valued(&mut start_grace, "start_grace", parse_duration)?,
             "evict_idle" => a.valued(&mut evict_idle, "evict_idle", parse_on_off)?,
+            "max_queued_tasks" => a.valued(
+                &mut max_queued_tasks,
+                "max_queued_tasks",
+                parse_uint::<usize>,
+            )?,
+            "max_group_tasks" => {
+                a.valued(&mut max_group_tasks, "max_group_tasks", parse_uint::<usize>)?
+            }
             key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
         }
     }
@@ -372,6 +411,9 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     if let Some(v) = evict_idle {
         c = c.with_evict_idle(v);
     }
+    c = c
+        .with_max_queued_tasks(max_queued_tasks)
+        .with_max_group_tasks(max_group_tasks);
     Ok(c)
 }
 

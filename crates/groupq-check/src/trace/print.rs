@@ -44,6 +44,7 @@ impl fmt::Display for Trace {
         if !c.evict_idle() {
             f.write_str(" evict_idle=off")?;
         }
+        write_caps(f, c.max_queued_tasks(), c.max_group_tasks())?;
         f.write_char('\n')?;
         for step in &self.steps {
             writeln!(f, "{step}")?;
@@ -72,14 +73,18 @@ impl fmt::Display for Step {
                 write!(f, "turn {run}")?;
                 write_turn_report(f, report)
             }
-            Input::Exited { run, exit } => write!(
-                f,
-                "exited {run} {}",
-                match exit {
-                    Exit::Clean => "clean",
-                    Exit::Failed => "failed",
-                }
-            ),
+            Input::Exited { run, exit } => match exit {
+                Exit::RetryAfter(after) => write!(f, "exited {run} retry_after={}", Dur(*after)),
+                exit => write!(
+                    f,
+                    "exited {run} {}",
+                    match exit {
+                        Exit::Clean => "clean",
+                        Exit::Fatal => "fatal",
+                        _ => "failed",
+                    }
+                ),
+            },
             Input::NeverLaunched { run, work } => match work {
                 Work::Messages => write!(f, "never-launched {run} messages"),
                 Work::Task { id, payload } => {
@@ -87,11 +92,30 @@ impl fmt::Display for Step {
                 }
                 Work::Compact => write!(f, "never-launched {run} compact"),
             },
+            Input::SetLimits { limits } => {
+                write!(f, "limits max_active={}", limits.max_active)?;
+                write_caps(f, limits.max_queued_tasks, limits.max_group_tasks)
+            }
             Input::Timeout => write!(f, "timeout"),
             Input::Shutdown => write!(f, "shutdown"),
             other => write!(f, "# an input this format does not know: {other:?}"),
         }
     }
+}
+
+/// The caps on queued tasks that are on.
+fn write_caps(
+    f: &mut fmt::Formatter<'_>,
+    total: Option<usize>,
+    group: Option<usize>,
+) -> fmt::Result {
+    if let Some(cap) = total {
+        write!(f, " max_queued_tasks={cap}")?;
+    }
+    if let Some(cap) = group {
+        write!(f, " max_group_tasks={cap}")?;
+    }
+    Ok(())
 }
 
 fn write_turn_report(f: &mut fmt::Formatter<'_>, o: &TurnReport) -> fmt::Result {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Policy, RunId, Time,
+    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Limits, Policy, RunId, Time,
     TurnReport, TurnStatus, Work,
 };
 
@@ -349,7 +349,9 @@ fn every_parse_error_kind_reports_its_line_and_column() {
             "0ms exited run#1  ",
             1,
             17,
-            K::MissingArgument("how the run exited, clean or failed"),
+            K::MissingArgument(
+                "how the run exited: clean, failed, fatal or retry_after=<duration>",
+            ),
         ),
         (
             "0ms turn run#1 replied",
@@ -607,14 +609,21 @@ fn config() -> impl Strategy<Value = Config> {
             any::<bool>(),
         ),
         lifecycle,
+        (
+            proptest::option::of(any::<usize>()),
+            proptest::option::of(any::<usize>()),
+        ),
     )
         .prop_map(
             |(
                 (max_active, legacy, base, retries),
                 (idle, warn, auto, notices, records),
                 (kill, turn, compact, life, stall, grace, start_grace, evict),
+                (total, group),
             )| {
                 Config::default()
+                    .with_max_queued_tasks(total)
+                    .with_max_group_tasks(group)
                     .with_start_grace(start_grace)
                     .with_evict_idle(evict)
                     .with_kill_grace(kill)
@@ -702,9 +711,14 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
             run,
             report: output
         }),
-        (run(), any::<bool>()).prop_map(|(run, clean)| Input::Exited {
+        (run(), 0..4u8, duration()).prop_map(|(run, how, after)| Input::Exited {
             run,
-            exit: if clean { Exit::Clean } else { Exit::Failed },
+            exit: match how {
+                0 => Exit::Clean,
+                1 => Exit::Failed,
+                2 => Exit::Fatal,
+                _ => Exit::RetryAfter(after),
+            },
         }),
         (run(), text(), text(), 0..3u8).prop_map(|(run, id, payload, kind)| {
             Input::NeverLaunched {
@@ -716,6 +730,16 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
                 },
             }
         }),
+        (
+            any::<usize>(),
+            proptest::option::of(any::<usize>()),
+            proptest::option::of(any::<usize>())
+        )
+            .prop_map(|(max_active, total, group)| Input::SetLimits {
+                limits: Limits::new(max_active)
+                    .with_max_queued_tasks(total)
+                    .with_max_group_tasks(group),
+            }),
         Just(Input::Timeout),
         Just(Input::Shutdown),
     ]

@@ -261,7 +261,9 @@ pub(crate) fn replay(
         host.discard_effects();
     }
     drop(_span);
-    if host.machine().config() != &config && !host.renewable() {
+    // Limits may change while work remains (they apply at once); the rest
+    // of a configuration may not.
+    if !host.machine().config().same_but_limits(&config) && !host.renewable() {
         return Err(StateError::ConfigChanged);
     }
     host.reset_counters();

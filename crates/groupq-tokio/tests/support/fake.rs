@@ -163,6 +163,8 @@ impl Runs {
                 tokens: None,
                 context_limit: None,
                 compacted_from: None,
+                fatal: false,
+                retry_after_ms: None,
             }),
         );
         self.line(run, AgentLine::Idle);

@@ -1,0 +1,73 @@
+//! Limits changed while the machine runs ([`SetLimits`](crate::SetLimits)):
+//! raising `max_active` starts waiting groups, lowering it closes idle runs
+//! above the new limit; and the caps on queued tasks.
+
+use std::hash::Hash;
+
+use crate::config::Limits;
+use crate::error::Error;
+use crate::input::TaskRefusal;
+use crate::machine::Machine;
+use crate::output::CloseReason;
+use crate::state::GroupIdx;
+
+impl<K, T, P> Machine<K, T, P>
+where
+    K: Clone + Eq + Hash,
+    T: Clone + Eq + Hash,
+{
+    /// [`SetLimits`](crate::SetLimits): the new limits hold from now on.
+    pub(crate) fn on_set_limits(&mut self, limits: Limits) -> Result<(), Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        limits.validate()?;
+        let config = std::mem::take(&mut self.config);
+        self.config = config.with_limits(limits);
+        self.trim_to_limit();
+        self.drain_line();
+        self.evict_for_waiting();
+        Ok(())
+    }
+
+    /// While more runs are open (live, not closing) than `max_active`
+    /// allows, closes the run idle longest; busy runs finish their turn and
+    /// are closed here when they go idle. Only a lowered limit makes this
+    /// do anything: runs start only in free slots.
+    pub(super) fn trim_to_limit(&mut self) {
+        while self.runs.len() - self.runs.closing() > self.config.max_active() {
+            let Some(idx) = self.runs.longest_idle() else {
+                return;
+            };
+            let Some(g) = self.runs.get(idx).map(|r| r.group) else {
+                return;
+            };
+            self.close(g, CloseReason::LimitLowered);
+        }
+    }
+
+    /// How many of the closing runs will free a slot a waiting group can
+    /// take: above a lowered limit, an exit only brings the live runs down
+    /// towards it.
+    pub(super) fn slots_coming(&self) -> usize {
+        let over = self.runs.len().saturating_sub(self.config.max_active());
+        self.runs.closing().saturating_sub(over)
+    }
+
+    /// The cap a new task of group `g` would exceed, if any. Counts queued
+    /// tasks only: a running task is not queued, a compact job is not a
+    /// task.
+    pub(super) fn task_cap_reached(&self, g: GroupIdx) -> Option<TaskRefusal> {
+        if let Some(cap) = self.config.max_group_tasks() {
+            if self.groups.get(g).jobs.tasks() >= cap {
+                return Some(TaskRefusal::GroupFull { cap });
+            }
+        }
+        if let Some(cap) = self.config.max_queued_tasks() {
+            if self.jobs.tasks() >= cap {
+                return Some(TaskRefusal::QueueFull { cap });
+            }
+        }
+        None
+    }
+}
