@@ -40,24 +40,20 @@ where
         if self.shut_down {
             return Err(Error::ShutDown);
         }
+        // With a cap on, a full queue refuses the task before anything
+        // changes, the group index included (a duplicate is a duplicate
+        // whatever the caps). Off, nothing is probed twice.
+        if self.config.max_group_tasks().is_some() | self.config.max_queued_tasks().is_some() {
+            if let Some(why) = self.task_refusal(&group, &id) {
+                return Ok(TaskAnswer::Refused(why));
+            }
+        }
         // One probe of the group index; a duplicate can only be found in a
         // group that already exists, so tracking first is harmless.
         let g = self.groups.track(group);
         let group = self.groups.get_mut(g);
         let live = self.runs.get(group.live);
         let live_duplicate = live.is_some_and(|r| r.task.as_ref() == Some(&id));
-        // A duplicate is a duplicate whatever the caps; else a full queue
-        // refuses it before anything changes (a group tracked for it alone
-        // is forgotten again).
-        let capped = (self.config.max_group_tasks().is_some()
-            | self.config.max_queued_tasks().is_some())
-            && !live_duplicate
-            && !self.jobs.is_queued(&group.jobs, g, &id);
-        if let Some(why) = capped.then(|| self.task_cap_reached(g)).flatten() {
-            self.groups.forget_if_empty(g);
-            return Ok(TaskAnswer::Refused(why));
-        }
-        let group = self.groups.get_mut(g);
         let queued = match live_duplicate {
             true => Err((id, payload)),
             false => {

@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::input::TaskRefusal;
 use crate::machine::Machine;
 use crate::output::CloseReason;
-use crate::state::GroupIdx;
 
 impl<K, T, P> Machine<K, T, P>
 where
@@ -54,20 +53,25 @@ where
         self.runs.closing().saturating_sub(over)
     }
 
-    /// The cap a new task of group `g` would exceed, if any. Counts queued
-    /// tasks only: a running task is not queued, a compact job is not a
-    /// task.
-    pub(super) fn task_cap_reached(&self, g: GroupIdx) -> Option<TaskRefusal> {
-        if let Some(cap) = self.config.max_group_tasks() {
-            if self.groups.get(g).jobs.tasks() >= cap {
-                return Some(TaskRefusal::GroupFull { cap });
+    /// The cap a task `id` of `group` would exceed, if it is not a
+    /// duplicate. Counts queued tasks only: a running task is not queued,
+    /// a compact job is not a task. Reads only.
+    pub(super) fn task_refusal(&self, group: &K, id: &T) -> Option<TaskRefusal> {
+        let here = match self.groups.find(group) {
+            Some(g) => {
+                let grp = self.groups.get(g);
+                let running = self.runs.get(grp.live).and_then(|r| r.task.as_ref());
+                if running == Some(id) || self.jobs.is_queued(&grp.jobs, g, id) {
+                    return None;
+                }
+                grp.jobs.tasks()
             }
+            None => 0,
+        };
+        if let Some(cap) = self.config.max_group_tasks().filter(|&cap| here >= cap) {
+            return Some(TaskRefusal::GroupFull { cap });
         }
-        if let Some(cap) = self.config.max_queued_tasks() {
-            if self.jobs.tasks() >= cap {
-                return Some(TaskRefusal::QueueFull { cap });
-            }
-        }
-        None
+        let cap = self.config.max_queued_tasks()?;
+        (self.jobs.tasks() >= cap).then_some(TaskRefusal::QueueFull { cap })
     }
 }
