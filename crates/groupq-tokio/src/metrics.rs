@@ -114,6 +114,7 @@ pub(crate) struct Shared {
     waiting_groups: Gauge,
     unread_messages: Gauge,
     free_slots: Gauge,
+    max_active: Gauge,
     waited: Seconds,
     lived: Seconds,
     registry: Registry,
@@ -137,6 +138,7 @@ impl Shared {
             waiting_groups: Gauge::default(),
             unread_messages: Gauge::default(),
             free_slots: Gauge::default(),
+            max_active: Gauge::default(),
             waited: Seconds::new_with_constructor(seconds),
             lived: Seconds::new_with_constructor(seconds),
             registry: Registry::default(),
@@ -162,6 +164,11 @@ impl Shared {
                 &shared.unread_messages,
             ),
             ("groupq_free_slots", "Slots free", &shared.free_slots),
+            (
+                "groupq_max_active",
+                "The limit on live runs in force (the config's, or the last set_limits')",
+                &shared.max_active,
+            ),
         ] {
             registry.register(name, help, gauge.clone());
         }
@@ -194,6 +201,7 @@ impl Shared {
         gauge(&self.waiting_groups, stats.core.waiting_groups);
         gauge(&self.unread_messages, stats.unread_messages);
         gauge(&self.free_slots, stats.core.free_slots);
+        gauge(&self.max_active, stats.core.max_active);
     }
 
     /// A run started after its work waited `waited`.

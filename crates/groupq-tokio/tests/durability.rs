@@ -512,6 +512,9 @@ async fn limits_set_while_running_survive_restarts_unless_the_configured_ones_ch
     handle.message("a", "one").await.unwrap();
     host.spawned().await;
     handle.set_limits(Limits::new(1)).await.unwrap();
+    // The operator sees the limit in force.
+    let text = handle.prometheus();
+    assert!(text.contains("\ngroupq_max_active 1\n"), "{text}");
     let refused = handle.set_limits(Limits::new(0)).await;
     assert!(refused.is_err(), "{refused:?}");
     handle.message("b", "two").await.unwrap();
