@@ -35,13 +35,9 @@ where
     /// do anything: runs start only in free slots.
     pub(super) fn trim_to_limit(&mut self) {
         while self.runs.len() - self.runs.closing() > self.config.max_active() {
-            let Some(idx) = self.runs.longest_idle() else {
+            if !self.close_longest_idle(CloseReason::LimitLowered) {
                 return;
-            };
-            let Some(g) = self.runs.get(idx).map(|r| r.group) else {
-                return;
-            };
-            self.close(g, CloseReason::LimitLowered);
+            }
         }
     }
 

@@ -179,14 +179,21 @@ where
             return;
         }
         while self.line.len() > self.slots_coming() {
-            let Some(idx) = self.runs.longest_idle() else {
+            if !self.close_longest_idle(CloseReason::Evicted) {
                 return;
-            };
-            let Some(g) = self.runs.get(idx).map(|r| r.group) else {
-                return;
-            };
-            self.close(g, CloseReason::Evicted);
+            }
         }
+    }
+
+    /// Closes the run idle longest, if there is one: eviction's and a
+    /// lowered limit's one way to free a slot.
+    fn close_longest_idle(&mut self, reason: CloseReason) -> bool {
+        let idle = self.runs.longest_idle();
+        let Some(g) = idle.and_then(|idx| self.runs.get(idx)).map(|r| r.group) else {
+            return false;
+        };
+        self.close(g, reason);
+        true
     }
 
     /// Group `g`'s run just exited and freed a slot.

@@ -215,7 +215,7 @@ where
             }
             CloseReason::LimitLowered => {
                 let longest = self.idle_order.values().next() == Some(&run);
-                !self.shut_down && longest && self.runs.len() - self.closing > self.rules.max_active
+                !self.shut_down && longest && self.open_runs() > self.rules.max_active
             }
             _ => false,
         }

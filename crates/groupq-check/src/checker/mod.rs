@@ -254,6 +254,11 @@ where
         self.closing.saturating_sub(over)
     }
 
+    /// Live runs whose input is not closed.
+    fn open_runs(&self) -> usize {
+        self.runs.len() - self.closing
+    }
+
     /// A run left: it counts as a slot release for the fairness bound
     /// only if it freed a slot below the limit in force.
     fn release(&mut self) {

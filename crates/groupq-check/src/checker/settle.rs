@@ -147,7 +147,7 @@ where
     /// After every input: no idle run stays open while more runs are open
     /// than a lowered limit allows.
     pub(super) fn check_trimmed(&self) -> Verdict<K> {
-        if self.shut_down || self.runs.len() - self.closing <= self.rules.max_active {
+        if self.shut_down || self.open_runs() <= self.rules.max_active {
             return Ok(());
         }
         let Some(&run) = self.idle_order.values().next() else {
@@ -156,7 +156,7 @@ where
         let group = self.runs.get(&run).map(|r| r.group.clone());
         let detail = format!(
             "{} runs open above the limit {}, and this run stays idle",
-            self.runs.len() - self.closing,
+            self.open_runs(),
             self.rules.max_active
         );
         self.fail(Property::GlobalLimit, group.as_ref(), Some(run), detail)
