@@ -478,7 +478,7 @@ mod turn_report;
 mod view;
 mod work;
 
-pub use config::{Config, ConfigError, Limits, Policy};
+pub use config::{Breaker, Config, ConfigError, Debounce, Limits, Policy};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
@@ -493,5 +493,7 @@ pub use output::{CloseReason, Command, Dropped, Notice, Output, Pending, Record}
 pub use step::{Steppable, Stepped};
 pub use time::{Epoch, Time};
 pub use turn_report::{Compaction, CompactionTrigger, ContextStats, TurnReport, TurnStatus};
-pub use view::{Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats};
+pub use view::{
+    BreakerStatus, Explain, JobInfo, LiveRun, PendingGroup, RunInfo, ShutdownReport, Stats,
+};
 pub use work::{Exit, RunId, RunState, Work, WorkKind};

@@ -1,6 +1,8 @@
 //! What the core tells the adapter: [`Output`], drained by
 //! [`Machine::poll`](crate::Machine::poll).
 
+use std::time::Duration;
+
 use crate::time::Time;
 use crate::work::{RunId, Work};
 
@@ -131,6 +133,20 @@ pub enum Command<K, T, P> {
         /// The group.
         group: K,
     },
+    /// The crash-loop breaker opened ([`Config::with_breaker`](crate::Config::with_breaker),
+    /// B15): runs of several groups failed fast, so no run starts until
+    /// `until`; then one starts as a probe. Work keeps queueing. Tell the
+    /// operator: something every run needs is broken (an image, a key).
+    BreakerOpened {
+        /// When the probe may start.
+        until: Time,
+        /// How long the breaker stays open this time (doubling per failed
+        /// probe).
+        cooldown: Duration,
+    },
+    /// The probe lived (or exited without failing fast): the breaker is
+    /// closed and waiting groups start again.
+    BreakerClosed,
 }
 
 /// Work that can wait in a group.

@@ -116,6 +116,10 @@ pub struct Explain<T> {
     pub compact_pending: bool,
     /// An operator paused it: nothing is started for it until resumed.
     pub paused: bool,
+    /// Its messages run waits for a burst of messages to end, until this
+    /// time at the latest (debounce).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub debounced_until: Option<Time>,
     /// The last context statistics a turn reported.
     pub last_context: Option<ContextStats>,
 }
@@ -147,6 +151,9 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
         if self.paused {
             write!(f, "; paused")?;
         }
+        if let Some(at) = self.debounced_until {
+            write!(f, "; debounced until {at}")?;
+        }
         if let Some(p) = self.last_context.and_then(|c| c.effective_percent()) {
             write!(f, "; context {p}%")?;
         }
@@ -176,4 +183,28 @@ pub struct Stats {
     pub deadlines: usize,
     /// Shutdown was accepted.
     pub shut_down: bool,
+    /// Where the crash-loop breaker stands.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub breaker: BreakerStatus,
+}
+
+/// Where the crash-loop breaker stands ([`Stats::breaker`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum BreakerStatus {
+    /// Runs start as usual (or no breaker is configured).
+    #[default]
+    Closed,
+    /// No run starts until then.
+    Open {
+        /// When one run may start as the probe.
+        until: Time,
+    },
+    /// The cooldown is over: the next run to start is the probe, or this
+    /// one is, and nothing else starts until it has lived long enough.
+    Probing {
+        /// The probe, once it started.
+        probe: Option<RunId>,
+    },
 }

@@ -5,7 +5,8 @@ mod common;
 
 use common::{mins, reply_at, secs, Pair};
 use groupq::{
-    ContextStats, Explain, JobInfo, RunInfo, RunState, Stats, Time, TurnReport, WorkKind,
+    BreakerStatus, ContextStats, Explain, JobInfo, RunInfo, RunState, Stats, Time, TurnReport,
+    WorkKind,
 };
 
 #[test]
@@ -57,6 +58,7 @@ fn explain_shows_pending_jobs_unread_messages_and_place_in_line() {
             retry_at: None,
             compact_pending: false,
             paused: false,
+            debounced_until: None,
             last_context: None,
         }
     );
@@ -155,6 +157,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             queued_jobs: 3,
             deadlines: 2, // a's idle deadline, b's turn deadline
             shut_down: false,
+            breaker: BreakerStatus::Closed,
         }
     );
     p.shutdown();
@@ -171,6 +174,7 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             // deadline and its shutdown grace.
             deadlines: 3,
             shut_down: true,
+            breaker: BreakerStatus::Closed,
         }
     );
 }

@@ -352,14 +352,24 @@ fn generated_sequences_reach_every_kind_of_input_and_output() {
                     Output::Command(Command::RollbackCursor { .. }) => count("rollback"),
                     Output::Command(Command::RecordCompaction { .. }) => count("record compaction"),
                     Output::Command(Command::TerminalFailure { .. }) => count("terminal failure"),
+                    Output::Command(Command::BreakerOpened { .. }) => count("breaker opened"),
+                    Output::Command(Command::BreakerClosed) => count("breaker closed"),
                     _ => {}
                 }
+            }
+            if q.groups()
+                .any(|g| q.explain(g).is_some_and(|e| e.debounced_until.is_some()))
+            {
+                *seen.entry("debouncing").or_default() += 1;
             }
             h.observe(at, &input, &answer, &outputs);
         }
     }
     println!("{seen:#?}");
     for what in [
+        "breaker opened",
+        "breaker closed",
+        "debouncing",
         "stale run",
         "unknown run",
         "time backwards",

@@ -23,7 +23,9 @@ where
         while let Some(key) = self.timers.pop_due(now) {
             match timers::split(key) {
                 Timer::Retry(g) => self.on_retry_due(g),
+                Timer::Debounce(g) => self.on_debounce_due(g),
                 Timer::Run(idx, timer) => self.on_run_due(idx, timer),
+                Timer::Breaker => self.on_breaker_due(),
             }
         }
     }

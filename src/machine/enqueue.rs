@@ -14,12 +14,18 @@ where
     T: Clone + Eq + Hash,
 {
     /// [`Message`](crate::Message): mark the group as having unread
-    /// messages and wake it (spawn in a free slot, or join the line once).
+    /// messages and wake it (spawn in a free slot, or join the line once),
+    /// or let it wait for the burst to end (debounce).
     pub(crate) fn on_message(&mut self, group: K) -> Result<(), Error> {
         if self.shut_down {
             return Err(Error::ShutDown);
         }
         let g = self.groups.track(group);
+        if let Some(debounce) = self.config.debounce() {
+            if self.debounce(g, debounce) {
+                return Ok(());
+            }
+        }
         self.request_messages(g);
         Ok(())
     }

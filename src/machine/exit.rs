@@ -42,11 +42,12 @@ where
             if messages {
                 group.failures = 0;
             }
-            if let Some(id) = r.task.filter(|_| failed) {
+            if let Some(id) = r.task.clone().filter(|_| failed) {
                 self.record(g, |group| Record::TaskFailed { group, run, id });
             }
         }
         self.queue_pending_compact(g);
+        self.breaker_on_exit(g, &r, failed);
         self.release_slot(g);
         self.groups.forget_if_empty(g);
         Ok(())
@@ -74,6 +75,7 @@ where
         let (g, r) = self.runs.finish(run)?;
         let idx = std::mem::replace(&mut self.groups.get_mut(g).live, NIL);
         self.disarm_all(idx, r.state, !r.killed);
+        self.breaker_on_never_launched(run);
         let group = self.groups.get_mut(g);
         let answer = match work {
             Work::Messages => {

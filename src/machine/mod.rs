@@ -7,6 +7,8 @@
 //! | route | file |
 //! |---|---|
 //! | message, task | `enqueue.rs` |
+//! | debounce of a burst of messages | `debounce.rs` |
+//! | crash-loop breaker | `breaker.rs` |
 //! | pipe, idle | `lifecycle.rs` |
 //! | turn report, compaction trigger | `turn.rs` |
 //! | exit, rollback, retry scheduling | `exit.rs` |
@@ -23,6 +25,7 @@ use std::hash::Hash;
 use crate::config::{Config, Policy};
 use crate::error::Error;
 use crate::output::{CloseReason, Command, Output, Record};
+use crate::state::breaker::BreakerState;
 use crate::state::groups::Groups;
 use crate::state::jobs::{Job, Jobs};
 use crate::state::line::Line;
@@ -32,7 +35,9 @@ use crate::state::{GroupIdx, NIL};
 use crate::time::Time;
 use crate::work::{RunId, RunState, Work, WorkKind};
 
+mod breaker;
 mod deadlines;
+mod debounce;
 mod enqueue;
 mod exit;
 mod lifecycle;
@@ -78,6 +83,7 @@ pub struct Machine<K, T, P> {
     jobs: Jobs<T, P>,
     line: Line,
     timers: Timers,
+    breaker: BreakerState<K>,
     /// The run deadlines' durations, from the config.
     #[cfg_attr(feature = "serde", serde(skip_serializing))]
     durations: RunDurations,
@@ -107,6 +113,7 @@ where
             jobs: Jobs::default(),
             line: Line::default(),
             timers: Timers::default(),
+            breaker: BreakerState::default(),
             out: VecDeque::new(),
         })
     }
@@ -142,6 +149,7 @@ where
     #[inline]
     fn wake(&mut self, g: GroupIdx) {
         debug_assert!(!self.shut_down);
+        self.end_debounce(g);
         if !self.groups.get(g).is_asleep() || self.groups.is_paused(g) {
             return;
         }
@@ -178,7 +186,7 @@ where
         if !self.config.evict_idle() || self.shut_down {
             return;
         }
-        while self.line.len() > self.slots_coming() {
+        while self.slots_wanted() > self.slots_coming() {
             if !self.close_longest_idle(CloseReason::Evicted) {
                 return;
             }
@@ -244,9 +252,11 @@ where
         }
     }
 
+    /// A run may start now: a slot is free below the limit in force and
+    /// the breaker lets it through.
     #[inline]
     fn has_free_slot(&self) -> bool {
-        self.runs.len() < self.config.max_active()
+        (self.runs.len() < self.config.max_active()) & self.breaker.admits()
     }
 
     /// Starts the group's next work in a free slot: jobs (compact, tasks) in
@@ -280,8 +290,9 @@ where
             }
         };
         let kind = work.kind();
-        let idx = self.runs.start(g, Run::new(run, g, kind, task));
+        let idx = self.runs.start(g, Run::new(run, g, kind, task, self.now));
         group.live = idx;
+        self.breaker_on_start(run);
         // Every run must make progress: a turn deadline from the start, the
         // life cap and the stall watch if configured (with the start grace
         // until its first sign of life).
@@ -477,6 +488,7 @@ where
             .field("jobs", &self.jobs)
             .field("line", &self.line)
             .field("timers", &self.timers)
+            .field("breaker", &self.breaker)
             .field("out", &self.out)
             .finish()
     }
@@ -499,6 +511,7 @@ where
             && self.jobs == other.jobs
             && self.line == other.line
             && self.timers == other.timers
+            && self.breaker == other.breaker
             && self.out == other.out
     }
 }

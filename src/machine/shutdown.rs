@@ -46,6 +46,8 @@ where
         }
         self.shut_down = true;
         self.groups.clear_paused();
+        self.cancel_debounces();
+        self.end_breaker();
         while self.line.pop(&mut self.groups).is_some() {}
         // Table order: deterministic, independent of hashing.
         for (g, key) in indices.into_iter().zip(keys) {

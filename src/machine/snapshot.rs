@@ -18,11 +18,12 @@ use thiserror::Error;
 use crate::config::{Config, ConfigError};
 use crate::machine::Machine;
 use crate::output::Output;
+use crate::state::breaker::BreakerState;
 use crate::state::groups::Groups;
 use crate::state::jobs::Jobs;
 use crate::state::line::Line;
 use crate::state::runs::Runs;
-use crate::state::timers::{RunDurations, Timers};
+use crate::state::timers::{self, RunDurations, Timers};
 use crate::state::NIL;
 use crate::time::Time;
 
@@ -44,6 +45,7 @@ pub enum SnapshotError {
 /// The serialized form, as read back: the machine's fields without its
 /// derived ones.
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "K: Deserialize<'de>, T: Deserialize<'de>, P: Deserialize<'de>"))]
 pub(crate) struct Snapshot<K, T, P> {
     config: Config,
     now: Time,
@@ -53,6 +55,8 @@ pub(crate) struct Snapshot<K, T, P> {
     jobs: Jobs<T, P>,
     line: Line,
     timers: Timers,
+    #[serde(default)]
+    breaker: BreakerState<K>,
     out: Vec<IgnoredAny>,
 }
 
@@ -90,6 +94,7 @@ where
             jobs: s.jobs,
             line: s.line,
             timers: s.timers,
+            breaker: s.breaker,
             out: VecDeque::new(),
         };
         m.restore().map_err(SnapshotError::Inconsistent)?;
@@ -116,7 +121,23 @@ where
         let queues = self.groups.indices().map(|g| (g, &self.groups.get(g).jobs));
         self.jobs.restore(queues)?;
         self.line.check(&self.groups)?;
+        self.timers.upgrade()?;
         self.timers.check(&self.groups, &self.runs)?;
+        for g in self.groups.indices() {
+            let debouncing = self.groups.debouncing(g).is_some();
+            let armed = self.timers.get(timers::debounce_key(g)).is_some();
+            if debouncing != armed {
+                return Err("a group's debounce and its timer disagree");
+            }
+        }
+        let armed = self.timers.get(timers::BREAKER_KEY).is_some();
+        match self.config.breaker() {
+            Some(b) => self.breaker.check(b.groups, armed)?,
+            None if armed || self.breaker != BreakerState::default() => {
+                return Err("a breaker is kept with none configured")
+            }
+            None => {}
+        }
         Ok(())
     }
 }

@@ -51,6 +51,7 @@ where
                 .flatten(),
             compact_pending: group.compact_pending,
             paused: self.groups.is_paused(g),
+            debounced_until: self.debounced_until(g),
             last_context: self.groups.context(g),
         })
     }
@@ -80,6 +81,7 @@ where
             queued_jobs: self.jobs.len(),
             deadlines: self.timers.len(),
             shut_down: self.shut_down,
+            breaker: self.breaker_status(),
         }
     }
 }

@@ -7,11 +7,12 @@
 //! stable while the group is tracked and reused afterwards.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::state::jobs::Queue;
 use crate::state::{GroupIdx, LineLink, NIL};
+use crate::time::Time;
 use crate::turn_report::ContextStats;
 
 /// Everything the core knows about one group.
@@ -103,6 +104,12 @@ pub(crate) struct Groups<K> {
     /// Groups an operator paused. Rare, so kept out of [`Group`]: the hot
     /// paths only look when it is not empty.
     paused: BTreeSet<GroupIdx>,
+    /// Groups whose messages run waits for a burst to end, with the latest
+    /// time it may start (the first message plus `max_wait`). Only groups
+    /// with unread messages, no run and not in line; their debounce timer
+    /// is armed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    debouncing: BTreeMap<GroupIdx, Time>,
 }
 
 impl<K> Default for Groups<K> {
@@ -113,6 +120,7 @@ impl<K> Default for Groups<K> {
             free: Vec::new(),
             contexts: Vec::new(),
             paused: BTreeSet::new(),
+            debouncing: BTreeMap::new(),
         }
     }
 }
@@ -213,6 +221,32 @@ impl<K> Groups<K> {
         !self.paused.is_empty() && self.paused.contains(&g)
     }
 
+    /// The latest start of group `g`'s debounced messages run, if it is
+    /// debouncing.
+    #[inline]
+    pub(crate) fn debouncing(&self, g: GroupIdx) -> Option<Time> {
+        if self.debouncing.is_empty() {
+            return None;
+        }
+        self.debouncing.get(&g).copied()
+    }
+
+    /// Group `g` debounces until `latest` at most.
+    pub(crate) fn set_debouncing(&mut self, g: GroupIdx, latest: Time) {
+        self.debouncing.insert(g, latest);
+    }
+
+    /// Group `g` stops debouncing; whether it was.
+    #[inline]
+    pub(crate) fn stop_debouncing(&mut self, g: GroupIdx) -> bool {
+        !self.debouncing.is_empty() && self.debouncing.remove(&g).is_some()
+    }
+
+    /// Every debouncing group, in index order (at shutdown).
+    pub(crate) fn take_debouncing(&mut self) -> Vec<GroupIdx> {
+        std::mem::take(&mut self.debouncing).into_keys().collect()
+    }
+
     /// Resumes every group (at shutdown: nothing starts any more).
     pub(crate) fn clear_paused(&mut self) {
         self.paused.clear();
@@ -248,6 +282,7 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Groups<K> {
             .field("table", &self.table)
             .field("contexts", &self.contexts)
             .field("paused", &self.paused)
+            .field("debouncing", &self.debouncing)
             .finish_non_exhaustive()
     }
 }
@@ -263,6 +298,7 @@ impl<K: Eq + Hash> PartialEq for Groups<K> {
             && self.table == other.table
             && self.free == other.free
             && self.paused == other.paused
+            && self.debouncing == other.debouncing
             && same_contexts
     }
 }
@@ -273,7 +309,8 @@ impl<K: Eq + Hash> PartialEq for Groups<K> {
 impl<K: Clone + Eq + Hash> Groups<K> {
     pub(crate) fn restore(&mut self) -> Result<(), &'static str> {
         let n = self.table.len();
-        if n >= NIL as usize / 2 {
+        // Group timer keys are `g << 2` (`timers.rs`).
+        if n >= NIL as usize / 4 {
             return Err("the group table is too large");
         }
         if !crate::state::free_list_matches(&self.table, &self.free) {
@@ -284,6 +321,13 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         }
         if self.paused.iter().any(|&g| self.try_get(g).is_none()) {
             return Err("a paused group is not tracked");
+        }
+        let debouncing = |g: &GroupIdx| {
+            self.try_get(*g)
+                .is_some_and(|group| group.unread & group.is_asleep())
+        };
+        if !self.debouncing.keys().all(debouncing) {
+            return Err("a debouncing group is not asleep with unread messages");
         }
         self.index.clear();
         for (g, group) in self.table.iter().enumerate() {

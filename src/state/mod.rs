@@ -10,6 +10,7 @@
 //! | [`runs::Runs`] | the live runs, by id and by index |
 //! | [`timers::Timers`] | every deadline, in one indexed heap |
 
+pub(crate) mod breaker;
 pub(crate) mod groups;
 pub(crate) mod jobs;
 pub(crate) mod line;

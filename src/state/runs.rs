@@ -16,6 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::Error;
 use crate::state::{GroupIdx, NIL};
+use crate::time::Time;
 use crate::work::{RunId, RunState, WorkKind};
 
 /// A live run, referred to by its group (`Group::live`).
@@ -39,6 +40,11 @@ pub(crate) struct Run<T> {
     pub(crate) piped_after_delivery: bool,
     /// `Kill` was emitted (at most once per run).
     pub(crate) killed: bool,
+    /// When it was spawned: the breaker's fast failures are measured from
+    /// it (absent from snapshots written before the breaker: a long time
+    /// ago).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) spawned: Time,
     /// Neighbours in the idle list (`NIL` at the ends, or when not idle).
     idle_prev: u32,
     idle_next: u32,
@@ -46,7 +52,13 @@ pub(crate) struct Run<T> {
 
 impl<T> Run<T> {
     /// A new busy run.
-    pub(crate) fn new(id: RunId, group: GroupIdx, kind: WorkKind, task: Option<T>) -> Self {
+    pub(crate) fn new(
+        id: RunId,
+        group: GroupIdx,
+        kind: WorkKind,
+        task: Option<T>,
+        spawned: Time,
+    ) -> Self {
         Run {
             id,
             group,
@@ -57,6 +69,7 @@ impl<T> Run<T> {
             delivered: false,
             piped_after_delivery: false,
             killed: false,
+            spawned,
             idle_prev: NIL,
             idle_next: NIL,
         }

@@ -1,10 +1,10 @@
 //! The timer table: every deadline the core keeps, in one indexed binary heap.
 //!
-//! A group owns one timer of its own (its retry) and its live run owns up to
-//! six ([`RunTimer`]). Each is addressed by a small integer key: group
-//! timers by group index, run timers by the run's index in the run table
-//! (at most `max_active` of them), so the key space stays as small as the
-//! tables. The heap keeps each key's position, so re-arming or cancelling is
+//! A group owns two timers of its own (its retry and its debounce), its
+//! live run up to six ([`RunTimer`]), and the machine one (its breaker).
+//! Each is addressed by a small integer key: group timers by group index,
+//! run timers by the run's index in the run table (at most `max_active` of
+//! them), so the key space stays as small as the tables. The heap keeps each key's position, so re-arming or cancelling is
 //! O(log n) and leaves no stale entries behind. Deadlines fire in
 //! `(deadline, order set)` order.
 
@@ -81,14 +81,30 @@ impl RunDurations {
 pub(crate) enum Timer {
     /// The group's retry.
     Retry(GroupIdx),
+    /// The group's debounce: its messages run may start.
+    Debounce(GroupIdx),
     /// A deadline of the live run at this run-table index.
     Run(u32, RunTimer),
+    /// The breaker's: its cooldown ends, or its probe has lived long enough.
+    Breaker,
 }
 
-/// The key of group `g`'s retry timer (even keys).
+/// The key layout: even keys are group timers (`g << 2`, plus 2 for the
+/// debounce), odd keys run timers (kinds 0–5), and the one kind-7 key the
+/// breaker's. Snapshots written before the debounce used layout 0, where
+/// a retry was `g << 1`; they are upgraded on restore.
+pub(crate) const LAYOUT: u8 = 1;
+
+/// The key of group `g`'s retry timer.
 #[inline]
 pub(crate) fn retry_key(g: GroupIdx) -> u32 {
-    g << 1
+    g << 2
+}
+
+/// The key of group `g`'s debounce timer.
+#[inline]
+pub(crate) fn debounce_key(g: GroupIdx) -> u32 {
+    (g << 2) | 2
 }
 
 /// The key of a run timer (odd keys): the run's table index and the kind.
@@ -97,11 +113,19 @@ pub(crate) fn run_key(run: u32, timer: RunTimer) -> u32 {
     (((run << 3) | timer as u32) << 1) | 1
 }
 
+/// The key of the breaker's timer: run kind 7, which no run timer uses.
+pub(crate) const BREAKER_KEY: u32 = (7 << 1) | 1;
+
 /// Whose timer `key` is.
 #[inline]
 pub(crate) fn split(key: u32) -> Timer {
     if key & 1 == 0 {
-        Timer::Retry(key >> 1)
+        match key & 2 {
+            0 => Timer::Retry(key >> 2),
+            _ => Timer::Debounce(key >> 2),
+        }
+    } else if key == BREAKER_KEY {
+        Timer::Breaker
     } else {
         let k = key >> 1;
         Timer::Run(k >> 3, RunTimer::from_bits(k & 7))
@@ -122,7 +146,7 @@ impl Entry {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Timers {
     heap: Vec<Entry>,
@@ -130,6 +154,20 @@ pub(crate) struct Timers {
     pos: Vec<u32>,
     /// Order in which deadlines were set: breaks ties.
     seq: u64,
+    /// The key layout ([`LAYOUT`]); absent from old snapshots (layout 0).
+    #[cfg_attr(feature = "serde", serde(default))]
+    layout: u8,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            heap: Vec::new(),
+            pos: Vec::new(),
+            seq: 0,
+            layout: LAYOUT,
+        }
+    }
 }
 
 impl Timers {
@@ -245,10 +283,40 @@ impl Timers {
     }
 }
 
-/// Restoring from a snapshot: the heap, its position index and each key's
-/// owner are checked.
+/// Restoring from a snapshot: old key layouts are upgraded, then the heap,
+/// its position index and each key's owner are checked.
 #[cfg(feature = "serde")]
 impl Timers {
+    /// Rewrites the keys of a layout-0 snapshot (a retry was `g << 1`),
+    /// keeping every deadline and its order.
+    pub(crate) fn upgrade(&mut self) -> Result<(), &'static str> {
+        match self.layout {
+            LAYOUT => return Ok(()),
+            0 => {}
+            _ => return Err("the timer key layout is unknown"),
+        }
+        for entry in &mut self.heap {
+            if entry.key & 1 == 0 {
+                entry.key = entry
+                    .key
+                    .checked_mul(2)
+                    .ok_or("a retry timer's group is out of range")?;
+            }
+        }
+        let top = self
+            .heap
+            .iter()
+            .map(|e| e.key as usize + 1)
+            .max()
+            .unwrap_or(0);
+        self.pos = vec![NONE; top];
+        for (i, entry) in self.heap.iter().enumerate() {
+            self.pos[entry.key as usize] = i as u32;
+        }
+        self.layout = LAYOUT;
+        Ok(())
+    }
+
     pub(crate) fn check<K, T>(
         &self,
         groups: &crate::state::groups::Groups<K>,
@@ -266,8 +334,9 @@ impl Timers {
                 return Err("the timer heap is out of order");
             }
             let owned = match split(entry.key) {
-                Timer::Retry(g) => groups.try_get(g).is_some(),
+                Timer::Retry(g) | Timer::Debounce(g) => groups.try_get(g).is_some(),
                 Timer::Run(i, _) => runs.get(i).is_some(),
+                Timer::Breaker => true,
             };
             if !owned {
                 return Err("a timer belongs to no group or run");
@@ -316,6 +385,7 @@ mod tests {
     fn keys_round_trip() {
         for i in [0, 1, 77] {
             assert_eq!(split(retry_key(i)), Timer::Retry(i));
+            assert_eq!(split(debounce_key(i)), Timer::Debounce(i));
             for kind in [
                 RunTimer::Idle,
                 RunTimer::Turn,
@@ -327,5 +397,6 @@ mod tests {
                 assert_eq!(split(run_key(i, kind)), Timer::Run(i, kind));
             }
         }
+        assert_eq!(split(BREAKER_KEY), Timer::Breaker);
     }
 }

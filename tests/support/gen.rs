@@ -13,8 +13,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Command, Compaction, CompactionTrigger, Config, ContextStats, Error, Exit, Input, Limits,
-    Machine, Output, Policy, Response, RunId, Steppable, Time, TurnReport, TurnStatus, Work,
+    Breaker, Command, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Error, Exit,
+    Input, Limits, Machine, Output, Policy, Response, RunId, Steppable, Time, TurnReport,
+    TurnStatus, Work,
 };
 
 /// Group key.
@@ -144,15 +145,42 @@ pub fn config() -> impl Strategy<Value = Config> {
             option::weighted(0.2, 0usize..=6),
             option::weighted(0.2, 0usize..=3),
         ),
+        (
+            option::weighted(0.25, (1u64..=100, 0u64..=200)),
+            option::weighted(
+                0.25,
+                (
+                    10u64..=1_000,
+                    1usize..=3,
+                    50u64..=2_000,
+                    1u64..=200,
+                    0u64..=400,
+                ),
+            ),
+        ),
     )
         .prop_map(
             |(
                 (max_active, legacy, notices, records, base, retries, idle, warn, auto),
                 (kill, turn, compact, life, stall, grace, start_grace, evict),
                 (total, group),
+                (debounce, breaker),
             )| {
                 let ms = Duration::from_millis;
+                // Debounce: quiet, and the extra allowed on top of it;
+                // breaker: fast failure, groups, window, cooldown and the
+                // cap's extra on top of it.
+                let debounce =
+                    debounce.map(|(quiet, extra)| Debounce::new(ms(quiet), ms(quiet + extra)));
+                let breaker = breaker.map(|(fast, groups, window, cooldown, extra)| {
+                    Breaker::default()
+                        .with_fast_failure(ms(fast))
+                        .with_threshold(groups, ms(window))
+                        .with_cooldown(ms(cooldown), ms(cooldown + extra))
+                });
                 Config::default()
+                    .with_debounce(debounce)
+                    .with_breaker(breaker)
                     .with_max_queued_tasks(total)
                     .with_max_group_tasks(group)
                     .with_max_active(max_active)

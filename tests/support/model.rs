@@ -48,6 +48,8 @@ pub struct ModelRun<T> {
     pub piped_after_delivery: bool,
     /// `Kill` was sent for it.
     pub killed: bool,
+    /// When it was spawned (B15).
+    pub spawned: Time,
 }
 
 /// Everything the model keeps about one group. Groups are never forgotten:
@@ -67,6 +69,8 @@ pub struct ModelGroup<K, T, P> {
     pub compact_pending: bool,
     /// An operator paused the group: nothing starts for it.
     pub paused: bool,
+    /// B14: debouncing, and the latest time its messages run may start.
+    pub debounce: Option<Time>,
 }
 
 impl<K, T, P> ModelGroup<K, T, P> {
@@ -92,6 +96,23 @@ pub enum ModelTimer<K> {
     Kill(RunId),
     /// The busy run's shutdown grace.
     Grace(RunId),
+    /// B14: the group's burst of messages is over.
+    Debounce(K),
+    /// B15: the breaker's cooldown ends, or its probe lived long enough.
+    Breaker,
+}
+
+/// B15: where the breaker stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelBreaker {
+    Closed,
+    Open {
+        cooldown: Duration,
+    },
+    HalfOpen {
+        cooldown: Duration,
+        probe: Option<RunId>,
+    },
 }
 
 /// An armed deadline; `seq` is the order it was set in (B10 ties).
@@ -122,6 +143,9 @@ pub struct Model<K, T, P> {
     /// Idle runs in the order they became idle (eviction takes the first).
     pub idle_order: Vec<RunId>,
     pub seq: u64,
+    /// B15: the breaker, and the fast failures while it is closed.
+    pub breaker: ModelBreaker,
+    pub fast_failures: Vec<(Time, K)>,
     /// Commands of the input being handled.
     out: Vec<Command<K, T, P>>,
 }
@@ -144,6 +168,8 @@ where
             timers: Vec::new(),
             idle_order: Vec::new(),
             seq: 0,
+            breaker: ModelBreaker::Closed,
+            fast_failures: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -194,7 +220,10 @@ where
                 if self.shut_down {
                     return Err(Error::ShutDown);
                 }
-                self.message(group);
+                let i = self.index(group.clone());
+                if !self.debounce(i) {
+                    self.message(group);
+                }
                 Ok(Response::Accepted)
             }
             Input::Task { group, id, payload } => self.task(group, id, payload),
@@ -246,6 +275,7 @@ where
                 }
                 if let Some(i) = self.groups.iter().position(|g| g.key == group) {
                     self.groups[i].paused = false;
+                    self.end_debounce(i);
                     let g = &self.groups[i];
                     if g.run.is_none() && g.has_pending() && !self.line.contains(&group) {
                         if self.free_slot() {
@@ -325,6 +355,7 @@ where
                     retry: None,
                     compact_pending: false,
                     paused: false,
+                    debounce: None,
                 });
                 self.groups.len() - 1
             }
@@ -350,7 +381,21 @@ where
     }
 
     fn free_slot(&self) -> bool {
-        self.live_count() < self.config.max_active()
+        let admits = match self.breaker {
+            ModelBreaker::Closed => true,
+            ModelBreaker::HalfOpen { probe, .. } => probe.is_none(),
+            ModelBreaker::Open { .. } => false,
+        };
+        self.live_count() < self.config.max_active() && admits
+    }
+
+    /// B15: how many waiting groups free slots can serve now.
+    fn wanted(&self) -> usize {
+        match self.breaker {
+            ModelBreaker::Closed => self.line.len(),
+            ModelBreaker::HalfOpen { probe: None, .. } => self.line.len().min(1),
+            _ => 0,
+        }
     }
 
     fn join_line(&mut self, i: usize) {
@@ -427,7 +472,20 @@ where
             delivered: false,
             piped_after_delivery: false,
             killed: false,
+            spawned: self.now,
         });
+        if let ModelBreaker::HalfOpen {
+            cooldown,
+            probe: None,
+        } = self.breaker
+        {
+            self.breaker = ModelBreaker::HalfOpen {
+                cooldown,
+                probe: Some(run),
+            };
+            let fast = self.config.breaker().expect("breaker").fast_failure;
+            self.set_after(Some(fast), ModelTimer::Breaker);
+        }
         if work.kind() == WorkKind::Messages {
             // The run reads the rolled-back messages too: a scheduled retry
             // has nothing left to do (decision beyond the contract; the
@@ -485,7 +543,16 @@ where
     fn message(&mut self, key: K) {
         let i = self.index(key);
         self.groups[i].check = true;
+        self.wake(i);
+    }
+
+    /// The group has work: it starts or waits in line (ending a debounce).
+    fn wake(&mut self, i: usize) {
+        self.end_debounce(i);
         if self.groups[i].run.is_some() || self.groups[i].paused {
+            return;
+        }
+        if self.line.contains(&self.groups[i].key) {
             return;
         }
         if self.free_slot() {
@@ -524,7 +591,7 @@ where
         loop {
             let over = self.live_count().saturating_sub(self.config.max_active());
             let closing = self.closing_count().saturating_sub(over);
-            if self.line.len() <= closing {
+            if self.wanted() <= closing {
                 return;
             }
             let Some(&oldest) = self.idle_order.first() else {
@@ -570,6 +637,10 @@ where
             .jobs
             .push_back(ModelJob::Task { id, payload });
         let paused = self.groups[i].paused;
+        if self.groups[i].run.is_none() {
+            // The task wakes the group: no debounce holds it back.
+            self.end_debounce(i);
+        }
         match self.groups[i].run.as_ref().map(|r| r.state) {
             Some(RunState::IdleWaiting) if !paused => self.close(i, CloseReason::Preempt),
             Some(_) => {}
@@ -751,7 +822,20 @@ where
 
     /// A run that never started: gone without a failure, its work back.
     fn never_launched(&mut self, i: usize, work: Work<T, P>) -> Requeue<T, P> {
-        self.remove_run(i);
+        let run = self.remove_run(i);
+        if let ModelBreaker::HalfOpen {
+            cooldown,
+            probe: Some(probe),
+        } = self.breaker
+        {
+            if probe == run.id {
+                self.cancel_timer(&ModelTimer::Breaker);
+                self.breaker = ModelBreaker::HalfOpen {
+                    cooldown,
+                    probe: None,
+                };
+            }
+        }
         let key = self.groups[i].key.clone();
         let answer = match work {
             Work::Messages => {
@@ -805,7 +889,7 @@ where
         let id = run.id;
         self.idle_order.retain(|r| *r != id);
         self.timers.retain(|t| match &t.what {
-            ModelTimer::Retry(_) => true,
+            ModelTimer::Retry(_) | ModelTimer::Debounce(_) | ModelTimer::Breaker => true,
             ModelTimer::Idle(r)
             | ModelTimer::Turn(r)
             | ModelTimer::Life(r)
@@ -818,8 +902,8 @@ where
 
     fn settle_exit(&mut self, now: Time, i: usize, exit: Exit, run: ModelRun<T>) {
         let key = self.groups[i].key.clone();
+        let failed = exit != Exit::Clean || run.errored;
         if run.kind == WorkKind::Messages {
-            let failed = exit != Exit::Clean || run.errored;
             if failed && (!run.delivered || run.piped_after_delivery) {
                 self.out
                     .push(Command::RollbackCursor { group: key.clone() });
@@ -852,8 +936,89 @@ where
             }
         }
         self.settle_compact(i);
+        self.breaker_exit(now, key, &run, failed);
         if !self.shut_down {
             self.drain(i);
+        }
+    }
+
+    /// B15: a run left; fast failures of distinct groups open the breaker,
+    /// the probe's end decides it.
+    fn breaker_exit(&mut self, now: Time, key: K, run: &ModelRun<T>, failed: bool) {
+        let Some(b) = self.config.breaker() else {
+            return;
+        };
+        if self.shut_down {
+            return;
+        }
+        let fast = failed
+            && !run.killed
+            && run.state != RunState::Closing
+            && now - run.spawned < b.fast_failure;
+        match self.breaker {
+            ModelBreaker::HalfOpen {
+                cooldown,
+                probe: Some(probe),
+            } if probe == run.id => {
+                if fast {
+                    self.open_breaker(cooldown.saturating_mul(2).min(b.max_cooldown));
+                } else {
+                    self.close_breaker();
+                }
+            }
+            ModelBreaker::Closed if fast => {
+                self.fast_failures
+                    .retain(|(at, g)| *g != key && now - *at < b.window);
+                self.fast_failures.push((now, key));
+                if self.fast_failures.len() >= b.groups {
+                    self.open_breaker(b.cooldown);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn open_breaker(&mut self, cooldown: Duration) {
+        self.fast_failures.clear();
+        self.breaker = ModelBreaker::Open { cooldown };
+        let until = self.now + cooldown;
+        self.set_timer(until, ModelTimer::Breaker);
+        self.out.push(Command::BreakerOpened { until, cooldown });
+    }
+
+    fn close_breaker(&mut self) {
+        self.breaker = ModelBreaker::Closed;
+        self.cancel_timer(&ModelTimer::Breaker);
+        self.out.push(Command::BreakerClosed);
+        self.fill_slots();
+        self.evict();
+    }
+
+    /// B14: a message for a group that would wake waits for its burst to
+    /// end. Returns whether it does.
+    fn debounce(&mut self, i: usize) -> bool {
+        let Some(d) = self.config.debounce() else {
+            return false;
+        };
+        let g = &self.groups[i];
+        let waits = g.debounce.is_some()
+            || (g.run.is_none() && !self.line.contains(&g.key) && !g.has_pending() && !g.paused);
+        if !waits {
+            return false;
+        }
+        let latest = g.debounce.unwrap_or(self.now + d.max_wait);
+        let g = &mut self.groups[i];
+        g.debounce = Some(latest);
+        g.check = true;
+        let key = g.key.clone();
+        self.set_timer((self.now + d.quiet).min(latest), ModelTimer::Debounce(key));
+        true
+    }
+
+    fn end_debounce(&mut self, i: usize) {
+        if self.groups[i].debounce.take().is_some() {
+            let key = self.groups[i].key.clone();
+            self.cancel_timer(&ModelTimer::Debounce(key));
         }
     }
 
@@ -926,6 +1091,23 @@ where
                 ModelTimer::Life(run) => {
                     self.run_due(run, CloseReason::RunTimeLimit, |s| s != RunState::Closing)
                 }
+                ModelTimer::Debounce(key) => {
+                    let i = self.index(key);
+                    self.groups[i].debounce = None;
+                    self.wake(i);
+                }
+                ModelTimer::Breaker => match self.breaker {
+                    ModelBreaker::Open { cooldown } => {
+                        self.breaker = ModelBreaker::HalfOpen {
+                            cooldown,
+                            probe: None,
+                        };
+                        self.fill_slots();
+                        self.evict();
+                    }
+                    ModelBreaker::HalfOpen { probe: Some(_), .. } => self.close_breaker(),
+                    _ => {}
+                },
                 ModelTimer::Kill(run) => {
                     if let Ok(i) = self.live(run) {
                         let r = self.groups[i].run.as_mut().expect("live");
@@ -988,12 +1170,17 @@ where
         live_runs.sort_by_key(|r| r.run);
         self.shut_down = true;
         self.line.clear();
+        // Nothing starts any more: the breaker ends, silently.
+        self.breaker = ModelBreaker::Closed;
+        self.fast_failures.clear();
+        self.cancel_timer(&ModelTimer::Breaker);
         for i in 0..self.groups.len() {
             self.groups[i].paused = false;
             self.groups[i].jobs.clear();
             self.groups[i].check = false;
             self.groups[i].compact_pending = false;
             self.cancel_retry(i);
+            self.end_debounce(i);
         }
         // Idle runs are closed at once, busy ones get the grace, by run id.
         for r in &live_runs {

@@ -38,6 +38,9 @@ pub(super) struct GroupAccount<T, P> {
     pub(super) starved: Option<(u64, usize, u64)>,
     /// An operator paused it.
     pub(super) paused: bool,
+    /// Debouncing: the latest start, and `(deadline, order set)`: the key
+    /// in `Checker::debounces`.
+    pub(super) debounce: Option<(Time, (Time, u64))>,
 }
 
 impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
@@ -54,6 +57,7 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
             compact_owed: false,
             starved: None,
             paused: false,
+            debounce: None,
         }
     }
 
@@ -71,9 +75,9 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
             && !self.paused
     }
 
-    /// Waiting for a slot: work, no run, not paused.
+    /// Waiting for a slot: work, no run, not paused, not debouncing.
     pub(super) fn is_waiting(&self) -> bool {
-        self.run.is_none() && self.has_pending() && !self.paused
+        self.run.is_none() && self.has_pending() && !self.paused && self.debounce.is_none()
     }
 
     /// Removes a queued task; its payload if it was queued.
@@ -138,6 +142,8 @@ pub(super) struct RunAccount<K, T> {
     /// A follow-up was piped in after the last delivered reply.
     pub(super) piped_after_delivery: bool,
     pub(super) killed: bool,
+    /// When it was spawned.
+    pub(super) spawned: Time,
     /// Its key in `Checker::idle_order` while it is idle.
     pub(super) idle_since: Option<u64>,
     /// Armed deadlines by `Deadline` index; each is also in

@@ -58,6 +58,8 @@ where
                     };
                     self.owed(owed, expect, group, Property::Contract, "notice")?;
                 }
+                // Checked against the breaker's account after the loop.
+                Command::BreakerOpened { .. } | Command::BreakerClosed => {}
                 _ => {
                     let detail = "a command this checker does not know".to_string();
                     return self.fail(Property::Contract, None, None, detail);
@@ -210,6 +212,7 @@ where
             let detail = format!("second live run; {other} is still live");
             return self.fail(Property::OneRunPerGroup, Some(group), Some(run), detail);
         }
+        self.breaker_spawn(run, group)?;
         let task = self.take_work(run, group, work)?;
         self.check_fair_wait(run, group)?;
         let g = self.group_mut(group);
@@ -225,6 +228,7 @@ where
                 delivered: false,
                 piped_after_delivery: false,
                 killed: false,
+                spawned: self.now,
                 idle_since: None,
                 deadlines: [None; 6],
             },
@@ -291,6 +295,10 @@ where
                 Property::NothingLostOrTwice,
                 "Messages run started without unread messages".into(),
             ),
+            (Work::Messages, None) if g.debounce.is_some() => {
+                let detail = format!("messages run started while debouncing: {:?}", g.debounce);
+                fail(self, Property::Debounce, detail)
+            }
             (Work::Messages, None) => {
                 g.unread = false;
                 // The run reads the rolled-back messages: no retry left.

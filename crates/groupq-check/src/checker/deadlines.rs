@@ -211,7 +211,10 @@ where
             }
             CloseReason::Evicted => {
                 let longest = self.idle_order.values().next() == Some(&run);
-                self.rules.evict_idle && !self.shut_down && longest && waiting > self.slots_coming()
+                self.rules.evict_idle
+                    && !self.shut_down
+                    && longest
+                    && self.slots_wanted(waiting) > self.slots_coming()
             }
             CloseReason::LimitLowered => {
                 let longest = self.idle_order.values().next() == Some(&run);

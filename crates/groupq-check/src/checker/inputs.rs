@@ -30,6 +30,7 @@ where
             Input::Message { group } => {
                 self.refuse_after_shutdown(group)?;
                 self.answer_is(response, matches!(response, Response::Accepted), "message")?;
+                self.debounce_message(group);
                 self.group_mut(group).unread = true;
                 touched.push(group.clone());
             }
@@ -83,6 +84,10 @@ where
                 };
                 self.check_report(report)?;
                 self.on_shutdown_runs();
+                self.end_breaker();
+                while let Some((_, key)) = self.debounces.pop_first() {
+                    self.group_mut(&key).debounce = None;
+                }
                 let mut live: Vec<K> = self.runs.values().map(|r| r.group.clone()).collect();
                 live.sort_by_key(|g| self.groups.get(g).map(|a| a.seen));
                 touched.extend(live);
@@ -99,6 +104,7 @@ where
                 if let Some(g) = self.groups.get_mut(group) {
                     g.paused = false;
                     touched.push(group.clone());
+                    self.end_debounce(group);
                 }
             }
             Input::Cancel { group, id } => {
@@ -203,6 +209,8 @@ where
             Response::Duplicate => Ok(()),
             Response::Queued => {
                 self.group_mut(group).push_task(id.clone(), payload.clone());
+                // The task wakes the group: no debounce holds it back.
+                self.end_debounce(group);
                 Ok(())
             }
             other => self.answer_is(other, false, "task"),
@@ -368,10 +376,11 @@ where
         self.live_run_mut(run)?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
+        let failed = exit.is_failure() || r.errored;
+        self.breaker_exit(run, &r, failed);
         self.release();
         let rules = self.rules.clone();
         let shut_down = self.shut_down;
-        let failed = exit.is_failure() || r.errored;
         let mut retry = None;
         let g = self.group_mut(&r.group);
         g.run = None;
@@ -441,6 +450,7 @@ where
         self.answer_is(response, fits, "never launched")?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
+        self.breaker_never_launched(run);
         self.release();
         let g = self.group_mut(&r.group);
         g.run = None;
@@ -477,16 +487,29 @@ where
 
     fn on_timeout(&mut self, now: Time, expect: &mut Expect<K>, touched: &mut Vec<K>) {
         expect.timeout = true;
-        while let Some(entry) = self.retries.first_entry() {
-            if entry.key().0 > now {
-                break;
+        // Retries and debounces fire in one order: (deadline, order set),
+        // which decides the order groups join the line in.
+        loop {
+            let retry = self.retries.keys().next().copied().filter(|k| k.0 <= now);
+            let debounce = self.debounces.keys().next().copied().filter(|k| k.0 <= now);
+            match (retry, debounce) {
+                (Some(r), d) if d.map_or(true, |d| r < d) => {
+                    let group = self.retries.remove(&r).expect("first");
+                    let g = self.group_mut(&group);
+                    g.retry_at = None;
+                    g.unread = true;
+                    self.end_debounce(&group);
+                    touched.push(group);
+                }
+                (_, Some(d)) => {
+                    let group = self.debounces.remove(&d).expect("first");
+                    self.group_mut(&group).debounce = None;
+                    touched.push(group);
+                }
+                _ => break,
             }
-            let group = entry.remove();
-            let g = self.group_mut(&group);
-            g.retry_at = None;
-            g.unread = true;
-            touched.push(group);
         }
+        self.breaker_due(now);
     }
 
     fn refuse_after_shutdown(&self, group: &K) -> Verdict<K> {

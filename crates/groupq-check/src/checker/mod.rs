@@ -25,11 +25,13 @@ mod account;
 mod commands;
 mod deadlines;
 mod inputs;
+mod pacing;
 mod report;
 mod settle;
 
 use account::{Expect, GroupAccount, RunAccount};
 use deadlines::Deadline;
+use pacing::{BreakerAccount, BreakerOwed};
 
 /// Which promise a [`Violation`] broke. The names are defined in the
 /// crate docs of `groupq` ("Invariants").
@@ -80,6 +82,15 @@ pub enum Property {
     Eviction,
     /// Nothing is spawned for a paused group.
     Paused,
+    /// A messages run starts only once its burst of messages is over: the
+    /// quiet period passed, or the maximum wait, or the group woke for
+    /// another reason.
+    Debounce,
+    /// No run starts while the breaker is open, one probe while it is
+    /// half-open; it opens exactly when fast failures of enough distinct
+    /// groups fall within its window, and closes exactly when its probe
+    /// lives.
+    Breaker,
     /// Another clause of the contract: a notice without cause, a late
     /// wake-up, a wrong report.
     Contract,
@@ -140,6 +151,10 @@ struct Rules {
     warn_percent: u32,
     auto_compact_percent: u32,
     notices: bool,
+    /// `(quiet, max_wait)` of the debounce.
+    debounce: Option<(u64, u64)>,
+    /// The breaker's settings (`pacing::breaker_rules`).
+    breaker: Option<(u64, usize, u64, u64, u64)>,
 }
 
 impl Rules {
@@ -165,6 +180,10 @@ impl Rules {
             warn_percent: u32::from(config.warn_percent()),
             auto_compact_percent: u32::from(config.auto_compact_percent()),
             notices: config.notices(),
+            debounce: config
+                .debounce()
+                .map(|d| (nanos(d.quiet), nanos(d.max_wait))),
+            breaker: config.breaker().map(pacing::breaker_rules),
         }
     }
 
@@ -210,12 +229,17 @@ pub struct Checker<K, T, P> {
     last_run: u64,
     /// Pending retries in firing order: (deadline, order set) → group.
     retries: BTreeMap<(Time, u64), K>,
+    /// Debounce deadlines in firing order, keyed like `retries`.
+    debounces: BTreeMap<(Time, u64), K>,
     /// Groups with pending work and no run, in the order they started
     /// waiting.
     starved: BTreeMap<u64, K>,
     /// Slot releases (exits) so far.
     releases: u64,
     seq: u64,
+    breaker: BreakerAccount<K>,
+    /// The breaker commands this step owes.
+    breaker_owed: BreakerOwed,
 }
 
 impl<K, T, P> Checker<K, T, P>
@@ -240,9 +264,12 @@ where
             host_closed: false,
             last_run: 0,
             retries: BTreeMap::new(),
+            debounces: BTreeMap::new(),
             starved: BTreeMap::new(),
             releases: 0,
             seq: 0,
+            breaker: BreakerAccount::default(),
+            breaker_owed: BreakerOwed::default(),
         }
     }
 
@@ -261,8 +288,10 @@ where
 
     /// A run left: it counts as a slot release for the fairness bound
     /// only if it freed a slot below the limit in force.
+    /// Called after the breaker saw the exit: while it holds slots back,
+    /// an exit frees none.
     fn release(&mut self) {
-        if self.runs.len() < self.rules.max_active {
+        if self.runs.len() < self.rules.max_active && self.breaker_admits() {
             self.releases += 1;
         }
     }
@@ -314,6 +343,7 @@ where
         let mut expect = Expect::default();
         self.apply_input(now, input, response, &mut expect, &mut touched)?;
         self.check_commands(outputs, &mut expect, &mut touched)?;
+        self.check_breaker_commands(outputs)?;
         self.check_obligations_met(&expect)?;
         self.check_nothing_overdue(expect.timeout)?;
         self.check_preemption(&touched)?;

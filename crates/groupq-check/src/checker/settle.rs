@@ -53,7 +53,12 @@ where
             .next()
             .map(|(&(at, _), g)| (at, Some(g), None));
         let idle = self.first_deadline();
-        let Some((due, group, run)) = [retry, idle].into_iter().flatten().min_by_key(|d| d.0)
+        let debounce = self.first_debounce().map(|(at, g)| (at, Some(g), None));
+        let breaker = self.breaker_deadline().map(|at| (at, None, None));
+        let Some((due, group, run)) = [retry, idle, debounce, breaker]
+            .into_iter()
+            .flatten()
+            .min_by_key(|d| d.0)
         else {
             return Ok(());
         };
@@ -90,7 +95,7 @@ where
                 self.order.remove(&seen);
             }
         }
-        if !self.shut_down && self.runs.len() < self.rules.max_active {
+        if !self.shut_down && self.runs.len() < self.rules.max_active && self.breaker_admits() {
             if let Some((_, key)) = self.starved.first_key_value() {
                 let detail = format!(
                     "{} of {} slots free while the group waits",
@@ -129,7 +134,8 @@ where
     /// With eviction on, after every input: no idle run holds a slot while
     /// more groups wait than closing runs will make room for.
     pub(super) fn check_eviction(&self) -> Verdict<K> {
-        if !self.rules.evict_idle || self.shut_down || self.starved.len() <= self.slots_coming() {
+        let wanted = self.slots_wanted(self.starved.len());
+        if !self.rules.evict_idle || self.shut_down || wanted <= self.slots_coming() {
             return Ok(());
         }
         let Some(&run) = self.idle_order.values().next() else {

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+mod pacing;
+pub use pacing::{Breaker, Debounce};
+
 /// How a freed slot is shared between groups (B8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -93,6 +96,12 @@ pub enum ConfigError {
         /// The value given.
         value: u8,
     },
+    /// The debounce settings do not make sense ([`Debounce::validate`]).
+    #[error("invalid debounce: {0}")]
+    InvalidDebounce(&'static str),
+    /// The breaker settings do not make sense ([`Breaker::validate`]).
+    #[error("invalid breaker: {0}")]
+    InvalidBreaker(&'static str),
 }
 
 /// Settings of the core. Build with [`Config::default`] and the `with_*`
@@ -133,6 +142,8 @@ pub struct Config {
     evict_idle: bool,
     max_queued_tasks: Option<usize>,
     max_group_tasks: Option<usize>,
+    debounce: Option<Debounce>,
+    breaker: Option<Breaker>,
 }
 
 impl Default for Config {
@@ -140,7 +151,8 @@ impl Default for Config {
     /// 30 min, warn at 70 %, auto-compact at 75 %, notices on, fair policy,
     /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
     /// run-time cap, no stall timeout (and no start grace), shutdown grace
-    /// 60 s, idle eviction on, no caps on queued tasks.
+    /// 60 s, idle eviction on, no caps on queued tasks, no debounce, no
+    /// breaker.
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -162,6 +174,8 @@ impl Default for Config {
             evict_idle: true,
             max_queued_tasks: None,
             max_group_tasks: None,
+            debounce: None,
+            breaker: None,
         }
     }
 }
@@ -289,6 +303,18 @@ impl Config {
         self.max_group_tasks = cap;
         self
     }
+    /// Debounce a group's messages before its messages run starts (`None`:
+    /// start at once, the default). See [`Debounce`]; tasks and retries are
+    /// never debounced.
+    pub fn with_debounce(mut self, debounce: Option<Debounce>) -> Self {
+        self.debounce = debounce;
+        self
+    }
+    /// The crash-loop breaker (`None`: off, the default). See [`Breaker`].
+    pub fn with_breaker(mut self, breaker: Option<Breaker>) -> Self {
+        self.breaker = breaker;
+        self
+    }
     /// All of [`Limits`] at once.
     pub fn with_limits(self, limits: Limits) -> Self {
         self.with_max_active(limits.max_active)
@@ -372,6 +398,14 @@ impl Config {
     pub fn max_group_tasks(&self) -> Option<usize> {
         self.max_group_tasks
     }
+    /// See [`Config::with_debounce`].
+    pub fn debounce(&self) -> Option<Debounce> {
+        self.debounce
+    }
+    /// See [`Config::with_breaker`].
+    pub fn breaker(&self) -> Option<Breaker> {
+        self.breaker
+    }
     /// Whether the two configurations are the same but for their
     /// [`Limits`], which a running machine may change: what an adapter
     /// restoring a machine under a new configuration compares.
@@ -420,6 +454,12 @@ impl Config {
             if value > 100 {
                 return Err(ConfigError::PercentOutOfRange { field, value });
             }
+        }
+        if let Some(debounce) = &self.debounce {
+            debounce.validate()?;
+        }
+        if let Some(breaker) = &self.breaker {
+            breaker.validate()?;
         }
         Ok(())
     }
