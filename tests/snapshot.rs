@@ -137,3 +137,57 @@ fn a_snapshot_with_a_broken_link_is_refused_with_its_reason() {
     let err = serde_json::from_str::<Machine<u8, u8, u32>>(&forged).unwrap_err();
     assert!(err.to_string().contains("inconsistent"), "{err}");
 }
+
+/// A snapshot written before the debounce (timer key layout 0: a retry was
+/// `g << 1`, no `layout` field) restores with every deadline kept: the
+/// same machine as one that never stopped.
+#[test]
+fn a_snapshot_of_the_old_timer_layout_restores_with_its_deadlines() {
+    use groupq::{Config, Exit, Input, Time};
+    use std::time::Duration;
+    let mut q = Q::new(Config::default().with_retry_base(Duration::from_secs(1))).unwrap();
+    for group in 0..3u8 {
+        q.handle(Time::ZERO, Input::Message { group }).unwrap();
+    }
+    let runs: Vec<_> = q
+        .drain()
+        .filter_map(|o| match o.command() {
+            Some(groupq::Command::Spawn { run, .. }) => Some(*run),
+            _ => None,
+        })
+        .collect();
+    // Two retries scheduled (groups 0 and 2), one run left live.
+    for &run in [runs[0], runs[2]].iter() {
+        q.handle(
+            Time::from_millis(5),
+            Input::Exited {
+                run,
+                exit: Exit::Failed,
+            },
+        )
+        .unwrap();
+    }
+    q.drain().for_each(drop);
+    let mut json: serde_json::Value = serde_json::from_str(&snapshot(&q)).unwrap();
+    let timers = &mut json["timers"];
+    let layout = timers.as_object_mut().unwrap().remove("layout");
+    assert_eq!(layout, Some(serde_json::json!(1)));
+    let mut keys = Vec::new();
+    for entry in timers["heap"].as_array_mut().unwrap() {
+        let key = entry["key"].as_u64().unwrap();
+        let old = if key % 2 == 0 { key / 2 } else { key };
+        entry["key"] = old.into();
+        keys.push(old);
+    }
+    let mut pos = vec![u32::MAX; *keys.iter().max().unwrap() as usize + 1];
+    for (i, &k) in keys.iter().enumerate() {
+        pos[k as usize] = i as u32;
+    }
+    timers["pos"] = serde_json::to_value(pos).unwrap();
+    let restored = restore(&json.to_string());
+    assert!(restored == q, "the upgraded machine is the one snapshotted");
+    assert_eq!(
+        restored.explain(&0).unwrap().retry_at,
+        Some(Time::from_millis(1_005))
+    );
+}
