@@ -11,7 +11,7 @@ use groupq::{
 
 use crate::checked::{CheckError, Checked};
 use crate::checker::Violation;
-use crate::trace::{Step, Str, Trace};
+use crate::trace::{Dur, Step, Str, Trace};
 
 /// Why [`replay`] stopped.
 #[derive(Debug, Error)]
@@ -210,6 +210,14 @@ impl fmt::Display for ShowOutput<'_> {
                 Command::TerminalFailure { group } => {
                     write!(f, "terminal-failure {}", Str(group))
                 }
+                Command::BreakerOpened { until, cooldown } => {
+                    write!(
+                        f,
+                        "breaker-opened until={until} cooldown={}",
+                        Dur(*cooldown)
+                    )
+                }
+                Command::BreakerClosed => f.write_str("breaker-closed"),
                 other => write!(f, "{other:?}"),
             },
             Output::Record(r) => {

@@ -116,7 +116,7 @@ mod print;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use print::Str;
+pub(crate) use print::{Dur, Str};
 
 /// A parsed trace: the configuration and the inputs, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

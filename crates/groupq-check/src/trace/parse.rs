@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Limits, Policy, RunId,
-    TurnReport, TurnStatus, Work,
+    Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit, Input, Limits,
+    Policy, RunId, TurnReport, TurnStatus, Work,
 };
 
 use super::excerpt;
@@ -318,6 +318,9 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     let (mut max_run, mut stall, mut shutdown_grace) = (None, None, None);
     let (mut start_grace, mut evict_idle) = (None, None);
     let (mut max_queued_tasks, mut max_group_tasks) = (None, None);
+    let (mut quiet, mut max_wait) = (None, None);
+    let (mut fast_failure, mut breaker_groups, mut window) = (None, None, None);
+    let (mut cooldown, mut max_cooldown) = (None, None);
     let optional = |v: &str| match v {
         "off" => Some(None),
         v => parse_duration(v).map(Some),
@@ -355,6 +358,19 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
             )?,
             "max_group_tasks" => {
                 a.valued(&mut max_group_tasks, "max_group_tasks", parse_uint::<usize>)?
+            }
+            "debounce_quiet" => a.valued(&mut quiet, "debounce_quiet", parse_duration)?,
+            "debounce_max_wait" => a.valued(&mut max_wait, "debounce_max_wait", parse_duration)?,
+            "breaker_fast_failure" => {
+                a.valued(&mut fast_failure, "breaker_fast_failure", parse_duration)?
+            }
+            "breaker_groups" => {
+                a.valued(&mut breaker_groups, "breaker_groups", parse_uint::<usize>)?
+            }
+            "breaker_window" => a.valued(&mut window, "breaker_window", parse_duration)?,
+            "breaker_cooldown" => a.valued(&mut cooldown, "breaker_cooldown", parse_duration)?,
+            "breaker_max_cooldown" => {
+                a.valued(&mut max_cooldown, "breaker_max_cooldown", parse_duration)?
             }
             key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
         }
@@ -414,6 +430,29 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     c = c
         .with_max_queued_tasks(max_queued_tasks)
         .with_max_group_tasks(max_group_tasks);
+    // Debounce: the quiet period alone also caps the wait at it.
+    if let Some(quiet) = quiet {
+        c = c.with_debounce(Some(Debounce::new(quiet, max_wait.unwrap_or(quiet))));
+    }
+    // Breaker: on when any of its keys is given; the rest its defaults.
+    if [fast_failure, window, cooldown, max_cooldown]
+        .iter()
+        .any(Option::is_some)
+        || breaker_groups.is_some()
+    {
+        let d = Breaker::default();
+        c = c.with_breaker(Some(
+            d.with_fast_failure(fast_failure.unwrap_or(d.fast_failure))
+                .with_threshold(
+                    breaker_groups.unwrap_or(d.groups),
+                    window.unwrap_or(d.window),
+                )
+                .with_cooldown(
+                    cooldown.unwrap_or(d.cooldown),
+                    max_cooldown.unwrap_or(d.max_cooldown),
+                ),
+        ));
+    }
     Ok(c)
 }
 

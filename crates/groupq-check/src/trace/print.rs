@@ -45,6 +45,26 @@ impl fmt::Display for Trace {
             f.write_str(" evict_idle=off")?;
         }
         write_caps(f, c.max_queued_tasks(), c.max_group_tasks())?;
+        if let Some(d) = c.debounce() {
+            write!(
+                f,
+                " debounce_quiet={} debounce_max_wait={}",
+                Dur(d.quiet),
+                Dur(d.max_wait)
+            )?;
+        }
+        if let Some(b) = c.breaker() {
+            write!(
+                f,
+                " breaker_fast_failure={} breaker_groups={} breaker_window={} \
+                 breaker_cooldown={} breaker_max_cooldown={}",
+                Dur(b.fast_failure),
+                b.groups,
+                Dur(b.window),
+                Dur(b.cooldown),
+                Dur(b.max_cooldown)
+            )?;
+        }
         f.write_char('\n')?;
         for step in &self.steps {
             writeln!(f, "{step}")?;
@@ -167,7 +187,7 @@ fn on_off(b: bool) -> &'static str {
 }
 
 /// A duration printed like [`Time`]: `5000ms`, `0.000001ms`.
-pub(super) struct Dur(pub(super) Duration);
+pub(crate) struct Dur(pub(crate) Duration);
 
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
