@@ -28,7 +28,8 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use groupq::{
-    Command, Config, ContextStats, Exit, Input, Output, Policy, Response, RunId, Time, TurnReport,
+    Breaker, Command, Config, ContextStats, Debounce, Exit, Input, Output, Policy, Response, RunId,
+    Time, TurnReport,
 };
 use groupq_check::Checker;
 
@@ -239,6 +240,8 @@ struct Explored {
     /// Closes, by reason, and kills the search saw.
     closes: std::collections::BTreeMap<String, usize>,
     kills: usize,
+    /// Breaker openings and closings the search saw.
+    breaker: (usize, usize),
 }
 
 /// Breadth-first search to `depth` inputs from the empty machine.
@@ -264,6 +267,7 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
         spawns: 0,
         closes: Default::default(),
         kills: 0,
+        breaker: (0, 0),
     };
     while let Some(node) = queue.pop_front() {
         for (at, input) in alphabet(&node, groups) {
@@ -314,6 +318,8 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
                         *explored.closes.entry(format!("{reason:?}")).or_default() += 1;
                     }
                     Output::Command(Command::Kill { .. }) => explored.kills += 1,
+                    Output::Command(Command::BreakerOpened { .. }) => explored.breaker.0 += 1,
+                    Output::Command(Command::BreakerClosed) => explored.breaker.1 += 1,
                     _ => {}
                 }
             }
@@ -380,6 +386,16 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
     );
     // The lifecycle is inside the searched space, not beside it.
     assert!(e.kills > 0, "no kill within depth {}", depth + extra);
+    if config.breaker().is_some() {
+        println!(
+            "breaker opened {} and closed {} times",
+            e.breaker.0, e.breaker.1
+        );
+        assert!(
+            e.breaker.0 > 0 && e.breaker.1 > 0,
+            "the breaker never opened and closed"
+        );
+    }
     let mut reasons = vec![
         "Preempt",
         "IdleTimeout",
@@ -434,6 +450,27 @@ fn three_groups_one_slot_legacy_every_state_within_depth_5_is_checked() {
 #[test]
 fn three_groups_two_slots_every_state_within_depth_4_is_checked() {
     exhaust(config(2, Policy::Fair), 3, 4, 40_448);
+}
+
+/// Debounce and the breaker on together: a burst waits for its quiet
+/// period (time moves only by timeouts, so the maximum wait is reached
+/// too), and a failed exit at once is a fast failure, which opens the
+/// breaker (one group is enough here: two would need the probe's closing
+/// beyond depth 6; the proptests and the model cover distinct groups); the
+/// probe, its doubling and its closing are inside the searched space.
+#[test]
+fn two_groups_one_slot_with_debounce_and_breaker_every_state_within_depth_6_is_checked() {
+    let breaker = Breaker::default()
+        .with_fast_failure(Duration::from_secs(1))
+        .with_threshold(1, Duration::from_secs(10))
+        .with_cooldown(Duration::from_secs(1), Duration::from_secs(2));
+    let config = config(1, Policy::Fair)
+        .with_debounce(Some(Debounce::new(
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        )))
+        .with_breaker(Some(breaker));
+    exhaust(config, 2, 6, 131_477);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)
