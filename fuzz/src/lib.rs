@@ -7,8 +7,8 @@ use std::fmt;
 
 use arbitrary::Arbitrary;
 use groupq::{
-    Compaction, CompactionTrigger, Config, ContextStats, Exit, Input, Limits, Policy, RunId, Time,
-    TurnReport, TurnStatus, Work,
+    Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit, Input, Limits,
+    Policy, RunId, Time, TurnReport, TurnStatus, Work,
 };
 use groupq_check::trace::Trace;
 use groupq_check::{replay, ReplayError};
@@ -36,6 +36,12 @@ pub struct FuzzConfig {
     keep_idle: bool,
     max_queued_tasks: Option<u8>,
     max_group_tasks: Option<u8>,
+    /// Debounce: (quiet, max wait) in ms; zero or a wait below the quiet
+    /// period are invalid.
+    debounce_ms: Option<(u16, u16)>,
+    /// Breaker: (fast failure, groups, window, cooldown, max cooldown) in
+    /// ms; zeros and a cap below the cooldown are invalid.
+    breaker: Option<(u16, u8, u16, u16, u16)>,
 }
 
 impl FuzzConfig {
@@ -67,6 +73,16 @@ impl FuzzConfig {
             .with_evict_idle(!self.keep_idle)
             .with_max_queued_tasks(self.max_queued_tasks.map(|n| usize::from(n % 8)))
             .with_max_group_tasks(self.max_group_tasks.map(|n| usize::from(n % 4)))
+            .with_debounce(
+                self.debounce_ms
+                    .map(|(quiet, wait)| Debounce::new(ms(quiet), ms(wait))),
+            )
+            .with_breaker(self.breaker.map(|(fast, groups, window, cooldown, cap)| {
+                Breaker::default()
+                    .with_fast_failure(ms(fast))
+                    .with_threshold(usize::from(groups % 4), ms(window))
+                    .with_cooldown(ms(cooldown), ms(cap))
+            }))
     }
 }
 

@@ -23,4 +23,6 @@ pub struct Counters {
     pub replies: u64,
     /// Follow-ups written into live runs.
     pub piped: u64,
+    /// Times the crash-loop breaker opened.
+    pub breaker_openings: u64,
 }

@@ -133,6 +133,18 @@ pub enum HostEvent {
         /// The task.
         id: String,
     },
+    /// The crash-loop breaker opened: runs of several groups failed right
+    /// after their start, so none starts until `until` (then one probe).
+    /// Work keeps queueing. Alert the operator: something every run needs
+    /// (the image, a credential, the network) is broken.
+    BreakerOpened {
+        /// When the probe may start, on the driver's clock.
+        until: Time,
+        /// How long it stays open this time.
+        cooldown: std::time::Duration,
+    },
+    /// The breaker's probe lived: runs start again.
+    BreakerClosed,
     /// The runner cannot tell what a live run is doing (its container
     /// engine does not answer): the run stays live and holds its slot until
     /// the runner knows. Told by the driver, not decided by the host.

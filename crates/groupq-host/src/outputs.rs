@@ -58,6 +58,11 @@ where
                 self.counters.terminal_failures += 1;
                 self.tell(HostEvent::TerminalFailure { group, unread });
             }
+            Command::BreakerOpened { until, cooldown } => {
+                self.counters.breaker_openings += 1;
+                self.tell(HostEvent::BreakerOpened { until, cooldown });
+            }
+            Command::BreakerClosed => self.tell(HostEvent::BreakerClosed),
             // A command this host does not know changes nothing outside.
             _ => {}
         }

@@ -460,6 +460,10 @@ fn trace(effect: &Effect) {
                 info!(group = %group, attempt, at = ?at, "retry scheduled")
             }
             HostEvent::TaskFailed { group, id } => warn!(group = %group, task = %id, "task failed"),
+            HostEvent::BreakerOpened { until, cooldown } => {
+                warn!(until = ?until, ?cooldown, "crash-loop breaker opened: no run starts until then")
+            }
+            HostEvent::BreakerClosed => info!("crash-loop breaker closed"),
             HostEvent::Reply { run, .. } => debug!(run = run.get(), "reply"),
             _ => {}
         },

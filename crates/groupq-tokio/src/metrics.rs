@@ -37,6 +37,8 @@ pub struct Metrics {
     pub replies: u64,
     /// Follow-ups written into live runs.
     pub piped: u64,
+    /// Times the crash-loop breaker opened.
+    pub breaker_openings: u64,
     /// Events dropped because the application's stream was full.
     pub lagged: u64,
     /// Gauge: runs alive now.
@@ -102,6 +104,7 @@ counters! {
     terminal_failures: "groupq_terminal_failures", "Groups whose retries ran out";
     replies: "groupq_replies", "Replies delivered to the application";
     piped: "groupq_piped", "Follow-ups written into live runs";
+    breaker_openings: "groupq_breaker_openings", "Times the crash-loop breaker opened";
 }
 
 /// What the loop updates and handles read.
@@ -115,6 +118,7 @@ pub(crate) struct Shared {
     unread_messages: Gauge,
     free_slots: Gauge,
     max_active: Gauge,
+    breaker_open: Gauge,
     waited: Seconds,
     lived: Seconds,
     registry: Registry,
@@ -139,6 +143,7 @@ impl Shared {
             unread_messages: Gauge::default(),
             free_slots: Gauge::default(),
             max_active: Gauge::default(),
+            breaker_open: Gauge::default(),
             waited: Seconds::new_with_constructor(seconds),
             lived: Seconds::new_with_constructor(seconds),
             registry: Registry::default(),
@@ -168,6 +173,11 @@ impl Shared {
                 "groupq_max_active",
                 "The limit on live runs in force (the config's, or the last set_limits')",
                 &shared.max_active,
+            ),
+            (
+                "groupq_breaker_open",
+                "1 while the crash-loop breaker holds runs back (open, or probing)",
+                &shared.breaker_open,
             ),
         ] {
             registry.register(name, help, gauge.clone());
@@ -202,6 +212,8 @@ impl Shared {
         gauge(&self.unread_messages, stats.unread_messages);
         gauge(&self.free_slots, stats.core.free_slots);
         gauge(&self.max_active, stats.core.max_active);
+        let held = !matches!(stats.core.breaker, groupq::BreakerStatus::Closed);
+        gauge(&self.breaker_open, usize::from(held));
     }
 
     /// A run started after its work waited `waited`.
@@ -233,6 +245,7 @@ impl Shared {
             terminal_failures: c.terminal_failures.get(),
             replies: c.replies.get(),
             piped: c.piped.get(),
+            breaker_openings: c.breaker_openings.get(),
             lagged: self.lagged.load(Relaxed),
             live_runs: g(&self.live_runs),
             queued_jobs: g(&self.queued_jobs),

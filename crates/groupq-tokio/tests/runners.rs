@@ -365,6 +365,77 @@ async fn an_agent_says_how_its_failure_is_retried(kind: Kind) {
     .await;
 }
 
+/// Agents that fail at once in two groups open the crash-loop breaker: a
+/// third group's agent starts only after the cooldown, as the one probe,
+/// and a fourth only once the probe has lived long enough to close it.
+/// Judged from the agents' own start and end times.
+async fn a_crash_loop_opens_the_breaker_and_one_probe_closes_it(kind: Kind) {
+    let dir = Scratch::new("breaker");
+    let breaker = groupq::Breaker::default()
+        .with_fast_failure(Duration::from_secs(2))
+        .with_threshold(2, Duration::from_secs(60))
+        .with_cooldown(Duration::from_secs(1), Duration::from_secs(4));
+    let config = Config::default()
+        .with_retry_base(Duration::from_secs(60))
+        .with_breaker(Some(breaker));
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    handle.message("a", "#fail crash").await.unwrap();
+    handle.message("b", "#fail crash").await.unwrap();
+    host.until(|e| matches!(e, HostEvent::BreakerOpened { .. }).then_some(()))
+        .await;
+    handle.message("c", "hello").await.unwrap();
+    host.until(|e| matches!(e, HostEvent::BreakerClosed).then_some(()))
+        .await;
+    handle.message("d", "hello").await.unwrap();
+    host.until(|e| match e {
+        HostEvent::Reply { group, .. } if group == "d" => Some(()),
+        _ => None,
+    })
+    .await;
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let of = |group: &str| {
+        let mut runs = spans.iter().filter(|s| s.group == group);
+        let span = runs
+            .next()
+            .unwrap_or_else(|| panic!("no agent for {group}: {spans:#?}"));
+        assert!(
+            runs.next().is_none(),
+            "a second agent for {group}: {spans:#?}"
+        );
+        span
+    };
+    let crashed = of("a").end.max(of("b").end);
+    let (probe, after) = (of("c"), of("d"));
+    assert!(
+        probe.start >= crashed + 1_000 * MS,
+        "the probe started {} ms after the crash loop, within the 1 s cooldown",
+        (probe.start - crashed) / MS
+    );
+    // The probe's agent starts up to a launch after its spawn, from which
+    // its 2 s count: half a second covers a container's start.
+    assert!(
+        after.start + 500 * MS >= probe.start + 2_000 * MS,
+        "a run started {} ms after the probe, before it lived 2 s",
+        (after.start - probe.start) / MS
+    );
+    let opened = host
+        .seen
+        .iter()
+        .filter(|e| matches!(e, HostEvent::BreakerOpened { .. }))
+        .count();
+    assert_eq!(opened, 1, "{:#?}", host.seen);
+    docker_after(
+        kind,
+        &dir,
+        "a_crash_loop_opens_the_breaker_and_one_probe_closes_it",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
 /// Runs spawned, from the host's events.
 fn handle_spawns(host: &Host) -> u64 {
     host.seen
@@ -582,6 +653,7 @@ on_both_runtimes!(
     a_follow_up_is_answered_by_the_live_agent,
     a_run_that_cannot_start_is_reported_as_never_started,
     an_agent_says_how_its_failure_is_retried,
+    a_crash_loop_opens_the_breaker_and_one_probe_closes_it,
 );
 
 /// Kill is SIGKILL of the run's whole process group: a helper the agent
