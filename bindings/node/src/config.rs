@@ -23,16 +23,18 @@
 //! | 16 | `evict_idle` (0 or 1) |
 //! | 17 | `max_queued_tasks` (-1 off) |
 //! | 18 | `max_group_tasks` (-1 off) |
+//! | 19, 20 | debounce `quiet`, `max_wait` (-1 in 19: off) |
+//! | 21–25 | breaker `fast_failure`, `groups`, `window`, `cooldown`, `max_cooldown` (-1 in 21: off) |
 
 use std::time::Duration;
 
-use groupq::{Config, Policy};
+use groupq::{Breaker, Config, Debounce, Policy};
 
 use crate::args::duration;
 use crate::error::Refusal;
 
 /// How many slots this build reads.
-pub const SLOTS: usize = 19;
+pub const SLOTS: usize = 26;
 
 /// A cap on queued tasks: -1 off, else a whole number.
 pub fn cap(v: f64) -> Option<Option<usize>> {
@@ -46,7 +48,7 @@ pub fn cap(v: f64) -> Option<Option<usize>> {
 /// cannot take is refused with its number.
 pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
     let mut c = Config::default();
-    for (i, &v) in slots.iter().enumerate().take(SLOTS) {
+    for (i, &v) in slots.iter().enumerate().take(19) {
         if v.is_nan() {
             continue;
         }
@@ -88,6 +90,39 @@ pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
             17 => c.with_max_queued_tasks(cap(v).ok_or(bad)?),
             _ => c.with_max_group_tasks(cap(v).ok_or(bad)?),
         };
+    }
+    let slot = |i: usize| slots.get(i).copied().filter(|v| !v.is_nan());
+    let dur = |i: usize, default: Duration| match slot(i) {
+        None => Ok(default),
+        Some(v) => duration(v).ok_or(Refusal::BadSetting(i as u8)),
+    };
+    match slot(19) {
+        None => {}
+        Some(v) if v == -1.0 => c = c.with_debounce(None),
+        Some(_) => {
+            let quiet = dur(19, Duration::ZERO)?;
+            let max_wait = dur(20, quiet)?;
+            c = c.with_debounce(Some(Debounce::new(quiet, max_wait)));
+        }
+    }
+    match slot(21) {
+        None => {}
+        Some(v) if v == -1.0 => c = c.with_breaker(None),
+        Some(_) => {
+            let d = Breaker::default();
+            let groups = match slot(22) {
+                None => d.groups,
+                Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => {
+                    v as usize
+                }
+                Some(_) => return Err(Refusal::BadSetting(22)),
+            };
+            let breaker = d
+                .with_fast_failure(dur(21, d.fast_failure)?)
+                .with_threshold(groups, dur(23, d.window)?)
+                .with_cooldown(dur(24, d.cooldown)?, dur(25, d.max_cooldown)?);
+            c = c.with_breaker(Some(breaker));
+        }
     }
     Ok(c)
 }

@@ -152,6 +152,10 @@ pub fn output(out: &mut Vec<f64>, o: Output<u32, u32, u32>) {
             Command::RollbackCursor { group } => out.extend([6.0, g(group)]),
             Command::RecordCompaction { group } => out.extend([7.0, g(group)]),
             Command::TerminalFailure { group } => out.extend([8.0, g(group)]),
+            Command::BreakerOpened { until, cooldown } => {
+                out.extend([9.0, millis(until), cooldown.as_secs_f64() * 1e3])
+            }
+            Command::BreakerClosed => out.push(10.0),
             _ => {}
         },
         Output::Record(r) => match r {

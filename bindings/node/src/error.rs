@@ -74,6 +74,8 @@ fn config_details(c: &ConfigError) -> [f64; 3] {
             let field = if *field == "warn_percent" { 0.0 } else { 1.0 };
             [3.0, field, f64::from(*value)]
         }
+        ConfigError::InvalidDebounce(_) => [4.0, 0.0, 0.0],
+        ConfigError::InvalidBreaker(_) => [5.0, 0.0, 0.0],
         _ => [0.0, 0.0, 0.0],
     }
 }

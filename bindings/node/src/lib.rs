@@ -30,8 +30,8 @@ pub mod error;
 pub mod views;
 
 use groupq::{
-    Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Limits, Machine, Message, NeverLaunched,
-    Pause, Pipe, Resume, SetLimits, Shutdown, Task, Timeout, Turn, Work,
+    BreakerStatus, Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Limits, Machine, Message,
+    NeverLaunched, Pause, Pipe, Resume, SetLimits, Shutdown, Task, Timeout, Turn, Work,
 };
 use wasm_bindgen::prelude::*;
 
@@ -336,6 +336,12 @@ impl Core {
             f64::from(u8::from(s.shut_down)),
             s.max_active as f64,
         ]);
+        // The breaker: 0 closed, 1 open (until), 2 probing (probe run or 0).
+        self.out.extend(match s.breaker {
+            BreakerStatus::Open { until } => [1.0, args::millis(until)],
+            BreakerStatus::Probing { probe } => [2.0, probe.map_or(0.0, |r| r.get() as f64)],
+            _ => [0.0, 0.0],
+        });
         self.out.len() as f64
     }
 

@@ -93,6 +93,8 @@ pub fn explain_json(e: &Explain<u32>) -> String {
     opt(&mut s, e.waiting_behind.map(|w| w as u64));
     let _ = write!(s, ",\"failures\":{},\"retryAt\":", e.failures);
     time(&mut s, e.retry_at);
+    s.push_str(",\"debouncedUntil\":");
+    time(&mut s, e.debounced_until);
     let _ = write!(
         s,
         ",\"compactPending\":{},\"paused\":{},\"lastContext\":",

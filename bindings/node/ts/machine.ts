@@ -15,11 +15,13 @@ import {
 } from './errors.js';
 import { Handles, StringIds } from './ids.js';
 import type {
+  Breaker,
   CancelAnswer,
   CloseAnswer,
   CloseReason,
   Config,
   CoreRecord,
+  Debounce,
   Exit,
   Explain,
   Limits,
@@ -75,7 +77,41 @@ const SLOTS: ReadonlyArray<keyof Config> = [
 /** The settings whose `null` is "off" (-1 at the boundary). */
 const NULLABLE = new Set<string>(['maxRunTimeMs', 'stallTimeoutMs', 'maxQueuedTasks', 'maxGroupTasks']);
 
-const SETTINGS = new Set<string>(SLOTS);
+const SETTINGS = new Set<string>([...SLOTS, 'debounce', 'breaker']);
+
+/** The debounce's and the breaker's slots, after the plain ones. */
+const DEBOUNCE_SLOTS: ReadonlyArray<keyof Debounce> = ['quietMs', 'maxWaitMs'];
+const BREAKER_SLOTS: ReadonlyArray<keyof Breaker> = [
+  'fastFailureMs',
+  'groups',
+  'windowMs',
+  'cooldownMs',
+  'maxCooldownMs',
+];
+
+/** Writes a nested setting (`debounce`, `breaker`) from slot `at` on; `null` is -1 (off). */
+function nested(out: Float64Array, at: number, key: string, value: unknown, fields: ReadonlyArray<string>): void {
+  if (value === undefined) return;
+  if (value === null) {
+    out[at] = -1;
+    return;
+  }
+  if (typeof value !== 'object') throw new InvalidConfigError(key, `${key} must be an object or null`);
+  const record = value as Record<string, unknown>;
+  for (const field of Object.keys(record)) {
+    if (!fields.includes(field)) throw new InvalidConfigError(`${key}.${field}`, `unknown setting ${key}.${field}`);
+  }
+  fields.forEach((field, i) => {
+    const v = record[field];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+      throw new InvalidConfigError(`${key}.${field}`, `${key}.${field} cannot be ${String(v)}`);
+    }
+    out[at + i] = v;
+  });
+  // The first field says the setting is on: a default stands in for it.
+  if (Number.isNaN(out[at] ?? NaN)) out[at] = fields[0] === 'quietMs' ? 0 : 10_000;
+}
 
 function time(now: unknown): number {
   if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) {
@@ -105,9 +141,11 @@ function slots(config: Config): Float64Array {
   for (const key of Object.keys(config)) {
     if (!SETTINGS.has(key)) throw new InvalidConfigError(key, `unknown setting ${key}`);
   }
-  const out = new Float64Array(SLOTS.length).fill(NaN);
+  const out = new Float64Array(SLOTS.length + DEBOUNCE_SLOTS.length + BREAKER_SLOTS.length).fill(NaN);
+  nested(out, SLOTS.length, 'debounce', config.debounce, DEBOUNCE_SLOTS);
+  nested(out, SLOTS.length + DEBOUNCE_SLOTS.length, 'breaker', config.breaker, BREAKER_SLOTS);
   SLOTS.forEach((key, i) => {
-    const v: unknown = config[key];
+    const v: unknown = config[key as keyof Config];
     if (v === undefined) return;
     if (key === 'policy') {
       if (v !== 'fair' && v !== 'legacy') throw new InvalidConfigError(key, `policy must be 'fair' or 'legacy'`);
@@ -159,10 +197,20 @@ function configRefusal(thrown: unknown): GroupqError {
   const slot = Number((details ?? '').split(',')[0]);
   if (code === '6') {
     const kind = Number((details ?? '').split(',')[0]);
-    const setting = kind === 1 ? 'maxActive' : kind === 2 ? 'retryBaseMs' : 'warnPercent|autoCompactPercent';
+    const setting =
+      kind === 1
+        ? 'maxActive'
+        : kind === 2
+          ? 'retryBaseMs'
+          : kind === 4
+            ? 'debounce'
+            : kind === 5
+              ? 'breaker'
+              : 'warnPercent|autoCompactPercent';
     return new InvalidConfigError(setting, message);
   }
-  return new InvalidConfigError(SLOTS[slot] ?? 'config', message);
+  const name = slot >= SLOTS.length + DEBOUNCE_SLOTS.length ? 'breaker' : slot >= SLOTS.length ? 'debounce' : SLOTS[slot];
+  return new InvalidConfigError(name ?? 'config', message);
 }
 
 /**
@@ -496,6 +544,7 @@ export class Machine<P = unknown> {
               killDeadline: ms(run.killDeadline),
             },
       retryAt: ms(raw.retryAt),
+      debouncedUntil: ms(raw.debouncedUntil),
       jobs: raw.jobs.map((j) =>
         j.kind === 'task' ? { kind: 'task', id: this.#tasks.string(j.id ?? 0) } : { kind: 'compact' },
       ),
@@ -516,6 +565,12 @@ export class Machine<P = unknown> {
       deadlines: w[at + 5] ?? 0,
       shutDown: w[at + 6] === 1,
       maxActive: w[at + 7] ?? 0,
+      breaker:
+        w[at + 8] === 1
+          ? { state: 'open', until: w[at + 9] ?? 0 }
+          : w[at + 8] === 2
+            ? { state: 'probing', probe: w[at + 9] ? (w[at + 9] ?? null) : null }
+            : { state: 'closed' },
     };
   }
 
@@ -629,6 +684,12 @@ export class Machine<P = unknown> {
       case 8:
         this.#outputs.push({ type: 'terminalFailure', group: group(1) });
         return i + 2;
+      case 9:
+        this.#outputs.push({ type: 'breakerOpened', until: f(1), cooldownMs: f(2) });
+        return i + 3;
+      case 10:
+        this.#outputs.push({ type: 'breakerClosed' });
+        return i + 1;
       default:
         return this.#decodeRecord(w, i, op);
     }

@@ -45,6 +45,37 @@ export interface Config {
   maxQueuedTasks?: number | null;
   /** A cap on tasks queued in one group; `null`: none (the default). */
   maxGroupTasks?: number | null;
+  /**
+   * Wait for a burst of messages to end before a group's messages run
+   * starts: `quietMs` with no new message, or `maxWaitMs` (default: `quietMs`)
+   * from the burst's first; `null`: start at once (the default).
+   */
+  debounce?: Debounce | null;
+  /** The crash-loop breaker; `null`: off (the default). */
+  breaker?: Breaker | null;
+}
+
+/** The debounce of a burst of messages. */
+export interface Debounce {
+  /** How long no new message must arrive (more than 0). */
+  quietMs: number;
+  /** The longest a burst may hold its run back (at least `quietMs`). */
+  maxWaitMs?: number;
+}
+
+/**
+ * The crash-loop breaker: when runs of `groups` distinct groups fail within
+ * `fastFailureMs` of their spawn, all within `windowMs`, no run starts for
+ * `cooldownMs` (doubling per failed probe, up to `maxCooldownMs`); then one
+ * probe starts. Each setting left out is the core's default (10 s, 3, 60 s,
+ * 30 s, 10 min).
+ */
+export interface Breaker {
+  fastFailureMs?: number;
+  groups?: number;
+  windowMs?: number;
+  cooldownMs?: number;
+  maxCooldownMs?: number;
 }
 
 /** What a run does. */
@@ -96,6 +127,10 @@ export type Output<P> =
   | { type: 'rollbackCursor'; group: string }
   | { type: 'recordCompaction'; group: string }
   | { type: 'terminalFailure'; group: string }
+  /** The crash-loop breaker opened: no run starts until `until`. Alert the operator. */
+  | { type: 'breakerOpened'; until: number; cooldownMs: number }
+  /** The breaker's probe lived: runs start again. */
+  | { type: 'breakerClosed' }
   | { type: 'record'; record: CoreRecord };
 
 /** What one turn of an agent reported. */
@@ -167,6 +202,8 @@ export interface Explain {
   retryAt: number | null;
   compactPending: boolean;
   paused: boolean;
+  /** Its messages run waits for a burst to end, until this time at the latest. */
+  debouncedUntil: number | null;
   lastContext: {
     tokens: number | null;
     limit: number | null;
@@ -186,6 +223,8 @@ export interface Stats {
   queuedJobs: number;
   deadlines: number;
   shutDown: boolean;
+  /** Where the crash-loop breaker stands. */
+  breaker: { state: 'closed' } | { state: 'open'; until: number } | { state: 'probing'; probe: number | null };
 }
 
 /** Everything a shutdown leaves: persist it and resubmit it. */
