@@ -98,7 +98,7 @@ pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
     };
     match slot(19) {
         None => {}
-        Some(v) if v == -1.0 => c = c.with_debounce(None),
+        Some(-1.0) => c = c.with_debounce(None),
         Some(_) => {
             let quiet = dur(19, Duration::ZERO)?;
             let max_wait = dur(20, quiet)?;
@@ -107,7 +107,7 @@ pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
     }
     match slot(21) {
         None => {}
-        Some(v) if v == -1.0 => c = c.with_breaker(None),
+        Some(-1.0) => c = c.with_breaker(None),
         Some(_) => {
             let d = Breaker::default();
             let groups = match slot(22) {
