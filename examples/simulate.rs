@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release --example simulate -- [--groups 10,1000] [--events N]
 //!     [--seed S] [--policy fair|legacy|both] [--no-check]
-//!     [--max-group-tasks N] [--max-queued-tasks N]
+//!     [--max-group-tasks N] [--max-queued-tasks N] [--debounce-ms MS]
+//!     [--breaker]
 //! ```
 //!
 //! The caps are off by default (W as in the README); on, the tasks over a
@@ -39,7 +40,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use groupq::{
-    Command, Config, Exit, Exited, Machine, Message, Output, Policy, RunId, Steppable, Time,
+    Breaker, Command, Config, Debounce, Exit, Exited, Machine, Message, Output, Policy, RunId,
+    Steppable, Time,
 };
 use groupq_check::Checked;
 use w::{Driver, Floor, WEvent};
@@ -58,11 +60,15 @@ struct Args {
     check: bool,
     max_group_tasks: Option<usize>,
     max_queued_tasks: Option<usize>,
+    /// Debounce a burst: quiet `MS`, at most four times that in all.
+    debounce_ms: Option<u64>,
+    /// The breaker with its defaults.
+    breaker: bool,
 }
 
 const USAGE: &str = "usage: simulate [--groups G[,G...]]... [--events N] [--seed S] \
                      [--policy fair|legacy|both] [--no-check] \
-                     [--max-group-tasks N] [--max-queued-tasks N]";
+                     [--max-group-tasks N] [--max-queued-tasks N] [--debounce-ms MS] [--breaker]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -72,6 +78,8 @@ fn parse_args() -> Result<Args, String> {
         policies: vec![Policy::Fair, Policy::Legacy],
         check: true,
         max_group_tasks: None,
+        debounce_ms: None,
+        breaker: false,
         max_queued_tasks: None,
     };
     let mut it = std::env::args().skip(1);
@@ -110,6 +118,13 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--max-queued-tasks: {e}"))?;
                 args.max_queued_tasks = Some(n);
             }
+            "--debounce-ms" => {
+                let n: u64 = value()?
+                    .parse()
+                    .map_err(|e| format!("--debounce-ms: {e}"))?;
+                args.debounce_ms = Some(n);
+            }
+            "--breaker" => args.breaker = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -238,7 +253,12 @@ fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Resul
     let n = events.len() as f64;
     let config: Config = w::config(policy)
         .with_max_group_tasks(args.max_group_tasks)
-        .with_max_queued_tasks(args.max_queued_tasks);
+        .with_max_queued_tasks(args.max_queued_tasks)
+        .with_debounce(args.debounce_ms.map(|ms| {
+            let quiet = std::time::Duration::from_millis(ms);
+            Debounce::new(quiet, quiet * 4)
+        }))
+        .with_breaker(args.breaker.then(Breaker::default));
     let mut floor = Floor::default();
     // The same driver and loop either way: only the machine differs.
     let m = if args.check {

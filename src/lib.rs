@@ -101,8 +101,8 @@
 //!
 //! # What each input does
 //!
-//! The behaviours have stable names (B1–B12) that the tests and the checker
-//! use.
+//! The behaviours have stable names (B1–B12, B14, B15) that the tests and
+//! the checker use.
 //!
 //! - **B1 [`Message`]**. After shutdown: rejected. The group has a live run:
 //!   it is marked as having unread messages, which the next run reads. No
@@ -268,6 +268,35 @@
 //!   held); a paused group is held until it is resumed. Every input costs
 //!   O(1) or O(log n) in the groups, jobs and waiting groups (a cancel too),
 //!   and the steady state allocates nothing.
+//! - **B14 debounce** ([`Config::with_debounce`], off by default): a
+//!   [`Message`] for a group with no run, not in line, not paused and with
+//!   nothing pending does not wake it; the group debounces: its messages
+//!   run starts when `quiet` passes with no further message for it, or
+//!   `max_wait` after the burst's first message, whichever is first (the
+//!   deadline is the group's debounce timer, fired by [`Timeout`] in
+//!   deadline order with the retries). It then starts or joins the line as
+//!   B1 says. A task, a retry coming due and a resume wake the group at
+//!   once (no debounce holds work that is due); messages for a group with a
+//!   run, in line or paused are not debounced. Shutdown reports a
+//!   debouncing group's messages as unread. [`Explain::debounced_until`]
+//!   shows the deadline.
+//! - **B15 crash-loop breaker** ([`Config::with_breaker`], off by default):
+//!   a run *fails fast* when it exits failed (B6: a failed exit or an
+//!   error turn) within `fast_failure` of its spawn, without its input
+//!   having been closed and without a kill. When fast failures of
+//!   `groups` distinct groups fall within `window` (each group's latest
+//!   counts once), the breaker opens: [`Command::BreakerOpened`], and no
+//!   run starts for `cooldown`; every input is still accepted and work
+//!   queues in the line (retries coming due too); eviction closes nothing,
+//!   since no slot it frees could be used. When the cooldown ends one run
+//!   starts, the head of the line, as the probe, and nothing else starts
+//!   while it lives. A probe that fails fast opens the breaker again for
+//!   twice the last cooldown, at most `max_cooldown`; a probe that lives
+//!   `fast_failure`, or exits otherwise (cleanly, closed, killed), closes
+//!   it: [`Command::BreakerClosed`], and the line starts in order. A probe
+//!   that [`NeverLaunched`] is no probe: the next run to start is. Runs
+//!   live when it opens go on. Shutdown ends the breaker without a
+//!   command (nothing starts after it anyway). [`Stats::breaker`] shows it.
 //!
 //! # What the adapter must do
 //!
@@ -309,6 +338,11 @@
 //! - **`Notify { group, notice }`**: show the notice to the group's user.
 //! - **`RecordCompaction { group }`**: persist that the group's context was
 //!   compacted now.
+//! - **`BreakerOpened { until, cooldown }`** and **`BreakerClosed`**: tell
+//!   the operator (an alert, not a user message): runs of several groups
+//!   crash at once, so something they all need is broken (the image, a
+//!   credential, the network). Nothing is lost meanwhile: work queues, and
+//!   the line starts in order once the probe lives.
 //! - **The shutdown report**: persist it and resubmit its work on the next
 //!   start; live runs listed there must still be reported exited.
 //! - **Restarts** (with the `serde` feature, see [Snapshots](#snapshots)):
@@ -353,14 +387,16 @@
 //!   it allows.
 //! - **P3** work conservation: after an input, a free slot implies no group
 //!   with pending jobs or unread messages is without a run (before
-//!   shutdown).
+//!   shutdown), but for a debouncing group (B14) and while the breaker
+//!   holds starts back (B15: open, or its probe live).
 //! - **P4** every accepted task is spawned exactly once, with its own
 //!   payload, or handed back in the shutdown report; a duplicate, or a
 //!   task over a cap, is reported at submission, and only a task over a
 //!   cap is refused.
 //! - **P5** per group, jobs start FIFO and before the unread messages.
 //! - **P6** fair policy: a group with `W` groups ahead starts within `W + 1`
-//!   slot releases.
+//!   slot releases (an exit while the breaker holds starts back releases
+//!   none).
 //! - **P7** a pipe is never accepted into a task, compact or closing run.
 //! - **P8** at most one `CloseInput` per run, only for a live run, only with
 //!   its cause: `Preempt` (the run is idle and jobs wait for its group),
@@ -391,8 +427,16 @@
 //!   one idle longest.
 //! - **P16** operator controls: nothing is spawned for a paused group; a
 //!   cancelled task never spawns; a host close is emitted once.
+//! - **P17** debounce: a messages run of a debouncing group starts neither
+//!   before its burst ends (quiet period, maximum wait, or a wake by a
+//!   task, a retry or a resume) nor later than the timeout that finds it
+//!   ended (with a free slot).
+//! - **P18** breaker: no `Spawn` while it is open, one probe while it is
+//!   half-open; `BreakerOpened` exactly when B15's threshold is met (with
+//!   its `until` and doubling cooldown), `BreakerClosed` exactly when the
+//!   probe lives; no accepted work is dropped (P4 holds throughout).
 //!
-//! The companion crate `groupq-check` checks P1–P12 and P14–P16 step by step (its
+//! The companion crate `groupq-check` checks P1–P12 and P14–P18 step by step (its
 //! `Checker` and `Checked`), with its own account and arithmetic; P13 is
 //! proven by running machines with different hash seeds side by side.
 //!
@@ -458,6 +502,19 @@
 //!   treat a panic in your `Clone` as a bug to fix, not as an input.
 //! - Retry delays are exact up to what [`std::time::Duration`] holds, then
 //!   saturate; deadlines saturate at [`Time::MAX`].
+//! - Debounce and the breaker are off by default, so a machine built with
+//!   the defaults behaves as before they existed, byte for byte. For a
+//!   chat host, 500 ms to 1 s of quiet with a few seconds' maximum wait,
+//!   and `Breaker::default()` (3 groups failing within 10 s of their
+//!   spawn, within a minute; 30 s doubling to 10 min), are sensible.
+//! - Debounce holds only the start of a messages run: a message for a live
+//!   run is piped or read by it as before, and tasks and retries are never
+//!   held, so a debounce can delay nothing that was already due.
+//! - The breaker counts groups, not runs: one group crashing in a loop is
+//!   B7's business (its backoff), not a crash loop. Only failures within
+//!   `fast_failure` of the spawn count, not ones after the core or the
+//!   host closed the run: a slow or preempted agent is not a broken image.
+//!   Its probe is the head of the line, so fairness holds through it.
 //!
 //! Contributors: `ARCHITECTURE.md` maps the source files and the invariants
 //! each keeps.
