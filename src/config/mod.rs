@@ -406,6 +406,16 @@ impl Config {
     pub fn breaker(&self) -> Option<Breaker> {
         self.breaker
     }
+    /// The debounce by reference: the hot paths test it without a copy.
+    #[inline]
+    pub(crate) fn debounce_ref(&self) -> Option<&Debounce> {
+        self.debounce.as_ref()
+    }
+    /// The breaker by reference, likewise.
+    #[inline]
+    pub(crate) fn breaker_ref(&self) -> Option<&Breaker> {
+        self.breaker.as_ref()
+    }
     /// Whether the two configurations are the same but for their
     /// [`Limits`], which a running machine may change: what an adapter
     /// restoring a machine under a new configuration compares.

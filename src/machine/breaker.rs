@@ -22,7 +22,7 @@ where
     /// is handed on, so that a breaker it opens holds that slot back too.
     #[inline]
     pub(super) fn breaker_on_exit(&mut self, g: GroupIdx, r: &Run<T>, failed: bool) {
-        let Some(settings) = self.config.breaker() else {
+        let Some(&settings) = self.config.breaker_ref() else {
             return;
         };
         if self.shut_down {
@@ -34,7 +34,7 @@ where
             & !r.killed
             & (r.state != RunState::Closing)
             & (self.now - r.spawned < settings.fast_failure);
-        match self.breaker.phase {
+        match self.breaker.phase() {
             Phase::HalfOpen {
                 cooldown,
                 probe: Some(probe),
@@ -58,14 +58,14 @@ where
         if let Phase::HalfOpen {
             cooldown,
             probe: Some(probe),
-        } = self.breaker.phase
+        } = self.breaker.phase()
         {
             if probe == run {
                 self.timers.cancel(BREAKER_KEY);
-                self.breaker.phase = Phase::HalfOpen {
+                self.breaker.set(Phase::HalfOpen {
                     cooldown,
                     probe: None,
-                };
+                });
             }
         }
     }
@@ -77,15 +77,15 @@ where
         if let Phase::HalfOpen {
             cooldown,
             probe: None,
-        } = self.breaker.phase
+        } = self.breaker.phase()
         {
             let Some(settings) = self.config.breaker() else {
                 return;
             };
-            self.breaker.phase = Phase::HalfOpen {
+            self.breaker.set(Phase::HalfOpen {
                 cooldown,
                 probe: Some(run),
-            };
+            });
             self.timers
                 .set(BREAKER_KEY, self.now + settings.fast_failure);
         }
@@ -94,12 +94,12 @@ where
     /// The breaker timer fired: an open breaker's cooldown is over (one
     /// probe may start), or the probe lived long enough (it closes).
     pub(super) fn on_breaker_due(&mut self) {
-        match self.breaker.phase {
+        match self.breaker.phase() {
             Phase::Open { cooldown } => {
-                self.breaker.phase = Phase::HalfOpen {
+                self.breaker.set(Phase::HalfOpen {
                     cooldown,
                     probe: None,
-                };
+                });
                 self.drain_line();
                 self.evict_for_waiting();
             }
@@ -110,7 +110,7 @@ where
 
     fn open_breaker(&mut self, cooldown: std::time::Duration) {
         self.breaker.recent.clear();
-        self.breaker.phase = Phase::Open { cooldown };
+        self.breaker.set(Phase::Open { cooldown });
         let until = self.now + cooldown;
         self.timers.set(BREAKER_KEY, until);
         self.command(Command::BreakerOpened { until, cooldown });
@@ -118,7 +118,7 @@ where
 
     /// Closes the breaker and gives the slots it held back to the line.
     fn close_breaker(&mut self) {
-        self.breaker.phase = Phase::Closed;
+        self.breaker.set(Phase::Closed);
         self.timers.cancel(BREAKER_KEY);
         self.command(Command::BreakerClosed);
         self.drain_line();
@@ -133,7 +133,7 @@ where
 
     /// The breaker as [`Stats`](crate::Stats) shows it.
     pub(super) fn breaker_status(&self) -> BreakerStatus {
-        match self.breaker.phase {
+        match self.breaker.phase() {
             Phase::Closed => BreakerStatus::Closed,
             Phase::Open { .. } => BreakerStatus::Open {
                 until: self.timers.get(BREAKER_KEY).unwrap_or(self.now),
@@ -146,10 +146,12 @@ where
     /// is open, one for the probe while it is half-open.
     #[inline]
     pub(super) fn slots_wanted(&self) -> usize {
-        match self.breaker.phase {
-            Phase::Closed => self.line.len(),
-            Phase::HalfOpen { probe: None, .. } => self.line.len().min(1),
-            _ => 0,
+        if !self.breaker.admits() {
+            return 0;
+        }
+        match self.breaker.phase() {
+            Phase::HalfOpen { .. } => self.line.len().min(1),
+            _ => self.line.len(),
         }
     }
 }

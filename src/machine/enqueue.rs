@@ -21,7 +21,7 @@ where
             return Err(Error::ShutDown);
         }
         let g = self.groups.track(group);
-        if let Some(debounce) = self.config.debounce() {
+        if let Some(&debounce) = self.config.debounce_ref() {
             if self.debounce(g, debounce) {
                 return Ok(());
             }

@@ -130,6 +130,7 @@ where
                 return Err("a group's debounce and its timer disagree");
             }
         }
+        self.breaker.restore();
         let armed = self.timers.get(timers::BREAKER_KEY).is_some();
         match self.config.breaker() {
             Some(b) => self.breaker.check(b.groups, armed)?,

@@ -35,7 +35,18 @@ pub(crate) enum Phase {
 pub(crate) struct BreakerState<K> {
     /// Fast failures while closed: (when, group), oldest first.
     pub(crate) recent: VecDeque<(Time, K)>,
-    pub(crate) phase: Phase,
+    /// Read through [`BreakerState::phase`], changed through
+    /// [`BreakerState::set`], which keeps `admits` in step.
+    phase: Phase,
+    /// Whether a run may start now: the one bit the scheduler's hot path
+    /// reads.
+    #[cfg_attr(feature = "serde", serde(skip, default = "yes"))]
+    admits: bool,
+}
+
+#[cfg(feature = "serde")]
+fn yes() -> bool {
+    true
 }
 
 impl<K> Default for BreakerState<K> {
@@ -43,19 +54,39 @@ impl<K> Default for BreakerState<K> {
         BreakerState {
             recent: VecDeque::new(),
             phase: Phase::Closed,
+            admits: true,
         }
     }
 }
 
 impl<K: Eq> BreakerState<K> {
-    /// Whether a run may start now.
+    /// Whether a run may start now: closed, or half-open with no probe
+    /// yet.
     #[inline]
     pub(crate) fn admits(&self) -> bool {
-        match self.phase {
+        self.admits
+    }
+
+    /// Where the breaker stands.
+    #[inline]
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Moves the breaker to `phase`.
+    pub(crate) fn set(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.admits = match phase {
             Phase::Closed => true,
             Phase::HalfOpen { probe, .. } => probe.is_none(),
             Phase::Open { .. } => false,
-        }
+        };
+    }
+
+    /// After a restore: `admits` follows the phase.
+    #[cfg(feature = "serde")]
+    pub(crate) fn restore(&mut self) {
+        self.set(self.phase);
     }
 
     /// A fast failure of `group` at `now` while closed: returns how many
