@@ -7,7 +7,7 @@
 //! stable while the group is tracked and reused afterwards.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::state::jobs::Queue;
@@ -104,12 +104,17 @@ pub(crate) struct Groups<K> {
     /// Groups an operator paused. Rare, so kept out of [`Group`]: the hot
     /// paths only look when it is not empty.
     paused: BTreeSet<GroupIdx>,
-    /// Groups whose messages run waits for a burst to end, with the latest
-    /// time it may start (the first message plus `max_wait`). Only groups
-    /// with unread messages, no run and not in line; their debounce timer
-    /// is armed.
+    /// Per index, the latest time a debouncing group's messages run may
+    /// start (the burst's first message plus `max_wait`). Only groups with
+    /// unread messages, no run and not in line; their debounce timer is
+    /// armed. Grown on first use and never shrunk, like `contexts`, so the
+    /// steady state allocates nothing.
     #[cfg_attr(feature = "serde", serde(default))]
-    debouncing: BTreeMap<GroupIdx, Time>,
+    debouncing: Vec<Option<Time>>,
+    /// How many entries of `debouncing` are set: the hot paths look only
+    /// when some are.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    debounced: usize,
 }
 
 impl<K> Default for Groups<K> {
@@ -120,7 +125,8 @@ impl<K> Default for Groups<K> {
             free: Vec::new(),
             contexts: Vec::new(),
             paused: BTreeSet::new(),
-            debouncing: BTreeMap::new(),
+            debouncing: Vec::new(),
+            debounced: 0,
         }
     }
 }
@@ -225,26 +231,49 @@ impl<K> Groups<K> {
     /// debouncing.
     #[inline]
     pub(crate) fn debouncing(&self, g: GroupIdx) -> Option<Time> {
-        if self.debouncing.is_empty() {
+        if self.debounced == 0 {
             return None;
         }
-        self.debouncing.get(&g).copied()
+        self.debouncing.get(g as usize).copied().flatten()
     }
 
     /// Group `g` debounces until `latest` at most.
     pub(crate) fn set_debouncing(&mut self, g: GroupIdx, latest: Time) {
-        self.debouncing.insert(g, latest);
+        let i = g as usize;
+        if self.debouncing.len() <= i {
+            self.debouncing.resize(i + 1, None);
+        }
+        if self.debouncing[i].replace(latest).is_none() {
+            self.debounced += 1;
+        }
     }
 
     /// Group `g` stops debouncing; whether it was.
     #[inline]
     pub(crate) fn stop_debouncing(&mut self, g: GroupIdx) -> bool {
-        !self.debouncing.is_empty() && self.debouncing.remove(&g).is_some()
+        if self.debounced == 0 {
+            return false;
+        }
+        let stopped = self
+            .debouncing
+            .get_mut(g as usize)
+            .and_then(Option::take)
+            .is_some();
+        self.debounced -= usize::from(stopped);
+        stopped
     }
 
-    /// Every debouncing group, in index order (at shutdown).
+    /// Every debouncing group, in index order, no longer debouncing (at
+    /// shutdown).
     pub(crate) fn take_debouncing(&mut self) -> Vec<GroupIdx> {
-        std::mem::take(&mut self.debouncing).into_keys().collect()
+        let mut taken = Vec::with_capacity(self.debounced);
+        for (g, latest) in self.debouncing.iter_mut().enumerate() {
+            if latest.take().is_some() {
+                taken.push(g as GroupIdx);
+            }
+        }
+        self.debounced = 0;
+        taken
     }
 
     /// Resumes every group (at shutdown: nothing starts any more).
@@ -288,18 +317,22 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Groups<K> {
 }
 
 /// Equal when the same keys map to equal groups at the same indices: the
-/// context table's length (how far it once grew) is not state.
+/// context and debounce tables' lengths (how far they once grew) are not
+/// state.
 impl<K: Eq + Hash> PartialEq for Groups<K> {
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (&self.contexts, &other.contexts);
         let same_contexts = (0..a.len().max(b.len()))
             .all(|i| a.get(i).copied().flatten() == b.get(i).copied().flatten());
+        let (a, b) = (&self.debouncing, &other.debouncing);
+        let same_debounces = (0..a.len().max(b.len()))
+            .all(|i| a.get(i).copied().flatten() == b.get(i).copied().flatten());
         self.index == other.index
             && self.table == other.table
             && self.free == other.free
             && self.paused == other.paused
-            && self.debouncing == other.debouncing
             && same_contexts
+            && same_debounces
     }
 }
 
@@ -322,13 +355,19 @@ impl<K: Clone + Eq + Hash> Groups<K> {
         if self.paused.iter().any(|&g| self.try_get(g).is_none()) {
             return Err("a paused group is not tracked");
         }
-        let debouncing = |g: &GroupIdx| {
-            self.try_get(*g)
-                .is_some_and(|group| group.unread & group.is_asleep())
+        if self.debouncing.len() > n {
+            return Err("more debounce entries than groups");
+        }
+        let debouncing = |(g, latest): (usize, &Option<Time>)| {
+            latest.is_none()
+                || self
+                    .try_get(g as GroupIdx)
+                    .is_some_and(|group| group.unread & group.is_asleep())
         };
-        if !self.debouncing.keys().all(debouncing) {
+        if !self.debouncing.iter().enumerate().all(debouncing) {
             return Err("a debouncing group is not asleep with unread messages");
         }
+        self.debounced = self.debouncing.iter().flatten().count();
         self.index.clear();
         for (g, group) in self.table.iter().enumerate() {
             if let Some(group) = group {
