@@ -155,6 +155,15 @@ fn breaker_pair(max_active: usize) -> Pair {
     )
 }
 
+/// Three slots, and groups a and b running: their runs.
+fn two_runs() -> (Pair, groupq::RunId, groupq::RunId) {
+    let mut p = breaker_pair(3);
+    p.message("a");
+    p.message("b");
+    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    (p, a, b)
+}
+
 fn crash(p: &mut Pair, run: groupq::RunId) {
     p.accept(Exited {
         run,
@@ -171,10 +180,7 @@ fn opened(p: &Pair) -> Option<(Time, Duration)> {
 
 #[test]
 fn fast_failures_of_two_groups_open_the_breaker_and_work_keeps_queueing() {
-    let mut p = breaker_pair(3);
-    p.message("a");
-    p.message("b");
-    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    let (mut p, a, b) = two_runs();
     p.advance(secs(1));
     crash(&mut p, a);
     assert_eq!(opened(&p), None, "one group failing is not a crash loop");
@@ -202,10 +208,7 @@ fn fast_failures_of_two_groups_open_the_breaker_and_work_keeps_queueing() {
 
 #[test]
 fn one_probe_after_the_cooldown_closes_it_when_it_lives() {
-    let mut p = breaker_pair(3);
-    p.message("a");
-    p.message("b");
-    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    let (mut p, a, b) = two_runs();
     crash(&mut p, a);
     crash(&mut p, b);
     p.message("c");
@@ -254,10 +257,7 @@ fn a_probe_that_fails_fast_doubles_the_cooldown_up_to_its_cap() {
 
 #[test]
 fn runs_closed_by_the_core_or_slow_to_fail_do_not_count() {
-    let mut p = breaker_pair(3);
-    p.message("a");
-    p.message("b");
-    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    let (mut p, a, b) = two_runs();
     p.advance(secs(6));
     crash(&mut p, a);
     p.accept(groupq::CloseRun { group: "b" });
@@ -268,10 +268,7 @@ fn runs_closed_by_the_core_or_slow_to_fail_do_not_count() {
 
 #[test]
 fn shutdown_ends_an_open_breaker_and_hands_back_the_work() {
-    let mut p = breaker_pair(3);
-    p.message("a");
-    p.message("b");
-    let (a, b) = (p.spawned_run("a"), p.spawned_run("b"));
+    let (mut p, a, b) = two_runs();
     crash(&mut p, a);
     crash(&mut p, b);
     assert!(p.task("c", 7, "t7"));
