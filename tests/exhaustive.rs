@@ -470,7 +470,7 @@ fn two_groups_one_slot_with_debounce_and_breaker_every_state_within_depth_6_is_c
             Duration::from_secs(2),
         )))
         .with_breaker(Some(breaker));
-    exhaust(config, 2, 6, 131_477);
+    exhaust(config, 2, 6, 167_540);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

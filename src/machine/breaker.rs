@@ -33,7 +33,8 @@ where
         let fast = failed
             & !r.killed
             & (r.state != RunState::Closing)
-            & (self.now - r.spawned < settings.fast_failure);
+            & r.spawned
+                .is_some_and(|at| self.now - at < settings.fast_failure);
         match self.breaker.phase() {
             Phase::HalfOpen {
                 cooldown,

@@ -42,7 +42,8 @@ where
             if messages {
                 group.failures = 0;
             }
-            if let Some(id) = r.task.clone().filter(|_| failed) {
+            // Cloned only for a failed task: the run is still needed below.
+            if let Some(id) = r.task.as_ref().filter(|_| failed).cloned() {
                 self.record(g, |group| Record::TaskFailed { group, run, id });
             }
         }

@@ -290,7 +290,10 @@ where
             }
         };
         let kind = work.kind();
-        let idx = self.runs.start(g, Run::new(run, g, kind, task, self.now));
+        // Only the breaker reads a run's spawn time: without one no run
+        // keeps it, so equal situations stay equal states.
+        let spawned = self.config.breaker_ref().map(|_| self.now);
+        let idx = self.runs.start(g, Run::new(run, g, kind, task, spawned));
         group.live = idx;
         self.breaker_on_start(run);
         // Every run must make progress: a turn deadline from the start, the

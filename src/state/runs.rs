@@ -40,11 +40,11 @@ pub(crate) struct Run<T> {
     pub(crate) piped_after_delivery: bool,
     /// `Kill` was emitted (at most once per run).
     pub(crate) killed: bool,
-    /// When it was spawned: the breaker's fast failures are measured from
-    /// it (absent from snapshots written before the breaker: a long time
-    /// ago).
+    /// When it was spawned, with a breaker configured (`None` without):
+    /// the breaker's fast failures are measured from it. A run without one
+    /// (from a snapshot taken without a breaker) never failed fast.
     #[cfg_attr(feature = "serde", serde(default))]
-    pub(crate) spawned: Time,
+    pub(crate) spawned: Option<Time>,
     /// Neighbours in the idle list (`NIL` at the ends, or when not idle).
     idle_prev: u32,
     idle_next: u32,
@@ -57,7 +57,7 @@ impl<T> Run<T> {
         group: GroupIdx,
         kind: WorkKind,
         task: Option<T>,
-        spawned: Time,
+        spawned: Option<Time>,
     ) -> Self {
         Run {
             id,
