@@ -80,7 +80,7 @@ where
             probe: None,
         } = self.breaker.phase()
         {
-            let Some(settings) = self.config.breaker() else {
+            let Some(&settings) = self.config.breaker_ref() else {
                 return;
             };
             self.breaker.set(Phase::HalfOpen {

@@ -22,18 +22,14 @@ where
     /// message takes the usual way.
     pub(super) fn debounce(&mut self, g: GroupIdx, debounce: Debounce) -> bool {
         let group = self.groups.get(g);
-        let waits = self.groups.debouncing(g).is_some()
-            | (group.is_asleep() & !group.has_pending() & !self.groups.is_paused(g));
-        if !waits {
-            return false;
-        }
         let latest = match self.groups.debouncing(g) {
             Some(latest) => latest,
-            None => {
+            None if group.is_asleep() & !group.has_pending() & !self.groups.is_paused(g) => {
                 let latest = self.now + debounce.max_wait;
                 self.groups.set_debouncing(g, latest);
                 latest
             }
+            None => return false,
         };
         self.groups.get_mut(g).unread = true;
         self.record(g, |group| Record::Queued {
@@ -60,14 +56,6 @@ where
         debug_assert!(!self.shut_down);
         self.groups.stop_debouncing(g);
         self.wake(g);
-    }
-
-    /// At shutdown: no group waits for its burst any more (its unread
-    /// messages are in the report).
-    pub(super) fn cancel_debounces(&mut self) {
-        for g in self.groups.take_debouncing() {
-            self.timers.cancel(timers::debounce_key(g));
-        }
     }
 
     /// When group `g`'s debounced messages run may start, if it waits.

@@ -46,7 +46,6 @@ where
         }
         self.shut_down = true;
         self.groups.clear_paused();
-        self.cancel_debounces();
         self.end_breaker();
         while self.line.pop(&mut self.groups).is_some() {}
         // Table order: deterministic, independent of hashing.
@@ -72,6 +71,8 @@ where
                     compact_pending,
                 });
             }
+            // Its burst's messages are in the report as unread.
+            self.end_debounce(g);
             self.groups.forget_if_empty(g);
         }
         report.live_runs.sort_by_key(|r| r.run);

@@ -98,15 +98,12 @@ impl<K: Eq> BreakerState<K> {
         self.recent.len()
     }
 
-    /// Whether the breaker state fits its settings: for restoring.
+    /// Whether the breaker state fits its settings: for restoring, after
+    /// [`BreakerState::restore`]. Its timer is armed exactly while it holds
+    /// starts back.
     #[cfg(feature = "serde")]
     pub(crate) fn check(&self, groups: usize, armed: bool) -> Result<(), &'static str> {
-        let timed = match self.phase {
-            Phase::Closed => false,
-            Phase::Open { .. } => true,
-            Phase::HalfOpen { probe, .. } => probe.is_some(),
-        };
-        if timed != armed {
+        if armed == self.admits {
             return Err("the breaker and its timer disagree");
         }
         if self.recent.len() >= groups.max(1)

@@ -263,19 +263,6 @@ impl<K> Groups<K> {
         stopped
     }
 
-    /// Every debouncing group, in index order, no longer debouncing (at
-    /// shutdown).
-    pub(crate) fn take_debouncing(&mut self) -> Vec<GroupIdx> {
-        let mut taken = Vec::with_capacity(self.debounced);
-        for (g, latest) in self.debouncing.iter_mut().enumerate() {
-            if latest.take().is_some() {
-                taken.push(g as GroupIdx);
-            }
-        }
-        self.debounced = 0;
-        taken
-    }
-
     /// Resumes every group (at shutdown: nothing starts any more).
     pub(crate) fn clear_paused(&mut self) {
         self.paused.clear();
