@@ -5,9 +5,9 @@ use std::hash::Hash;
 
 use crate::error::Error;
 use crate::input::{
-    Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
-    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, SetLimits, Shutdown, Task,
-    TaskAnswer, Timeout, Turn,
+    BackgroundTask, Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input,
+    Message, NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Response, Resume, SetLimits,
+    Shutdown, Task, TaskAnswer, Timeout, Turn,
 };
 use crate::machine::Machine;
 use crate::time::Time;
@@ -97,6 +97,7 @@ macro_rules! event {
 
 event!(Message<K>, (), |e, q, _now| q.on_message(e.group));
 event!(Task<K, T, P>, TaskAnswer, |e, q, _now| q.on_task(e.group, e.id, e.payload));
+event!(BackgroundTask<K, T, P>, TaskAnswer, |e, q, _now| q.on_background_task(e));
 event!(Pipe<K>, PipeAnswer, |e, q, _now| Ok(q.on_pipe(&e.group)));
 event!(Idle, (), |e, q, _now| q.on_idle(e.run));
 event!(Heartbeat, (), |e, q, _now| q.on_heartbeat(e.run));
@@ -129,6 +130,19 @@ where
             Input::Message { group } => Message { group }.apply(q, now)?.into(),
             Input::Task { group, id, payload } => Task { group, id, payload }.apply(q, now)?.into(),
             Input::Pipe { group } => Pipe { group }.apply(q, now)?.into(),
+            Input::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            } => BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            }
+            .apply(q, now)?
+            .into(),
             Input::Idle { run } => Idle { run }.apply(q, now)?.into(),
             Input::Heartbeat { run } => Heartbeat { run }.apply(q, now)?.into(),
             Input::Turn { run, report } => Turn { run, report }.apply(q, now)?.into(),

@@ -43,6 +43,32 @@ pub struct Task<K, T, P> {
     pub payload: P,
 }
 
+/// Queue a background task (B16): work that gives way to the group's
+/// conversation. Answer: [`TaskAnswer`].
+///
+/// Deduplicated like a [`Task`], against the group's tasks of both
+/// classes, and counted by the same caps. It never closes a run, it starts
+/// only when its group has no run, no unread messages and no normal jobs,
+/// after them; a group waiting with background work only waits behind
+/// the groups waiting with a conversation, with aging
+/// ([`Background::aging`](crate::Background::aging)). With
+/// `skip_if_active`, a group whose conversation is live, pending or ended
+/// within [`Background::skip_window`](crate::Background::skip_window)
+/// answers [`TaskAnswer::Skipped`] and nothing changes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BackgroundTask<K, T, P> {
+    /// The group.
+    pub group: K,
+    /// Dedup key within the group.
+    pub id: T,
+    /// Handed back in [`Work::Task`](crate::Work::Task) or in the shutdown
+    /// report.
+    pub payload: P,
+    /// Skip the task, rather than queue it, while the group's conversation
+    /// is active or was within the skip window.
+    pub skip_if_active: bool,
+}
+
 /// May a follow-up message be written into the group's live run? Answer:
 /// [`PipeAnswer`].
 ///
@@ -209,6 +235,17 @@ pub enum Input<K, T, P> {
         /// The group.
         group: K,
     },
+    /// See [`BackgroundTask`].
+    BackgroundTask {
+        /// The group.
+        group: K,
+        /// Dedup key within the group.
+        id: T,
+        /// The task's payload.
+        payload: P,
+        /// Skip rather than queue while the conversation is active.
+        skip_if_active: bool,
+    },
     /// See [`Idle`].
     Idle {
         /// The run.
@@ -302,6 +339,17 @@ impl<K, T, P> Input<K, T, P> {
                 payload: payload(p),
             },
             Input::Pipe { group: g } => Input::Pipe { group: group(g) },
+            Input::BackgroundTask {
+                group: g,
+                id: i,
+                payload: p,
+                skip_if_active,
+            } => Input::BackgroundTask {
+                group: group(g),
+                id: id(i),
+                payload: payload(p),
+                skip_if_active: *skip_if_active,
+            },
             Input::Idle { run } => Input::Idle { run: *run },
             Input::Heartbeat { run } => Input::Heartbeat { run: *run },
             Input::Turn { run, report } => Input::Turn {
@@ -361,6 +409,17 @@ impl<K, T, P> From<Task<K, T, P>> for Input<K, T, P> {
             group: t.group,
             id: t.id,
             payload: t.payload,
+        }
+    }
+}
+
+impl<K, T, P> From<BackgroundTask<K, T, P>> for Input<K, T, P> {
+    fn from(t: BackgroundTask<K, T, P>) -> Self {
+        Input::BackgroundTask {
+            group: t.group,
+            id: t.id,
+            payload: t.payload,
+            skip_if_active: t.skip_if_active,
         }
     }
 }
@@ -468,6 +527,10 @@ pub enum TaskAnswer {
     /// changed. Shed the task or tell its sender; the core never drops
     /// accepted work.
     Refused(TaskRefusal),
+    /// Only for a [`BackgroundTask`] with `skip_if_active`: the group's
+    /// conversation is active or was within the skip window. Nothing was
+    /// queued, nothing changed.
+    Skipped,
 }
 
 /// Which cap refused a [`Task`] ([`Config::with_max_queued_tasks`],
@@ -593,6 +656,8 @@ pub enum Response<K, T, P> {
     Duplicate,
     /// [`TaskAnswer::Refused`].
     TaskRefused(TaskRefusal),
+    /// [`TaskAnswer::Skipped`].
+    Skipped,
     /// [`PipeAnswer::Piped`].
     Piped(RunId),
     /// [`PipeAnswer::Refused`].
@@ -625,6 +690,7 @@ impl<K, T, P> From<TaskAnswer> for Response<K, T, P> {
             TaskAnswer::Queued => Response::Queued,
             TaskAnswer::Duplicate => Response::Duplicate,
             TaskAnswer::Refused(why) => Response::TaskRefused(why),
+            TaskAnswer::Skipped => Response::Skipped,
         }
     }
 }
@@ -663,6 +729,7 @@ impl<K, T, P> fmt::Display for Response<K, T, P> {
             Response::Queued => write!(f, "queued"),
             Response::Duplicate => write!(f, "duplicate"),
             Response::TaskRefused(why) => write!(f, "task refused: {why}"),
+            Response::Skipped => write!(f, "skipped"),
             Response::Piped(run) => write!(f, "piped into {run}"),
             Response::PipeRefused(why) => write!(f, "pipe refused: {why}"),
             Response::ShutDown(_) => write!(f, "shut down"),

@@ -535,13 +535,13 @@ mod turn_report;
 mod view;
 mod work;
 
-pub use config::{Breaker, Config, ConfigError, Debounce, Limits, Policy};
+pub use config::{Background, Breaker, Config, ConfigError, Debounce, Limits, Policy};
 pub use error::Error;
 pub use event::Event;
 pub use input::{
-    Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input, Message,
-    NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume, SetLimits,
-    Shutdown, Task, TaskAnswer, TaskRefusal, Timeout, Turn,
+    BackgroundTask, Cancel, CancelAnswer, CloseAnswer, CloseRun, Exited, Heartbeat, Idle, Input,
+    Message, NeverLaunched, Pause, Pipe, PipeAnswer, PipeRefusal, Requeue, Response, Resume,
+    SetLimits, Shutdown, Task, TaskAnswer, TaskRefusal, Timeout, Turn,
 };
 pub use machine::Machine;
 #[cfg(feature = "serde")]

@@ -30,6 +30,11 @@ pub struct PendingGroup<K, T, P> {
     /// Jobs that were queued, in the order they would have run, payloads
     /// included.
     pub jobs: Vec<Work<T, P>>,
+    /// Background tasks that were queued, `(id, payload)`, in the order
+    /// they would have run (after the jobs and the messages): resubmit
+    /// them as [`BackgroundTask`](crate::BackgroundTask)s.
+    #[cfg_attr(feature = "serde", serde(default = "Vec::new"))]
+    pub background_tasks: Vec<(T, P)>,
     /// The group had unread messages that no run had picked up.
     pub unread_messages: bool,
     /// A retry was scheduled: `(attempt, deadline)`.
@@ -104,9 +109,14 @@ pub struct Explain<T> {
     pub run: Option<RunInfo>,
     /// Queued jobs, front first.
     pub jobs: Vec<JobInfo<T>>,
+    /// Queued background tasks' ids, front first: they run after the jobs
+    /// and the messages.
+    #[cfg_attr(feature = "serde", serde(default = "Vec::new"))]
+    pub background_tasks: Vec<T>,
     /// It has unread messages that no run has picked up yet.
     pub unread_messages: bool,
-    /// Groups ahead of it in the waiting line, if it is in the line.
+    /// Groups ahead of it in its lane of the waiting line, if it is in the
+    /// line (the background lane when it waits with background tasks only).
     pub waiting_behind: Option<usize>,
     /// Consecutive failed Messages runs.
     pub failures: u32,
@@ -135,6 +145,9 @@ impl<T: fmt::Debug> fmt::Display for Explain<T> {
         }
         if !self.jobs.is_empty() {
             write!(f, "; jobs {:?}", self.jobs)?;
+        }
+        if !self.background_tasks.is_empty() {
+            write!(f, "; background {:?}", self.background_tasks)?;
         }
         if self.unread_messages {
             write!(f, "; unread messages")?;
@@ -173,8 +186,14 @@ pub struct Stats {
     pub max_active: usize,
     /// Slots free: `max_active - live_runs`, or 0.
     pub free_slots: usize,
-    /// Groups in the waiting line.
+    /// Groups in the waiting line (both lanes).
     pub waiting_groups: usize,
+    /// Of those, groups waiting with background tasks only.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub waiting_background: usize,
+    /// Live runs of background tasks.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub background_runs: usize,
     /// Groups the machine holds memory for.
     pub tracked_groups: usize,
     /// Jobs queued across all groups.

@@ -28,8 +28,8 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use groupq::{
-    Breaker, Command, Config, ContextStats, Debounce, Exit, Input, Output, Policy, Response, RunId,
-    Time, TurnReport,
+    Background, Breaker, Command, Config, ContextStats, Debounce, Exit, Input, Output, Policy,
+    Response, RunId, Time, TurnReport,
 };
 use groupq_check::Checker;
 
@@ -93,6 +93,19 @@ fn alphabet(node: &Node, groups: u8) -> Vec<(Time, In)> {
         for id in 0..2 {
             let payload = u32::from(group) * 10 + u32::from(id);
             inputs.push(Input::Task { group, id, payload });
+        }
+        // Background tasks only where the configuration is about them, so
+        // the other searches keep their space.
+        if node.q.config().background() != Background::default() {
+            for skip_if_active in [false, true] {
+                let payload = u32::from(group) * 10 + 5 + u32::from(skip_if_active);
+                inputs.push(Input::BackgroundTask {
+                    group,
+                    id: 2 + u8::from(skip_if_active),
+                    payload,
+                    skip_if_active,
+                });
+            }
         }
     }
     // The operator toggles the slots between one and two (so every
@@ -242,6 +255,9 @@ struct Explored {
     kills: usize,
     /// Breaker openings and closings the search saw.
     breaker: (usize, usize),
+    /// Background tasks skipped, background runs started, and states
+    /// with a background group waiting at its cap beside a free slot.
+    background: (usize, usize, usize),
 }
 
 /// Breadth-first search to `depth` inputs from the empty machine.
@@ -268,6 +284,7 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
         closes: Default::default(),
         kills: 0,
         breaker: (0, 0),
+        background: (0, 0, 0),
     };
     while let Some(node) = queue.pop_front() {
         for (at, input) in alphabet(&node, groups) {
@@ -323,6 +340,11 @@ fn explore(config: Config, groups: u8, depth: usize) -> Explored {
                     _ => {}
                 }
             }
+            let (before, after) = (node.q.stats(), next.q.stats());
+            explored.background.0 += usize::from(matches!(answer, Ok(Response::Skipped)));
+            explored.background.1 += after.background_runs.saturating_sub(before.background_runs);
+            explored.background.2 +=
+                usize::from(after.waiting_background > 0 && after.free_slots > 0);
             if let Input::Exited { run, .. } = input {
                 next.live.retain(|r| *r != run);
                 next.exited.push(run);
@@ -394,6 +416,15 @@ fn exhaust(config: Config, groups: u8, depth: usize, at_least: usize) {
         assert!(
             e.breaker.0 > 0 && e.breaker.1 > 0,
             "the breaker never opened and closed"
+        );
+    }
+    if config.background() != Background::default() {
+        let (skipped, started, at_cap) = e.background;
+        println!("background: {skipped} skipped, {started} started, {at_cap} waiting at the cap beside a free slot");
+        assert!(
+            skipped > 0 && started > 0 && at_cap > 0,
+            "background work not inside the searched space: {:?}",
+            e.background
         );
     }
     let mut reasons = vec![
@@ -471,6 +502,22 @@ fn two_groups_one_slot_with_debounce_and_breaker_every_state_within_depth_6_is_c
         )))
         .with_breaker(Some(breaker));
     exhaust(config, 2, 6, 167_540);
+}
+
+/// Background tasks: two groups sharing two slots with at most one
+/// background run, aging 1 and a skip window, so that background work
+/// waits behind a conversation, is passed over once, waits at its cap
+/// with a slot free, gives way to a message when idle, moves lanes when a
+/// conversation arrives or its last normal job is cancelled, and is
+/// skipped while the conversation is active or just ended.
+#[test]
+fn two_groups_two_slots_with_background_tasks_every_state_within_depth_5_is_checked() {
+    let background = Background::default()
+        .with_aging(1)
+        .with_max_running(Some(1))
+        .with_skip_window(Some(Duration::from_secs(2)));
+    let config = config(2, Policy::Fair).with_background(background);
+    exhaust(config, 2, 5, 256_447);
 }
 
 /// The canonical form forgets what only grows (time, run ids, timer order)

@@ -52,6 +52,7 @@ fn explain_shows_pending_jobs_unread_messages_and_place_in_line() {
         Explain {
             run: None,
             jobs: vec![JobInfo::Task(4), JobInfo::Task(2)],
+            background_tasks: vec![],
             unread_messages: true,
             waiting_behind: Some(1),
             failures: 0,
@@ -153,6 +154,8 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             max_active: 2,
             free_slots: 0,
             waiting_groups: 2,
+            waiting_background: 0,
+            background_runs: 0,
             tracked_groups: 4,
             queued_jobs: 3,
             deadlines: 2, // a's idle deadline, b's turn deadline
@@ -168,6 +171,8 @@ fn stats_count_live_runs_waiting_and_tracked_groups() {
             max_active: 2,
             free_slots: 0,
             waiting_groups: 0,
+            waiting_background: 0,
+            background_runs: 0,
             tracked_groups: 2,
             queued_jobs: 0,
             // a was idle: closed, its kill deadline; b busy: its turn

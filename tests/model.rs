@@ -70,6 +70,15 @@ impl ReferenceStateMachine for Reference {
             60 => (0..groups).prop_map(|group| Input::Message { group }),
             50 => (0..groups, 0..3u8, any::<u32>())
                 .prop_map(|(group, id, payload)| Input::Task { group, id, payload }),
+            25 => (0..groups, 0..3u8, any::<u32>(), any::<bool>()).prop_map(
+                |(group, id, payload, skip_if_active)| Input::BackgroundTask {
+                    group,
+                    id,
+                    payload,
+                    skip_if_active,
+                }
+            ),
+            8 => (0..groups, 0..3u8).prop_map(|(group, id)| Input::Cancel { group, id }),
             30 => (0..groups).prop_map(|group| Input::Pipe { group }),
             30 => run.clone().prop_map(|run| Input::Idle { run }),
             50 => (run.clone(), gen::turn_output())
@@ -170,6 +179,7 @@ impl StateMachineTest for MachineAgainstModel {
             let Some(e) = explained else {
                 let holds = g.run.is_some()
                     || !g.jobs.is_empty()
+                    || !g.background.is_empty()
                     || g.check
                     || g.retry.is_some()
                     || g.compact_pending
@@ -213,11 +223,18 @@ impl StateMachineTest for MachineAgainstModel {
                 })
                 .collect();
             assert_eq!(e.jobs, model_jobs, "jobs of group {key}");
+            let model_background: Vec<u8> = g.background.iter().map(|(id, _)| *id).collect();
+            assert_eq!(
+                e.background_tasks, model_background,
+                "background tasks of group {key}"
+            );
             assert_eq!(e.unread_messages, g.check, "message check of group {key}");
+            let place = model.line.iter().position(|k| *k == key);
+            let background_place = model.bg_line.iter().position(|k| *k == key);
             assert_eq!(
                 e.waiting_behind,
-                model.line.iter().position(|k| *k == key),
-                "place in line of group {key}"
+                place.or(background_place),
+                "place in its lane of group {key}"
             );
             assert_eq!(e.failures, g.failures, "failures of group {key}");
             assert_eq!(e.retry_at, g.retry.map(|r| r.1), "retry of group {key}");
@@ -229,7 +246,24 @@ impl StateMachineTest for MachineAgainstModel {
         }
         let stats = sut.q.stats();
         assert_eq!(stats.live_runs, model.live_runs().len());
-        assert_eq!(stats.waiting_groups, model.line.len());
+        assert_eq!(stats.waiting_groups, model.line.len() + model.bg_line.len());
+        assert_eq!(
+            stats.waiting_background,
+            model.bg_line.len(),
+            "background lane {:?} / {:?} of groups {:?}, machine {:?}",
+            model.bg_line,
+            model.line,
+            model.groups,
+            (0..reference.groups)
+                .map(|g| sut.q.explain(&g))
+                .collect::<Vec<_>>()
+        );
+        let background_runs = model
+            .groups
+            .iter()
+            .filter(|g| g.run.as_ref().is_some_and(|r| r.background))
+            .count();
+        assert_eq!(stats.background_runs, background_runs);
         assert_eq!(stats.shut_down, model.shut_down);
     }
 }

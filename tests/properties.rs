@@ -78,13 +78,14 @@ proptest! {
             // A refused task answers and changes nothing; only the clock
             // moves when it came later, so the whole machine is compared
             // for tasks at the machine's own time.
-            let before = (matches!(input, Input::Task { .. }) && at == q.now()).then(|| q.clone());
+            let task = matches!(input, Input::Task { .. } | Input::BackgroundTask { .. });
+            let before = (task && at == q.now()).then(|| q.clone());
             let (answer, outputs) = checked_step(&mut q, &mut checker, at, &input)?;
             if early_timeout {
                 prop_assert!(outputs.is_empty(), "an early timeout produced outputs");
                 prop_assert_eq!(view(&q), seen.clone(), "an early timeout changed the machine");
             }
-            if matches!(answer, Ok(Response::TaskRefused(_))) {
+            if matches!(answer, Ok(Response::TaskRefused(_) | Response::Skipped)) {
                 prop_assert!(outputs.is_empty(), "a refused task produced outputs");
                 match &before {
                     Some(before) => prop_assert!(*before == q, "a refused task changed the machine"),
@@ -160,6 +161,7 @@ proptest! {
                 match &input {
                     Input::Message { .. }
                     | Input::Task { .. }
+                    | Input::BackgroundTask { .. }
                     | Input::Pause { .. }
                     | Input::Resume { .. }
                     | Input::Shutdown => Some(h.shut_down.then_some(Error::ShutDown)),
@@ -215,7 +217,7 @@ proptest! {
         let (mut accepted, mut deduplicated) = (Vec::new(), Vec::new());
         let mut handed_back: Vec<Payload> = Vec::new();
         let mut note = |input: &In, answer: &Answer, outputs: &[Out]| {
-            if let Input::Task { payload, .. } = input {
+            if let Input::Task { payload, .. } | Input::BackgroundTask { payload, .. } = input {
                 match answer {
                     Ok(Response::Queued) => accepted.push(*payload),
                     Ok(Response::Duplicate) => deduplicated.push(*payload),
@@ -242,6 +244,7 @@ proptest! {
                             handed_back.push(*payload);
                         }
                     }
+                    handed_back.extend(pg.background_tasks.iter().map(|(_, payload)| *payload));
                 }
             }
             for o in outputs {
@@ -332,6 +335,10 @@ fn generated_sequences_reach_every_kind_of_input_and_output() {
                 (Input::Pipe { .. }, Ok(Response::Piped(_))) => count("pipe accepted"),
                 (Input::Pipe { .. }, Ok(Response::PipeRefused(_))) => count("pipe refused"),
                 (Input::Task { .. }, Ok(Response::Duplicate)) => count("deduplicated"),
+                (Input::BackgroundTask { .. }, Ok(Response::Queued)) => count("background queued"),
+                (Input::BackgroundTask { .. }, Ok(Response::Skipped)) => {
+                    count("background skipped")
+                }
                 (Input::Shutdown, Ok(_)) => count("shutdown"),
                 (_, Err(Error::ShutDown)) => count("after shutdown"),
                 _ => {}
@@ -362,6 +369,13 @@ fn generated_sequences_reach_every_kind_of_input_and_output() {
             {
                 *seen.entry("debouncing").or_default() += 1;
             }
+            let stats = q.stats();
+            if stats.background_runs > 0 {
+                *seen.entry("background running").or_default() += 1;
+            }
+            if stats.waiting_background > 0 {
+                *seen.entry("background waiting").or_default() += 1;
+            }
             h.observe(at, &input, &answer, &outputs);
         }
     }
@@ -370,6 +384,10 @@ fn generated_sequences_reach_every_kind_of_input_and_output() {
         "breaker opened",
         "breaker closed",
         "debouncing",
+        "background queued",
+        "background skipped",
+        "background running",
+        "background waiting",
         "stale run",
         "unknown run",
         "time backwards",

@@ -104,6 +104,7 @@ fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
                 PendingGroup {
                     group: "a",
                     jobs: vec![task(1, "a-one"), task(2, "a-two")],
+                    background_tasks: vec![],
                     unread_messages: true,
                     retry: None,
                     compact_pending: false,
@@ -111,6 +112,7 @@ fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
                 PendingGroup {
                     group: "r",
                     jobs: vec![],
+                    background_tasks: vec![],
                     unread_messages: false,
                     retry: Some((1, retry_at)),
                     compact_pending: false,
@@ -118,6 +120,7 @@ fn the_report_lists_pending_payloads_unread_messagess_retries_and_live_runs() {
                 PendingGroup {
                     group: "w",
                     jobs: vec![task(3, "w-three")],
+                    background_tasks: vec![],
                     unread_messages: true,
                     retry: None,
                     compact_pending: false,

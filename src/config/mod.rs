@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+mod background;
 mod pacing;
+pub use background::Background;
 pub use pacing::{Breaker, Debounce};
 
 /// How a freed slot is shared between groups (B8).
@@ -102,6 +104,9 @@ pub enum ConfigError {
     /// The breaker settings do not make sense ([`Breaker::validate`]).
     #[error("invalid breaker: {0}")]
     InvalidBreaker(&'static str),
+    /// The background settings do not make sense ([`Background::validate`]).
+    #[error("invalid background settings: {0}")]
+    InvalidBackground(&'static str),
 }
 
 /// Settings of the core. Build with [`Config::default`] and the `with_*`
@@ -144,6 +149,7 @@ pub struct Config {
     max_group_tasks: Option<usize>,
     debounce: Option<Debounce>,
     breaker: Option<Breaker>,
+    background: Background,
 }
 
 impl Default for Config {
@@ -152,7 +158,7 @@ impl Default for Config {
     /// records off; kill grace 30 s, turn and compact deadlines 30 min, no
     /// run-time cap, no stall timeout (and no start grace), shutdown grace
     /// 60 s, idle eviction on, no caps on queued tasks, no debounce, no
-    /// breaker.
+    /// breaker, [`Background::default`].
     fn default() -> Self {
         Config {
             max_active: 5,
@@ -176,6 +182,7 @@ impl Default for Config {
             max_group_tasks: None,
             debounce: None,
             breaker: None,
+            background: Background::default(),
         }
     }
 }
@@ -315,6 +322,12 @@ impl Config {
         self.breaker = breaker;
         self
     }
+    /// How background tasks give way to the conversation. See
+    /// [`Background`]; without background tasks it changes nothing.
+    pub fn with_background(mut self, background: Background) -> Self {
+        self.background = background;
+        self
+    }
     /// All of [`Limits`] at once.
     pub fn with_limits(self, limits: Limits) -> Self {
         self.with_max_active(limits.max_active)
@@ -406,10 +419,19 @@ impl Config {
     pub fn breaker(&self) -> Option<Breaker> {
         self.breaker
     }
+    /// See [`Config::with_background`].
+    pub fn background(&self) -> Background {
+        self.background
+    }
     /// The debounce by reference: the hot paths test it without a copy.
     #[inline]
     pub(crate) fn debounce_ref(&self) -> Option<&Debounce> {
         self.debounce.as_ref()
+    }
+    /// The background settings by reference, likewise.
+    #[inline]
+    pub(crate) fn background_ref(&self) -> &Background {
+        &self.background
     }
     /// The breaker by reference, likewise.
     #[inline]
@@ -471,6 +493,7 @@ impl Config {
         if let Some(breaker) = &self.breaker {
             breaker.validate()?;
         }
+        self.background.validate()?;
         Ok(())
     }
 }

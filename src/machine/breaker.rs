@@ -151,8 +151,8 @@ where
             return 0;
         }
         match self.breaker.phase() {
-            Phase::HalfOpen { .. } => self.line.len().min(1),
-            _ => self.line.len(),
+            Phase::HalfOpen { .. } => self.line.conversations().min(1),
+            _ => self.line.conversations(),
         }
     }
 }

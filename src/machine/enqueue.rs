@@ -37,6 +37,7 @@ where
             group,
             what: Pending::Messages,
         });
+        self.yield_background(g);
         self.wake(g);
     }
 

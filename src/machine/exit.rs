@@ -49,6 +49,7 @@ where
         }
         self.queue_pending_compact(g);
         self.breaker_on_exit(g, &r, failed);
+        self.note_conversation_exit(g, r.background);
         self.release_slot(g);
         self.groups.forget_if_empty(g);
         Ok(())
@@ -92,6 +93,11 @@ where
                 }
             }
             work if self.shut_down => Requeue::HandedBack(work),
+            Work::Task { id, payload } if r.background => {
+                self.jobs
+                    .push_background_front(g, &mut group.jobs, id, payload);
+                Requeue::Requeued
+            }
             Work::Task { id, payload } => {
                 self.jobs.push_task_front(g, &mut group.jobs, id, payload);
                 Requeue::Requeued

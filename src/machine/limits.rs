@@ -50,8 +50,8 @@ where
     }
 
     /// The cap a task `id` of `group` would exceed, if it is not a
-    /// duplicate. Counts queued tasks only: a running task is not queued,
-    /// a compact job is not a task. Reads only.
+    /// duplicate. Counts queued tasks only, of both classes: a running task
+    /// is not queued, a compact job is not a task. Reads only.
     pub(super) fn task_refusal(&self, group: &K, id: &T) -> Option<TaskRefusal> {
         let here = match self.groups.find(group) {
             Some(g) => {
@@ -60,7 +60,7 @@ where
                 if running == Some(id) || self.jobs.is_queued(&grp.jobs, g, id) {
                     return None;
                 }
-                grp.jobs.tasks()
+                grp.jobs.tasks() + self.jobs.background_len(g, &grp.jobs)
             }
             None => 0,
         };

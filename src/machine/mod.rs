@@ -7,6 +7,7 @@
 //! | route | file |
 //! |---|---|
 //! | message, task | `enqueue.rs` |
+//! | background task, skip, yielding | `background.rs` |
 //! | debounce of a burst of messages | `debounce.rs` |
 //! | crash-loop breaker | `breaker.rs` |
 //! | pipe, idle | `lifecycle.rs` |
@@ -29,12 +30,14 @@ use crate::state::breaker::BreakerState;
 use crate::state::groups::Groups;
 use crate::state::jobs::{Job, Jobs};
 use crate::state::line::Line;
+use crate::state::recent::Recent;
 use crate::state::runs::{Run, Runs};
 use crate::state::timers::{self, RunDurations, RunTimer, Timers};
-use crate::state::{GroupIdx, NIL};
+use crate::state::{GroupIdx, Lane, NIL};
 use crate::time::Time;
 use crate::work::{RunId, RunState, Work, WorkKind};
 
+mod background;
 mod breaker;
 mod deadlines;
 mod debounce;
@@ -84,6 +87,9 @@ pub struct Machine<K, T, P> {
     line: Line,
     timers: Timers,
     breaker: BreakerState<K>,
+    /// Conversation exits within the skip window (B16).
+    #[cfg_attr(feature = "serde", serde(default))]
+    recent: Recent<K>,
     /// The run deadlines' durations, from the config.
     #[cfg_attr(feature = "serde", serde(skip_serializing))]
     durations: RunDurations,
@@ -114,6 +120,7 @@ where
             line: Line::default(),
             timers: Timers::default(),
             breaker: BreakerState::default(),
+            recent: Recent::default(),
             out: VecDeque::new(),
         })
     }
@@ -150,28 +157,46 @@ where
     fn wake(&mut self, g: GroupIdx) {
         debug_assert!(!self.shut_down);
         self.end_debounce(g);
-        if !self.groups.get(g).is_asleep() || self.groups.is_paused(g) {
+        let group = self.groups.get(g);
+        if !group.is_asleep() {
+            // A group waiting with background work only that now has a
+            // conversation moves to the back of the conversation lane.
+            if (group.in_line != Some(Lane::Background)) | !group.has_conversation() {
+                return;
+            }
+            self.line.leave(&mut self.groups, g);
+        }
+        if self.groups.is_paused(g) {
             return;
         }
-        if self.has_free_slot() {
+        if self.can_start(g) {
             self.start_next(g);
         } else {
-            let ahead = self.line.join(&mut self.groups, g);
-            self.record(g, |group| Record::Waiting { group, ahead });
+            self.join_line(g);
             self.evict_for_waiting();
         }
     }
 
-    /// Preemption: the group's idle run is closed when tasks wait for the
-    /// group (and it is not paused), so that they can start. Returns whether
-    /// it closed the run.
+    /// Puts group `g` at the back of the lane its work belongs in.
+    #[inline]
+    fn join_line(&mut self, g: GroupIdx) {
+        let lane = self.groups.get(g).lane();
+        let ahead = self.line.join(&mut self.groups, g, lane);
+        self.record(g, |group| Record::Waiting { group, ahead });
+    }
+
+    /// Preemption: the group's idle run is closed when normal jobs wait for
+    /// the group, or messages behind a background run (and it is not
+    /// paused), so that they can start. Background tasks never close a
+    /// run. Returns whether it closed the run.
     fn preempt_for_jobs(&mut self, g: GroupIdx) -> bool {
         let group = self.groups.get(g);
-        let idle = self
-            .runs
-            .get(group.live)
-            .is_some_and(|r| r.state == RunState::IdleWaiting);
-        if idle & !group.jobs.is_empty() & !self.groups.is_paused(g) {
+        let (idle, background) = self.runs.get(group.live).map_or((false, false), |r| {
+            (r.state == RunState::IdleWaiting, r.background)
+        });
+        // An idle background run gives way to the messages too (B16).
+        let waiting = !group.jobs.is_empty() | (background & group.unread);
+        if idle & waiting & !self.groups.is_paused(g) {
             self.close(g, CloseReason::Preempt);
             return true;
         }
@@ -214,17 +239,17 @@ where
         if self.shut_down {
             return;
         }
-        if self.groups.get(g).has_pending() & !self.groups.is_paused(g) {
+        let group = self.groups.get(g);
+        if group.has_pending() & !self.groups.is_paused(g) {
+            let conversation = group.has_conversation();
             match self.config.policy() {
-                // Above a lowered limit the freed slot is not free.
-                _ if !self.has_free_slot() => {
-                    let ahead = self.line.join(&mut self.groups, g);
-                    self.record(g, |group| Record::Waiting { group, ahead });
-                }
-                Policy::Fair if self.line.len() > 0 => {
-                    let ahead = self.line.join(&mut self.groups, g);
-                    self.record(g, |group| Record::Waiting { group, ahead });
-                }
+                // Above a lowered limit the freed slot is not free; nor is
+                // it for background work past `max_running`.
+                _ if !self.can_start(g) => self.join_line(g),
+                // Background work yields to waiting conversations under
+                // either policy.
+                _ if !conversation & (self.line.conversations() > 0) => self.join_line(g),
+                Policy::Fair if self.line.len() > 0 => self.join_line(g),
                 Policy::Fair | Policy::Legacy => {
                     self.start_next(g);
                 }
@@ -239,11 +264,20 @@ where
     /// never left free while a group with pending work waits.
     fn drain_line(&mut self) {
         while self.has_free_slot() {
-            let Some(h) = self.line.pop(&mut self.groups) else {
+            let aging = self.config.background_ref().aging;
+            let blocked = !self.background_admits();
+            let Some(h) = self.line.pop(&mut self.groups, aging, blocked) else {
                 return;
             };
             let group = self.groups.get(h);
             if group.has_pending() & (group.live == NIL) {
+                if !self.can_start(h) {
+                    // Background work only, past `max_running`: back to
+                    // its lane (`pop` keeps the lanes apart, so this is a
+                    // guard, not a route).
+                    self.join_line(h);
+                    continue;
+                }
                 let run = self.start_next(h);
                 self.record(h, |group| Record::Drained { group, run });
             } else {
@@ -260,7 +294,8 @@ where
     }
 
     /// Starts the group's next work in a free slot: jobs (compact, tasks) in
-    /// FIFO order before the unread messages. The only place a run starts.
+    /// FIFO order before the unread messages, and background tasks, FIFO,
+    /// last. The only place a run starts.
     ///
     /// Everything that can panic (the user's `Clone` of the key and the task
     /// id) runs before anything changes, so a panic leaves no half-started
@@ -270,13 +305,22 @@ where
         let group = self.groups.get(g);
         debug_assert!(group.live == NIL, "one live run per group");
         let key = group.key.clone();
-        let task = match self.jobs.front(&group.jobs) {
+        let background = !group.has_conversation();
+        let front = match background {
+            false => self.jobs.front(&group.jobs),
+            true => self.jobs.front_background(g),
+        };
+        let task = match front {
             Some(Job::Task { id, .. }) => Some(id.clone()),
             _ => None,
         };
         let run = self.runs.next_id();
         let group = self.groups.get_mut(g);
-        let work = match self.jobs.pop_front(g, &mut group.jobs) {
+        let job = match background {
+            false => self.jobs.pop_front(g, &mut group.jobs),
+            true => self.jobs.pop_background(g, &mut group.jobs),
+        };
+        let work = match job {
             Some(job) => job.into_work(),
             None => {
                 group.unread = false;
@@ -293,7 +337,9 @@ where
         // Only the breaker reads a run's spawn time: without one no run
         // keeps it, so equal situations stay equal states.
         let spawned = self.config.breaker_ref().map(|_| self.now);
-        let idx = self.runs.start(g, Run::new(run, g, kind, task, spawned));
+        let idx = self
+            .runs
+            .start(g, Run::new(run, g, kind, task, background, spawned));
         group.live = idx;
         self.breaker_on_start(run);
         // Every run must make progress: a turn deadline from the start, the
@@ -492,6 +538,7 @@ where
             .field("line", &self.line)
             .field("timers", &self.timers)
             .field("breaker", &self.breaker)
+            .field("recent", &self.recent)
             .field("out", &self.out)
             .finish()
     }
@@ -515,6 +562,7 @@ where
             && self.line == other.line
             && self.timers == other.timers
             && self.breaker == other.breaker
+            && self.recent == other.recent
             && self.out == other.out
     }
 }

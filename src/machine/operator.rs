@@ -15,8 +15,9 @@ where
     T: Clone + Eq + Hash,
 {
     /// [`Cancel`](crate::Cancel): removes the task from the group's queue,
-    /// wherever it stands. A group left with nothing to wait for leaves the
-    /// line (and is forgotten if it holds nothing).
+    /// wherever it stands, in either class. A group left with nothing to
+    /// wait for leaves the line (and is forgotten if it holds nothing); one
+    /// left with background work only moves to the background lane.
     pub(crate) fn on_cancel(&mut self, group: &K, id: &T) -> CancelAnswer<P> {
         let Some(g) = self.groups.find(group) else {
             return CancelAnswer::NotQueued;
@@ -32,8 +33,14 @@ where
         let Some(payload) = self.jobs.remove_task(g, &mut grp.jobs, id) else {
             return CancelAnswer::NotQueued;
         };
-        if !self.groups.get(g).has_pending() {
+        let group = self.groups.get(g);
+        if !group.has_pending() {
             self.line.leave(&mut self.groups, g);
+        } else if group.in_line.is_some_and(|lane| lane != group.lane()) {
+            // Its last normal job went: background work only, it waits in
+            // the background lane from now on.
+            self.line.leave(&mut self.groups, g);
+            self.join_line(g);
         }
         self.groups.forget_if_empty(g);
         CancelAnswer::Cancelled(payload)

@@ -6,6 +6,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::output::CloseReason;
+use crate::state::jobs::Job;
 use crate::state::timers::{self, RunTimer};
 use crate::view::{LiveRun, PendingGroup, ShutdownReport};
 use crate::work::RunState;
@@ -15,7 +16,8 @@ where
     K: Clone + Eq + Hash,
     T: Clone + Eq + Hash,
 {
-    /// Moves every queued job (with its payload), unread-messages mark,
+    /// Moves every queued job (with its payload), background task,
+    /// unread-messages mark,
     /// scheduled retry and pending compact into the report, and forgets
     /// them. Live runs are listed as they were; then idle runs are closed at
     /// once and busy runs get `shutdown_grace` to finish their turn. Their
@@ -47,13 +49,19 @@ where
         self.shut_down = true;
         self.groups.clear_paused();
         self.end_breaker();
-        while self.line.pop(&mut self.groups).is_some() {}
+        self.line.clear(&mut self.groups);
         // Table order: deterministic, independent of hashing.
         for (g, key) in indices.into_iter().zip(keys) {
             let group = self.groups.get_mut(g);
             let mut jobs = Vec::with_capacity(group.jobs.len());
             while let Some(job) = self.jobs.pop_front(g, &mut group.jobs) {
                 jobs.push(job.into_work());
+            }
+            let mut background_tasks = Vec::new();
+            while let Some(job) = self.jobs.pop_background(g, &mut group.jobs) {
+                if let Job::Task { id, payload } = job {
+                    background_tasks.push((id, payload));
+                }
             }
             let timer = timers::retry_key(g);
             let retry = std::mem::take(&mut group.retry)
@@ -62,10 +70,12 @@ where
             self.timers.cancel(timer);
             let unread_messages = std::mem::take(&mut group.unread);
             let compact_pending = std::mem::take(&mut group.compact_pending);
-            if !jobs.is_empty() || unread_messages || retry.is_some() || compact_pending {
+            let anything = !jobs.is_empty() | !background_tasks.is_empty();
+            if anything || unread_messages || retry.is_some() || compact_pending {
                 report.groups.push(PendingGroup {
                     group: key,
                     jobs,
+                    background_tasks,
                     unread_messages,
                     retry,
                     compact_pending,

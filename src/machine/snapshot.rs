@@ -22,6 +22,7 @@ use crate::state::breaker::BreakerState;
 use crate::state::groups::Groups;
 use crate::state::jobs::Jobs;
 use crate::state::line::Line;
+use crate::state::recent::Recent;
 use crate::state::runs::Runs;
 use crate::state::timers::{self, RunDurations, Timers};
 use crate::state::NIL;
@@ -57,6 +58,8 @@ pub(crate) struct Snapshot<K, T, P> {
     timers: Timers,
     #[serde(default)]
     breaker: BreakerState<K>,
+    #[serde(default)]
+    recent: Recent<K>,
     out: Vec<IgnoredAny>,
 }
 
@@ -95,6 +98,7 @@ where
             line: s.line,
             timers: s.timers,
             breaker: s.breaker,
+            recent: s.recent,
             out: VecDeque::new(),
         };
         m.restore().map_err(SnapshotError::Inconsistent)?;
@@ -129,6 +133,10 @@ where
             if debouncing != armed {
                 return Err("a group's debounce and its timer disagree");
             }
+        }
+        self.recent.restore(self.now)?;
+        if self.config.background().skip_window.is_none() && self.recent != Recent::default() {
+            return Err("recent exits are kept with no skip window configured");
         }
         self.breaker.restore();
         let armed = self.timers.get(timers::BREAKER_KEY).is_some();

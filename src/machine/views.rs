@@ -42,6 +42,14 @@ where
                     Job::Compact => JobInfo::Compact,
                 })
                 .collect(),
+            background_tasks: self
+                .jobs
+                .iter_background(g)
+                .filter_map(|j| match j {
+                    Job::Task { id, .. } => Some(id.clone()),
+                    Job::Compact => None,
+                })
+                .collect(),
             unread_messages: group.unread,
             waiting_behind: self.line.position(&self.groups, g),
             failures: group.failures,
@@ -77,6 +85,8 @@ where
             max_active: self.config.max_active(),
             free_slots: self.free_slots(),
             waiting_groups: self.line.len(),
+            waiting_background: self.line.backgrounds(),
+            background_runs: self.runs.background(),
             tracked_groups: self.groups.len(),
             queued_jobs: self.jobs.len(),
             deadlines: self.timers.len(),

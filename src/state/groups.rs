@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::state::jobs::Queue;
-use crate::state::{GroupIdx, LineLink, NIL};
+use crate::state::{GroupIdx, Lane, LineLink, NIL};
 use crate::time::Time;
 use crate::turn_report::ContextStats;
 
@@ -33,8 +33,8 @@ pub(crate) struct Group<K> {
     pub(crate) jobs: Queue,
     /// The group has unread messages that no run has picked up.
     pub(crate) unread: bool,
-    /// In the waiting line (then `line` links it).
-    pub(crate) in_line: bool,
+    /// In the waiting line, in this lane (then `line` links it).
+    pub(crate) in_line: Option<Lane>,
     pub(crate) line: LineLink,
     /// Consecutive failed Messages runs.
     pub(crate) failures: u32,
@@ -53,7 +53,7 @@ impl<K> Group<K> {
             live: NIL,
             jobs: Queue::default(),
             unread: false,
-            in_line: false,
+            in_line: None,
             line: LineLink::default(),
             failures: 0,
             retry: false,
@@ -61,20 +61,35 @@ impl<K> Group<K> {
         }
     }
 
-    /// Work that needs a slot: jobs or unread messages.
+    /// Work of the conversation: normal jobs or unread messages.
+    #[inline]
+    pub(crate) fn has_conversation(&self) -> bool {
+        !self.jobs.is_empty() | self.unread
+    }
+
+    /// The lane this group waits in, by its work.
+    #[inline]
+    pub(crate) fn lane(&self) -> Lane {
+        match self.has_conversation() {
+            true => Lane::Conversation,
+            false => Lane::Background,
+        }
+    }
+
+    /// Work that needs a slot: jobs (of either class) or unread messages.
     ///
     /// These predicates use `|` and `&` rather than `||` and `&&`: every
     /// operand is a plain field read, and one well-predicted branch on the
     /// result is cheaper than a chain of data-dependent ones on hot paths.
     #[inline]
     pub(crate) fn has_pending(&self) -> bool {
-        !self.jobs.is_empty() | self.unread
+        !self.jobs.is_empty() | self.unread | self.jobs.has_background()
     }
 
     /// Has no run and is not in the waiting line: new work must wake it.
     #[inline]
     pub(crate) fn is_asleep(&self) -> bool {
-        (self.live == NIL) & !self.in_line
+        (self.live == NIL) & self.in_line.is_none()
     }
 
     /// Nothing live, pending or scheduled: the group can be forgotten.

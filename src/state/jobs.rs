@@ -6,9 +6,15 @@
 //! group's queue is a linked list of indices into one arena whose freed
 //! nodes are reused, so the steady state allocates nothing.
 //!
-//! Invariants: a queue holds at most one compact job; a queue's task ids
-//! are distinct; when a queue's ids are hashed (`Queue::ids_hashed`), the
-//! id index maps exactly `(group, id)` of each of its tasks to its node.
+//! Each group has two queues in the arena: its normal jobs (`Group::jobs`)
+//! and its background tasks (B16), whose ends live in a side table by
+//! group index, since most groups never have one; `Queue::background`
+//! says whether the group's is non-empty.
+//!
+//! Invariants: a queue holds at most one compact job, a background queue
+//! none; a group's task ids are distinct across both its queues; when a
+//! queue's ids are hashed (`Queue::ids_hashed`), the id index maps exactly
+//! `(group, id)` of each of its tasks to its node.
 //! Queues are doubly linked, so a cancelled task leaves from anywhere in
 //! O(1).
 
@@ -53,6 +59,11 @@ pub(crate) struct Queue {
     compact_queued: bool,
     /// Its task ids are in the id set rather than found by scanning.
     ids_hashed: bool,
+    /// The group's background queue (in `Jobs::background`) is not empty.
+    /// Kept here, in the queue's spare bytes, so that the hot paths read
+    /// it with the group.
+    #[cfg_attr(feature = "serde", serde(default))]
+    background: bool,
 }
 
 impl Default for Queue {
@@ -63,6 +74,7 @@ impl Default for Queue {
             len: 0,
             compact_queued: false,
             ids_hashed: false,
+            background: false,
         }
     }
 }
@@ -84,6 +96,11 @@ impl Queue {
     #[inline]
     pub(crate) fn tasks(&self) -> usize {
         self.len() - usize::from(self.compact_queued)
+    }
+    /// The group has background tasks queued.
+    #[inline]
+    pub(crate) fn has_background(&self) -> bool {
+        self.background
     }
 }
 
@@ -115,6 +132,10 @@ pub(crate) struct Jobs<T, P> {
     /// Task id → its node, per group, for queues too long to scan.
     #[cfg_attr(feature = "serde", serde(skip))]
     ids: HashMap<(GroupIdx, T), u32>,
+    /// Each group's background queue, by group index: grown on first use
+    /// and never shrunk, so the steady state allocates nothing.
+    #[cfg_attr(feature = "serde", serde(default))]
+    background: Vec<Queue>,
 }
 
 impl<T, P> Default for Jobs<T, P> {
@@ -125,6 +146,7 @@ impl<T, P> Default for Jobs<T, P> {
             len: 0,
             compacts: 0,
             ids: HashMap::new(),
+            background: Vec::new(),
         }
     }
 }
@@ -135,16 +157,23 @@ impl<T: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Jobs<T, P> {
         f.debug_struct("Jobs")
             .field("nodes", &self.nodes)
             .field("free", &self.free)
+            .field("background", &self.background)
             .finish_non_exhaustive()
     }
 }
 
+/// How far the background table once grew is not state.
 impl<T: Eq + Hash, P: PartialEq> PartialEq for Jobs<T, P> {
     fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.background, &other.background);
+        let empty = Queue::default();
+        let same_background = (0..a.len().max(b.len()))
+            .all(|i| a.get(i).unwrap_or(&empty) == b.get(i).unwrap_or(&empty));
         self.nodes == other.nodes
             && self.free == other.free
             && self.len == other.len
             && self.ids == other.ids
+            && same_background
     }
 }
 
@@ -253,6 +282,45 @@ impl<T, P> Jobs<T, P> {
         self.nodes.get(q.head as usize)?.job.as_ref()
     }
 
+    /// Group `g`'s background queue (empty if it never had one).
+    #[inline]
+    fn background_of(&self, g: GroupIdx) -> Queue {
+        self.background.get(g as usize).copied().unwrap_or_default()
+    }
+
+    /// Stores group `g`'s background queue back, and its flag in `q`.
+    fn set_background(&mut self, g: GroupIdx, q: &mut Queue, b: Queue) {
+        let i = g as usize;
+        if self.background.len() <= i {
+            self.background.resize(i + 1, Queue::default());
+        }
+        self.background[i] = b;
+        q.background = !b.is_empty();
+    }
+
+    /// The front task of group `g`'s background queue.
+    #[inline]
+    pub(crate) fn front_background(&self, g: GroupIdx) -> Option<&Job<T, P>> {
+        let b = self.background.get(g as usize)?;
+        self.nodes.get(b.head as usize)?.job.as_ref()
+    }
+
+    /// Background tasks queued in group `g` (whose queue is `q`).
+    #[inline]
+    pub(crate) fn background_len(&self, g: GroupIdx, q: &Queue) -> usize {
+        if q.background {
+            self.background_of(g).len()
+        } else {
+            0
+        }
+    }
+
+    /// Group `g`'s background tasks, front first.
+    pub(crate) fn iter_background(&self, g: GroupIdx) -> impl Iterator<Item = &Job<T, P>> + '_ {
+        let b = self.background_of(g);
+        self.nodes_of(&b).map(|(_, job)| job)
+    }
+
     /// The jobs of `q`, front first.
     pub(crate) fn iter<'a>(&'a self, q: &Queue) -> impl Iterator<Item = &'a Job<T, P>> + 'a {
         self.nodes_of(q).map(|(_, job)| job)
@@ -271,9 +339,10 @@ impl<T, P> Jobs<T, P> {
 }
 
 impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
-    /// Appends a task to group `g`'s queue unless `id` is queued there
-    /// already; hands the task back if it is. O(1): a scan of at most
-    /// `SCAN_MAX` jobs, or one probe of the id index.
+    /// Appends a normal task to group `g`'s queue unless `id` is queued in
+    /// the group already (in either class); hands the task back if it is.
+    /// O(1): a scan of at most `SCAN_MAX` jobs, or one probe of the id
+    /// index, per queue.
     #[inline]
     pub(crate) fn push_task(
         &mut self,
@@ -282,6 +351,33 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         id: T,
         payload: P,
     ) -> Result<(), (T, P)> {
+        if q.background && self.is_queued_in(&self.background_of(g), g, &id) {
+            return Err((id, payload));
+        }
+        self.push(g, q, id, payload)
+    }
+
+    /// Appends a background task to group `g`'s background queue unless
+    /// `id` is queued in the group already; hands it back if it is.
+    pub(crate) fn push_background(
+        &mut self,
+        g: GroupIdx,
+        q: &mut Queue,
+        id: T,
+        payload: P,
+    ) -> Result<(), (T, P)> {
+        if self.is_queued_in(q, g, &id) {
+            return Err((id, payload));
+        }
+        let mut b = self.background_of(g);
+        let pushed = self.push(g, &mut b, id, payload);
+        self.set_background(g, q, b);
+        pushed
+    }
+
+    /// Appends a task to queue `q` of group `g` unless `id` is in it.
+    #[inline]
+    fn push(&mut self, g: GroupIdx, q: &mut Queue, id: T, payload: P) -> Result<(), (T, P)> {
         if q.ids_hashed {
             // Clone first: a panicking `Clone` must leave the index as it was.
             let key = (g, id.clone());
@@ -314,8 +410,15 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         Ok(())
     }
 
-    /// Whether the task `id` is queued in group `g`'s queue.
+    /// Whether the task `id` is queued in group `g` (whose queue is `q`),
+    /// in either class.
     pub(crate) fn is_queued(&self, q: &Queue, g: GroupIdx, id: &T) -> bool {
+        self.is_queued_in(q, g, id)
+            || (q.background && self.is_queued_in(&self.background_of(g), g, id))
+    }
+
+    /// Whether the task `id` is in queue `q` of group `g`.
+    fn is_queued_in(&self, q: &Queue, g: GroupIdx, id: &T) -> bool {
         if q.ids_hashed {
             self.ids.contains_key(&(g, id.clone()))
         } else {
@@ -338,6 +441,25 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         }
     }
 
+    /// Puts a background task that never started back at the front of
+    /// group `g`'s background queue.
+    pub(crate) fn push_background_front(&mut self, g: GroupIdx, q: &mut Queue, id: T, payload: P) {
+        let mut b = self.background_of(g);
+        self.push_task_front(g, &mut b, id, payload);
+        self.set_background(g, q, b);
+    }
+
+    /// Removes the front task of group `g`'s background queue.
+    pub(crate) fn pop_background(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {
+        if !q.background {
+            return None;
+        }
+        let mut b = self.background_of(g);
+        let job = self.pop_front(g, &mut b);
+        self.set_background(g, q, b);
+        job
+    }
+
     /// Removes the front job of group `g`'s queue.
     #[inline]
     pub(crate) fn pop_front(&mut self, g: GroupIdx, q: &mut Queue) -> Option<Job<T, P>> {
@@ -348,9 +470,23 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         Some(self.forget(g, q, job))
     }
 
-    /// Removes the task `id` from group `g`'s queue, wherever it stands;
+    /// Removes the task `id` from group `g`'s queues, wherever it stands;
     /// hands back its payload. O(1) for long queues, a short scan else.
     pub(crate) fn remove_task(&mut self, g: GroupIdx, q: &mut Queue, id: &T) -> Option<P> {
+        if let Some(payload) = self.remove_from(g, q, id) {
+            return Some(payload);
+        }
+        if !q.background {
+            return None;
+        }
+        let mut b = self.background_of(g);
+        let removed = self.remove_from(g, &mut b, id);
+        self.set_background(g, q, b);
+        removed
+    }
+
+    /// Removes the task `id` from queue `q` of group `g`.
+    fn remove_from(&mut self, g: GroupIdx, q: &mut Queue, id: &T) -> Option<P> {
         let node = if q.ids_hashed {
             *self.ids.get(&(g, id.clone()))?
         } else {
@@ -405,37 +541,32 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         let mut seen = vec![false; n];
         let (mut total, mut all_compacts) = (0usize, 0usize);
         let mut ids = Vec::new();
+        let mut tracked = vec![false; self.background.len()];
         for (g, q) in queues {
+            let b = self.background_of(g);
+            if q.background == b.is_empty() {
+                return Err("a group's background flag disagrees with its background queue");
+            }
             let mut ids_here = std::collections::HashSet::new();
-            let (mut prev, mut at, mut len, mut compacts) = (NIL, q.head, 0u32, 0u32);
-            while at != NIL {
-                let node = self
-                    .nodes
-                    .get(at as usize)
-                    .ok_or("a job link is out of range")?;
-                if std::mem::replace(&mut seen[at as usize], true) || node.prev != prev {
-                    return Err("the job links of a queue disagree");
+            for (q, background) in [(q, false), (&b, true)] {
+                let compacts = self.walk(g, q, &mut seen, &mut ids_here, &mut ids)?;
+                if background && compacts > 0 {
+                    return Err("a background queue holds a compact job");
                 }
-                match &node.job {
-                    None => return Err("a queue links a free job node"),
-                    Some(Job::Compact) => compacts += 1,
-                    Some(Job::Task { id, .. }) => {
-                        if !ids_here.insert(id) {
-                            return Err("a group has two queued tasks with one id");
-                        }
-                        if q.ids_hashed {
-                            ids.push(((g, id.clone()), at));
-                        }
-                    }
-                }
-                (prev, at, len) = (at, node.next, len + 1);
+                total += q.len as usize;
+                all_compacts += compacts;
             }
-            if prev != q.tail || len != q.len || compacts > 1 || (compacts == 1) != q.compact_queued
-            {
-                return Err("a queue's ends, length or compact flag disagree with its jobs");
+            if let Some(t) = tracked.get_mut(g as usize) {
+                *t = true;
             }
-            total += len as usize;
-            all_compacts += compacts as usize;
+        }
+        if self
+            .background
+            .iter()
+            .zip(&tracked)
+            .any(|(b, &t)| !t && !b.is_empty())
+        {
+            return Err("an untracked group has background tasks");
         }
         if total != self.len {
             return Err("the job count disagrees with the queues");
@@ -457,6 +588,46 @@ impl<T: Clone + Eq + Hash, P> Jobs<T, P> {
         }
         self.ids = ids.into_iter().collect();
         Ok(())
+    }
+
+    /// Walks queue `q` of group `g`: its links, length and compact flag,
+    /// its ids distinct within the group (`ids_here`); collects the ids of
+    /// a hashed queue. Returns its compact jobs.
+    fn walk(
+        &self,
+        g: GroupIdx,
+        q: &Queue,
+        seen: &mut [bool],
+        ids_here: &mut std::collections::HashSet<T>,
+        ids: &mut Vec<((GroupIdx, T), u32)>,
+    ) -> Result<usize, &'static str> {
+        let (mut prev, mut at, mut len, mut compacts) = (NIL, q.head, 0u32, 0usize);
+        while at != NIL {
+            let node = self
+                .nodes
+                .get(at as usize)
+                .ok_or("a job link is out of range")?;
+            if std::mem::replace(&mut seen[at as usize], true) || node.prev != prev {
+                return Err("the job links of a queue disagree");
+            }
+            match &node.job {
+                None => return Err("a queue links a free job node"),
+                Some(Job::Compact) => compacts += 1,
+                Some(Job::Task { id, .. }) => {
+                    if !ids_here.insert(id.clone()) {
+                        return Err("a group has two queued tasks with one id");
+                    }
+                    if q.ids_hashed {
+                        ids.push(((g, id.clone()), at));
+                    }
+                }
+            }
+            (prev, at, len) = (at, node.next, len + 1);
+        }
+        if prev != q.tail || len != q.len || compacts > 1 || (compacts == 1) != q.compact_queued {
+            return Err("a queue's ends, length or compact flag disagree with its jobs");
+        }
+        Ok(compacts)
     }
 }
 

@@ -5,8 +5,9 @@
 //! | owner | holds |
 //! |---|---|
 //! | [`groups::Groups`] | every tracked group, by key and by index |
-//! | [`line::Line`] | the waiting line (links kept in the groups) |
-//! | [`jobs::Jobs`] | every group's job FIFO and task-id dedup |
+//! | [`line::Line`] | the waiting line's two lanes (links kept in the groups) |
+//! | [`jobs::Jobs`] | every group's job FIFOs (normal, background) and task-id dedup |
+//! | [`recent::Recent`] | conversation exits within the skip window |
 //! | [`runs::Runs`] | the live runs, by id and by index |
 //! | [`timers::Timers`] | every deadline, in one indexed heap |
 
@@ -14,6 +15,7 @@ pub(crate) mod breaker;
 pub(crate) mod groups;
 pub(crate) mod jobs;
 pub(crate) mod line;
+pub(crate) mod recent;
 pub(crate) mod runs;
 pub(crate) mod timers;
 
@@ -39,6 +41,16 @@ pub(crate) fn free_list_matches<E>(table: &[Option<E>], free: &[u32]) -> bool {
         .iter()
         .zip(named)
         .all(|(entry, named)| entry.is_some() || named)
+}
+
+/// Which lane of the line a group waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) enum Lane {
+    /// Messages or normal jobs wait.
+    Conversation,
+    /// Only background tasks wait.
+    Background,
 }
 
 /// A group's place in the waiting line, kept in the group. Only

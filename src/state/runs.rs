@@ -29,6 +29,9 @@ pub(crate) struct Run<T> {
     pub(crate) kind: WorkKind,
     /// The task id of a task run: a new task with this id is a duplicate.
     pub(crate) task: Option<T>,
+    /// A background task's run (B16).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) background: bool,
     pub(crate) state: RunState,
     /// A turn reported an error.
     pub(crate) errored: bool,
@@ -57,6 +60,7 @@ impl<T> Run<T> {
         group: GroupIdx,
         kind: WorkKind,
         task: Option<T>,
+        background: bool,
         spawned: Option<Time>,
     ) -> Self {
         Run {
@@ -64,6 +68,7 @@ impl<T> Run<T> {
             group,
             kind,
             task,
+            background,
             state: RunState::Busy,
             errored: false,
             delivered: false,
@@ -113,6 +118,9 @@ pub(crate) struct Runs<T> {
     /// Runs whose input is closed and that have not exited yet: each will
     /// free a slot.
     closing: usize,
+    /// Live background runs (B16). Rebuilt on restore.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    background: usize,
 }
 
 /// The table only: the id map mirrors it, and its order is the hasher's.
@@ -136,6 +144,7 @@ impl<T> Runs<T> {
             idle_head: NIL,
             idle_tail: NIL,
             closing: 0,
+            background: 0,
         }
     }
 
@@ -162,6 +171,7 @@ impl<T> Runs<T> {
     pub(crate) fn start(&mut self, g: GroupIdx, run: Run<T>) -> u32 {
         debug_assert_eq!(run.id, self.next_id());
         self.next_id += 1;
+        self.background += usize::from(run.background);
         let id = run.id;
         let i = match self.free.pop() {
             Some(i) => {
@@ -220,6 +230,7 @@ impl<T> Runs<T> {
             .take()
             .expect("the live map names occupied entries");
         self.closing -= usize::from(finished.state == RunState::Closing);
+        self.background -= usize::from(finished.background);
         self.free.push(i);
         Ok((g, finished))
     }
@@ -249,6 +260,12 @@ impl<T> Runs<T> {
     #[inline]
     pub(crate) fn closing(&self) -> usize {
         self.closing
+    }
+
+    /// Live background runs.
+    #[inline]
+    pub(crate) fn background(&self) -> usize {
+        self.background
     }
 
     /// The run that has been idle longest, by table index.
@@ -313,6 +330,7 @@ impl<T> Runs<T> {
         }
         self.live.clear();
         let (mut idle, mut closing) = (0usize, 0usize);
+        self.background = 0;
         for (i, run) in self.table.iter().enumerate() {
             let Some(run) = run else {
                 continue;
@@ -326,6 +344,10 @@ impl<T> Runs<T> {
             if self.live.insert(run.id, (run.group, i as u32)).is_some() {
                 return Err("two live runs have the same id");
             }
+            if run.background && run.kind != WorkKind::Task {
+                return Err("a background run that is not a task's");
+            }
+            self.background += usize::from(run.background);
             idle += usize::from(run.state == RunState::IdleWaiting);
             closing += usize::from(run.state == RunState::Closing);
             if run.state != RunState::IdleWaiting && (run.idle_prev, run.idle_next) != (NIL, NIL) {

@@ -13,9 +13,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use groupq::{
-    Breaker, Command, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Error, Exit,
-    Input, Limits, Machine, Output, Policy, Response, RunId, Steppable, Time, TurnReport,
-    TurnStatus, Work,
+    Background, Breaker, Command, Compaction, CompactionTrigger, Config, ContextStats, Debounce,
+    Error, Exit, Input, Limits, Machine, Output, Policy, Response, RunId, Steppable, Time,
+    TurnReport, TurnStatus, Work,
 };
 
 /// Group key.
@@ -90,6 +90,8 @@ pub enum Pick {
 pub enum Act {
     Message(G),
     Task(G, Id),
+    /// A background task; `true`: skip it while the group is active.
+    Background(G, Id, bool),
     Pipe(G),
     Idle(Pick),
     Heartbeat(Pick),
@@ -158,6 +160,11 @@ pub fn config() -> impl Strategy<Value = Config> {
                 ),
             ),
         ),
+        (
+            1u32..=4,
+            option::weighted(0.3, 1usize..=2),
+            option::weighted(0.3, 10u64..=500),
+        ),
     )
         .prop_map(
             |(
@@ -165,6 +172,7 @@ pub fn config() -> impl Strategy<Value = Config> {
                 (kill, turn, compact, life, stall, grace, start_grace, evict),
                 (total, group),
                 (debounce, breaker),
+                (aging, max_background, skip_window),
             )| {
                 let ms = Duration::from_millis;
                 // Debounce: quiet, and the extra allowed on top of it;
@@ -178,7 +186,12 @@ pub fn config() -> impl Strategy<Value = Config> {
                         .with_threshold(groups, ms(window))
                         .with_cooldown(ms(cooldown), ms(cooldown + extra))
                 });
+                let background = Background::default()
+                    .with_aging(aging)
+                    .with_max_running(max_background)
+                    .with_skip_window(skip_window.map(ms));
                 Config::default()
+                    .with_background(background)
                     .with_debounce(debounce)
                     .with_breaker(breaker)
                     .with_max_queued_tasks(total)
@@ -283,6 +296,7 @@ pub fn act(groups: G, shutdown: u32) -> impl Strategy<Value = Act> {
     prop_oneof![
         60 => (0..groups).prop_map(Act::Message),
         50 => (0..groups, 0..3u8).prop_map(|(g, id)| Act::Task(g, id)),
+        25 => (0..groups, 0..3u8, any::<bool>()).prop_map(|(g, id, skip)| Act::Background(g, id, skip)),
         30 => (0..groups).prop_map(Act::Pipe),
         30 => pick().prop_map(Act::Idle),
         15 => pick().prop_map(Act::Heartbeat),
@@ -386,6 +400,15 @@ impl Harness {
                     group: *group,
                     id: *id,
                     payload: self.next_payload,
+                }
+            }
+            Act::Background(group, id, skip_if_active) => {
+                self.next_payload += 1;
+                Input::BackgroundTask {
+                    group: *group,
+                    id: *id,
+                    payload: self.next_payload,
+                    skip_if_active: *skip_if_active,
                 }
             }
             Act::Pipe(group) => Input::Pipe { group: *group },

@@ -50,6 +50,8 @@ pub struct ModelRun<T> {
     pub killed: bool,
     /// When it was spawned (B15).
     pub spawned: Time,
+    /// A background task's run (B16).
+    pub background: bool,
 }
 
 /// Everything the model keeps about one group. Groups are never forgotten:
@@ -71,10 +73,17 @@ pub struct ModelGroup<K, T, P> {
     pub paused: bool,
     /// B14: debouncing, and the latest time its messages run may start.
     pub debounce: Option<Time>,
+    /// B16: background tasks, FIFO.
+    pub background: VecDeque<(T, P)>,
 }
 
 impl<K, T, P> ModelGroup<K, T, P> {
     fn has_pending(&self) -> bool {
+        self.conversation() || !self.background.is_empty()
+    }
+
+    /// B16: work of the conversation (normal jobs or messages).
+    fn conversation(&self) -> bool {
         !self.jobs.is_empty() || self.check
     }
 }
@@ -136,8 +145,15 @@ pub struct Model<K, T, P> {
     pub next_run: u64,
     /// Every group ever seen, in the order first seen.
     pub groups: Vec<ModelGroup<K, T, P>>,
-    /// Groups waiting for a slot, front first (B8).
+    /// Groups waiting for a slot with a conversation, front first (B8).
     pub line: VecDeque<K>,
+    /// B16: groups waiting with background tasks only, front first, and
+    /// how many conversation starts passed them since the last background
+    /// start.
+    pub bg_line: VecDeque<K>,
+    pub passed: u32,
+    /// B16: each group's last conversation run exit (with a skip window).
+    pub recent: Vec<(K, Time)>,
     /// Armed deadlines, unordered.
     pub timers: Vec<ModelDeadline<K>>,
     /// Idle runs in the order they became idle (eviction takes the first).
@@ -165,6 +181,9 @@ where
             next_run: 1,
             groups: Vec::new(),
             line: VecDeque::new(),
+            bg_line: VecDeque::new(),
+            passed: 0,
+            recent: Vec::new(),
             timers: Vec::new(),
             idle_order: Vec::new(),
             seq: 0,
@@ -227,6 +246,12 @@ where
                 Ok(Response::Accepted)
             }
             Input::Task { group, id, payload } => self.task(group, id, payload),
+            Input::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            } => self.background_task(group, id, payload, skip_if_active),
             Input::Pipe { group } => self.pipe(group),
             Input::Idle { run } => {
                 let i = self.live(run)?;
@@ -266,7 +291,7 @@ where
                 }
                 let i = self.index(group.clone());
                 self.groups[i].paused = true;
-                self.line.retain(|k| *k != group);
+                self.leave_line(&group);
                 Ok(Response::Accepted)
             }
             Input::Resume { group } => {
@@ -277,20 +302,15 @@ where
                     self.groups[i].paused = false;
                     self.end_debounce(i);
                     let g = &self.groups[i];
-                    if g.run.is_none() && g.has_pending() && !self.line.contains(&group) {
-                        if self.free_slot() {
+                    if g.run.is_none() && g.has_pending() && !self.in_line(&group) {
+                        if self.can_start(i) {
                             self.start(i);
                         } else {
                             self.join_line(i);
                             self.evict();
                         }
                     }
-                    let g = &self.groups[i];
-                    let idle = g
-                        .run
-                        .as_ref()
-                        .is_some_and(|r| r.state == RunState::IdleWaiting);
-                    if idle && !g.jobs.is_empty() {
+                    if self.preemptible(i) {
                         self.close(i, CloseReason::Preempt);
                     }
                 }
@@ -356,6 +376,7 @@ where
                     compact_pending: false,
                     paused: false,
                     debounce: None,
+                    background: VecDeque::new(),
                 });
                 self.groups.len() - 1
             }
@@ -392,17 +413,63 @@ where
     /// B15: how many waiting groups free slots can serve now.
     fn wanted(&self) -> usize {
         match self.breaker {
+            // Background groups never close a run (B16).
             ModelBreaker::Closed => self.line.len(),
             ModelBreaker::HalfOpen { probe: None, .. } => self.line.len().min(1),
             _ => 0,
         }
     }
 
+    /// Joins the lane of its work (B16), unless it waits already.
     fn join_line(&mut self, i: usize) {
         let key = self.groups[i].key.clone();
-        if !self.line.contains(&key) {
-            self.line.push_back(key);
+        if self.in_line(&key) {
+            return;
         }
+        match self.groups[i].conversation() {
+            true => self.line.push_back(key),
+            false => self.bg_line.push_back(key),
+        }
+    }
+
+    fn in_line(&self, key: &K) -> bool {
+        self.line.contains(key) || self.bg_line.contains(key)
+    }
+
+    fn leave_line(&mut self, key: &K) {
+        self.line.retain(|k| k != key);
+        self.bg_line.retain(|k| k != key);
+        if self.bg_line.is_empty() {
+            self.passed = 0;
+        }
+    }
+
+    /// B16: live background runs.
+    fn background_live(&self) -> usize {
+        self.groups
+            .iter()
+            .filter(|g| g.run.as_ref().is_some_and(|r| r.background))
+            .count()
+    }
+
+    /// B16: a background run may start under `max_running`.
+    fn background_admits(&self) -> bool {
+        let max = self.config.background().max_running;
+        max.map_or(true, |m| self.background_live() < m)
+    }
+
+    /// A free slot, and room for background work if that is all it has.
+    fn can_start(&self, i: usize) -> bool {
+        self.free_slot() && (self.groups[i].conversation() || self.background_admits())
+    }
+
+    /// An idle run to close for the group's waiting work: normal jobs, or
+    /// messages behind a background run (B16).
+    fn preemptible(&self, i: usize) -> bool {
+        let g = &self.groups[i];
+        g.run.as_ref().is_some_and(|r| {
+            r.state == RunState::IdleWaiting && (!g.jobs.is_empty() || (r.background && g.check))
+        }) && !g.paused
     }
 
     fn set_timer(&mut self, at: Time, what: ModelTimer<K>) {
@@ -444,11 +511,23 @@ where
         assert!(self.free_slot(), "model: start without a free slot");
         assert!(self.groups[i].run.is_none(), "model: second run");
         let key = self.groups[i].key.clone();
-        self.line.retain(|k| *k != key);
+        self.leave_line(&key);
         let run = RunId::new(self.next_run);
         self.next_run += 1;
         let g = &mut self.groups[i];
-        let (work, task) = match g.jobs.pop_front() {
+        let background = !g.conversation();
+        if background {
+            assert!(self.background_admits(), "model: background past its cap");
+        }
+        let g = &mut self.groups[i];
+        let front = match background {
+            false => g.jobs.pop_front(),
+            true => g
+                .background
+                .pop_front()
+                .map(|(id, payload)| ModelJob::Task { id, payload }),
+        };
+        let (work, task) = match front {
             Some(ModelJob::Task { id, payload }) => (
                 Work::Task {
                     id: id.clone(),
@@ -473,6 +552,7 @@ where
             piped_after_delivery: false,
             killed: false,
             spawned: self.now,
+            background,
         });
         if let ModelBreaker::HalfOpen {
             cooldown,
@@ -543,6 +623,10 @@ where
     fn message(&mut self, key: K) {
         let i = self.index(key);
         self.groups[i].check = true;
+        // B16: an idle background run gives way.
+        if self.preemptible(i) {
+            self.close(i, CloseReason::Preempt);
+        }
         self.wake(i);
     }
 
@@ -552,10 +636,18 @@ where
         if self.groups[i].run.is_some() || self.groups[i].paused {
             return;
         }
-        if self.line.contains(&self.groups[i].key) {
+        let key = self.groups[i].key.clone();
+        if self.line.contains(&key) {
             return;
         }
-        if self.free_slot() {
+        if self.bg_line.contains(&key) {
+            if !self.groups[i].conversation() {
+                return;
+            }
+            // B16: a conversation now: to the back of its lane.
+            self.leave_line(&key);
+        }
+        if self.can_start(i) {
             self.start(i);
         } else {
             self.join_line(i);
@@ -610,28 +702,11 @@ where
         let i = self.index(key);
         let g = &self.groups[i];
         let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(&id));
-        let queued_dup = g
-            .jobs
-            .iter()
-            .any(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
-        if live_dup || queued_dup {
+        if live_dup || Self::queued(g, &id) {
             return Ok(Response::Duplicate);
         }
-        let tasks = |g: &ModelGroup<K, T, P>| {
-            g.jobs
-                .iter()
-                .filter(|j| matches!(j, ModelJob::Task { .. }))
-                .count()
-        };
-        if let Some(cap) = self.config.max_group_tasks() {
-            if tasks(&self.groups[i]) >= cap {
-                return Ok(Response::TaskRefused(TaskRefusal::GroupFull { cap }));
-            }
-        }
-        if let Some(cap) = self.config.max_queued_tasks() {
-            if self.groups.iter().map(tasks).sum::<usize>() >= cap {
-                return Ok(Response::TaskRefused(TaskRefusal::QueueFull { cap }));
-            }
+        if let Some(refused) = self.refusal(i) {
+            return Ok(refused);
         }
         self.groups[i]
             .jobs
@@ -644,14 +719,90 @@ where
         match self.groups[i].run.as_ref().map(|r| r.state) {
             Some(RunState::IdleWaiting) if !paused => self.close(i, CloseReason::Preempt),
             Some(_) => {}
-            None if paused => {}
-            None if self.free_slot() => self.start(i),
-            None => {
-                self.join_line(i);
-                self.evict();
-            }
+            // Wakes the group (a group waiting with background work only
+            // moves to the conversation lane, B16).
+            None => self.wake(i),
         }
         Ok(Response::Queued)
+    }
+
+    /// Task `id` is queued in the group, in either class.
+    fn queued(g: &ModelGroup<K, T, P>, id: &T) -> bool {
+        let normal = g
+            .jobs
+            .iter()
+            .any(|j| matches!(j, ModelJob::Task { id: queued, .. } if queued == id));
+        normal || g.background.iter().any(|(queued, _)| queued == id)
+    }
+
+    /// The caps, counting tasks of both classes.
+    fn refusal(&self, i: usize) -> Option<Response<K, T, P>> {
+        let tasks = |g: &ModelGroup<K, T, P>| {
+            g.jobs
+                .iter()
+                .filter(|j| matches!(j, ModelJob::Task { .. }))
+                .count()
+                + g.background.len()
+        };
+        if let Some(cap) = self.config.max_group_tasks() {
+            if tasks(&self.groups[i]) >= cap {
+                return Some(Response::TaskRefused(TaskRefusal::GroupFull { cap }));
+            }
+        }
+        if let Some(cap) = self.config.max_queued_tasks() {
+            if self.groups.iter().map(tasks).sum::<usize>() >= cap {
+                return Some(Response::TaskRefused(TaskRefusal::QueueFull { cap }));
+            }
+        }
+        None
+    }
+
+    /// B16: skipped while the conversation is active, else deduplicated,
+    /// capped and queued behind everything else; never closes a run.
+    fn background_task(
+        &mut self,
+        key: K,
+        id: T,
+        payload: P,
+        skip_if_active: bool,
+    ) -> Result<Response<K, T, P>, Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        if skip_if_active && self.active(&key) {
+            return Ok(Response::Skipped);
+        }
+        let i = self.index(key);
+        let g = &self.groups[i];
+        let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(&id));
+        if live_dup || Self::queued(g, &id) {
+            return Ok(Response::Duplicate);
+        }
+        if let Some(refused) = self.refusal(i) {
+            return Ok(refused);
+        }
+        self.groups[i].background.push_back((id, payload));
+        if self.groups[i].run.is_none() {
+            self.wake(i);
+        }
+        Ok(Response::Queued)
+    }
+
+    /// B16: the conversation is live, pending or owed, or its last run
+    /// exited within the skip window.
+    fn active(&self, key: &K) -> bool {
+        let now = self.group(key).is_some_and(|g| {
+            g.run.as_ref().is_some_and(|r| !r.background)
+                || g.conversation()
+                || g.retry.is_some()
+                || g.compact_pending
+        });
+        let window = self.config.background().skip_window;
+        let recent = self
+            .recent
+            .iter()
+            .any(|(k, at)| k == key && window.is_some_and(|w| *at + w > self.now));
+        now || recent
     }
 
     /// B3: always answered; a refusal is an answer, not an error.
@@ -702,14 +853,22 @@ where
             .jobs
             .iter()
             .position(|j| matches!(j, ModelJob::Task { id: queued, .. } if *queued == id));
-        let Some(at) = at else {
-            return CancelAnswer::NotQueued;
+        let bg_at = self.groups[i].background.iter().position(|(q, _)| *q == id);
+        let payload = match (at, bg_at) {
+            (Some(at), _) => match self.groups[i].jobs.remove(at) {
+                Some(ModelJob::Task { payload, .. }) => payload,
+                _ => unreachable!("a task was found there"),
+            },
+            (None, Some(at)) => self.groups[i].background.remove(at).expect("found").1,
+            (None, None) => return CancelAnswer::NotQueued,
         };
-        let Some(ModelJob::Task { payload, .. }) = self.groups[i].jobs.remove(at) else {
-            unreachable!("a task was found there");
-        };
+        let conversation_lane = self.line.contains(&group);
         if !self.groups[i].has_pending() {
-            self.line.retain(|k| *k != group);
+            self.leave_line(&group);
+        } else if conversation_lane && !self.groups[i].conversation() {
+            // B16: background work only: it waits in the background lane.
+            self.leave_line(&group);
+            self.join_line(i);
         }
         CancelAnswer::Cancelled(payload)
     }
@@ -735,7 +894,7 @@ where
         self.set_after(Some(self.config.idle_timeout()), ModelTimer::Idle(id));
         if self.shut_down {
             self.close(i, CloseReason::Shutdown);
-        } else if !self.groups[i].jobs.is_empty() && !self.groups[i].paused {
+        } else if self.preemptible(i) {
             self.close(i, CloseReason::Preempt);
         } else {
             self.trim();
@@ -847,6 +1006,10 @@ where
                 }
             }
             work if self.shut_down => Requeue::HandedBack(work),
+            Work::Task { id, payload } if run.background => {
+                self.groups[i].background.push_front((id, payload));
+                Requeue::Requeued
+            }
             Work::Task { id, payload } => {
                 let jobs = &mut self.groups[i].jobs;
                 let at = usize::from(matches!(jobs.front(), Some(ModelJob::Compact)));
@@ -936,6 +1099,10 @@ where
             }
         }
         self.settle_compact(i);
+        if self.config.background().skip_window.is_some() && !run.background {
+            self.recent.retain(|(k, _)| *k != key);
+            self.recent.push((key.clone(), now));
+        }
         self.breaker_exit(now, key, &run, failed);
         if !self.shut_down {
             self.drain(i);
@@ -1024,16 +1191,24 @@ where
 
     /// B8: the slot of group `i`'s run was freed.
     fn drain(&mut self, i: usize) {
-        let others_waiting = self.line.iter().any(|k| {
-            *k != self.groups[i].key
-                && self
-                    .group(k)
-                    .is_some_and(|g| g.run.is_none() && g.has_pending())
-        });
+        let waiting = |line: &VecDeque<K>| {
+            line.iter().any(|k| {
+                *k != self.groups[i].key
+                    && self
+                        .group(k)
+                        .is_some_and(|g| g.run.is_none() && g.has_pending())
+            })
+        };
+        let conversations_waiting = waiting(&self.line);
+        let others_waiting = conversations_waiting || waiting(&self.bg_line);
         if self.groups[i].has_pending() && !self.groups[i].paused {
+            let conversation = self.groups[i].conversation();
             match self.config.policy() {
-                // Above a lowered limit the freed slot is not free.
-                _ if !self.free_slot() => self.join_line(i),
+                // Above a lowered limit the freed slot is not free; nor is
+                // it for background work past its cap.
+                _ if !self.can_start(i) => self.join_line(i),
+                // B16: background work yields under either policy.
+                _ if !conversation && conversations_waiting => self.join_line(i),
                 Policy::Fair if others_waiting => self.join_line(i),
                 _ => self.start(i),
             }
@@ -1046,9 +1221,27 @@ where
     /// with nothing left.
     fn fill_slots(&mut self) {
         while self.free_slot() {
-            let Some(key) = self.line.pop_front() else {
+            // B16: the background lane's head after `aging` conversation
+            // starts, or when no conversation waits; never past its cap.
+            let aging = self.config.background().aging;
+            let bg_due = !self.bg_line.is_empty()
+                && self.background_admits()
+                && (self.line.is_empty() || self.passed >= aging);
+            let key = if bg_due {
+                self.passed = 0;
+                self.bg_line.pop_front()
+            } else {
+                if !self.bg_line.is_empty() && !self.line.is_empty() {
+                    self.passed += 1;
+                }
+                self.line.pop_front()
+            };
+            let Some(key) = key else {
                 break;
             };
+            if self.bg_line.is_empty() {
+                self.passed = 0;
+            }
             let i = self.groups.iter().position(|g| g.key == key).expect("seen");
             if self.groups[i].run.is_none() && self.groups[i].has_pending() {
                 self.start(i);
@@ -1161,6 +1354,7 @@ where
                             ModelJob::Compact => Work::Compact,
                         })
                         .collect(),
+                    background_tasks: g.background.iter().cloned().collect(),
                     unread_messages: g.check,
                     retry: g.retry,
                     compact_pending: g.compact_pending,
@@ -1170,6 +1364,8 @@ where
         live_runs.sort_by_key(|r| r.run);
         self.shut_down = true;
         self.line.clear();
+        self.bg_line.clear();
+        self.passed = 0;
         // Nothing starts any more: the breaker ends, silently.
         self.breaker = ModelBreaker::Closed;
         self.fast_failures.clear();
@@ -1177,6 +1373,7 @@ where
         for i in 0..self.groups.len() {
             self.groups[i].paused = false;
             self.groups[i].jobs.clear();
+            self.groups[i].background.clear();
             self.groups[i].check = false;
             self.groups[i].compact_pending = false;
             self.cancel_retry(i);

@@ -122,6 +122,14 @@ fn write_report<W: fmt::Write>(
         if g.compact_pending {
             writeln!(out, "    pending {group} compact-pending")?;
         }
+        for (id, payload) in &g.background_tasks {
+            writeln!(
+                out,
+                "    pending {group} background {} {}",
+                Str(id),
+                Str(payload)
+            )?;
+        }
     }
     for r in &report.live_runs {
         let state = match r.state {

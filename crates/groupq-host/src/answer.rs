@@ -30,6 +30,9 @@ pub enum Submitted {
     /// [`Config::with_max_queued_tasks`](groupq::Config::with_max_queued_tasks)).
     /// Nothing changed: shed it or tell its sender.
     Refused(groupq::TaskRefusal),
+    /// Not queued: a background task that asked to be skipped while its
+    /// group's conversation is active ([`groupq::BackgroundTask`]).
+    Skipped,
 }
 
 impl Submitted {

@@ -173,6 +173,7 @@ where
                 })
             }
             TaskAnswer::Refused(why) => Submitted::Refused(why),
+            TaskAnswer::Skipped => Submitted::Skipped,
         }))
     }
 

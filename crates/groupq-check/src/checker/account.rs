@@ -23,8 +23,11 @@ pub(super) struct GroupAccount<T, P> {
     pub(super) seen: u64,
     pub(super) run: Option<RunId>,
     pub(super) jobs: VecDeque<JobAccount<T, P>>,
-    /// The ids of the queued tasks, for O(1) duplicate checks.
+    /// The ids of the queued tasks of both classes, for O(1) duplicate
+    /// checks.
     pub(super) queued: HashSet<T>,
+    /// Background tasks (B16), FIFO; their ids are in `queued` too.
+    pub(super) background: VecDeque<(T, P)>,
     /// A compact job is in `jobs`.
     pub(super) compact_queued: bool,
     pub(super) unread: bool,
@@ -33,9 +36,18 @@ pub(super) struct GroupAccount<T, P> {
     pub(super) retry_at: Option<(Time, u64)>,
     /// The live run reached the auto-compact threshold.
     pub(super) compact_owed: bool,
-    /// Waiting for a slot since: `(key in Checker::starved, groups ahead,
-    /// slot releases then)`.
-    pub(super) starved: Option<(u64, usize, u64)>,
+    /// Waiting for a slot since: `(key in Checker::starved, or in
+    /// `Checker::starved_background` if `waits_background`, groups ahead
+    /// in that lane, releases then)`: slot releases and background starts
+    /// for a conversation (`since.0`, `since.1`), background-eligible
+    /// releases for a background group (`since.0`).
+    pub(super) starved: Option<(u64, usize, (u64, u64))>,
+    /// It waits with background tasks only (B16).
+    pub(super) waits_background: bool,
+    /// The step (from 1) whose timeout last fired its retry: a background
+    /// run may have started earlier in that timeout, before the retry
+    /// made its messages unread.
+    pub(super) retry_fired: u64,
     /// An operator paused it.
     pub(super) paused: bool,
     /// Debouncing: the latest start, and `(deadline, order set)`: the key
@@ -50,18 +62,26 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
             run: None,
             jobs: VecDeque::new(),
             queued: HashSet::new(),
+            background: VecDeque::new(),
             compact_queued: false,
             unread: false,
             failures: 0,
             retry_at: None,
             compact_owed: false,
             starved: None,
+            waits_background: false,
+            retry_fired: 0,
             paused: false,
             debounce: None,
         }
     }
 
     pub(super) fn has_pending(&self) -> bool {
+        self.conversation() || !self.background.is_empty()
+    }
+
+    /// Work of the conversation: messages or normal jobs (B16).
+    pub(super) fn conversation(&self) -> bool {
         self.unread || !self.jobs.is_empty()
     }
 
@@ -80,17 +100,37 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
         self.run.is_none() && self.has_pending() && !self.paused && self.debounce.is_none()
     }
 
-    /// Removes a queued task; its payload if it was queued.
+    /// Removes a queued task of either class; its payload if it was
+    /// queued.
     pub(super) fn remove_task(&mut self, id: &T) -> Option<P> {
         let at = self
             .jobs
             .iter()
-            .position(|j| matches!(j, JobAccount::Task { id: queued, .. } if queued == id))?;
+            .position(|j| matches!(j, JobAccount::Task { id: queued, .. } if queued == id));
+        let Some(at) = at else {
+            let at = self
+                .background
+                .iter()
+                .position(|(queued, _)| queued == id)?;
+            self.queued.remove(id);
+            return self.background.remove(at).map(|(_, payload)| payload);
+        };
         self.queued.remove(id);
         match self.jobs.remove(at) {
             Some(JobAccount::Task { payload, .. }) => Some(payload),
             _ => None,
         }
+    }
+
+    pub(super) fn push_background(&mut self, id: T, payload: P) {
+        self.queued.insert(id.clone());
+        self.background.push_back((id, payload));
+    }
+
+    /// A background task that never started goes back first.
+    pub(super) fn push_background_front(&mut self, id: T, payload: P) {
+        self.queued.insert(id.clone());
+        self.background.push_front((id, payload));
     }
 
     pub(super) fn push_task(&mut self, id: T, payload: P) {
@@ -125,6 +165,7 @@ impl<T: Clone + Eq + Hash, P> GroupAccount<T, P> {
 
     pub(super) fn clear_jobs(&mut self) {
         self.jobs.clear();
+        self.background.clear();
         self.queued.clear();
         self.compact_queued = false;
     }
@@ -144,6 +185,8 @@ pub(super) struct RunAccount<K, T> {
     pub(super) killed: bool,
     /// When it was spawned.
     pub(super) spawned: Time,
+    /// A background task's run (B16).
+    pub(super) background: bool,
     /// Its key in `Checker::idle_order` while it is idle.
     pub(super) idle_since: Option<u64>,
     /// Armed deadlines by `Deadline` index; each is also in

@@ -213,7 +213,10 @@ where
             return self.fail(Property::OneRunPerGroup, Some(group), Some(run), detail);
         }
         self.breaker_spawn(run, group)?;
-        let task = self.take_work(run, group, work)?;
+        let (task, background) = self.take_work(run, group, work)?;
+        if background {
+            self.background_spawn(run, group)?;
+        }
         self.check_fair_wait(run, group)?;
         let g = self.group_mut(group);
         g.run = Some(run);
@@ -229,6 +232,7 @@ where
                 piped_after_delivery: false,
                 killed: false,
                 spawned: self.now,
+                background,
                 idle_since: None,
                 deadlines: [None; 6],
             },
@@ -238,17 +242,44 @@ where
     }
 
     /// The work of a spawn is the group's front job, with its own payload,
-    /// or its unread messages when no job is queued. Returns the task id.
+    /// or its unread messages when no job is queued, or its front
+    /// background task when neither is (B16). Returns the task id and
+    /// whether it is a background task.
     fn take_work(
         &mut self,
         run: RunId,
         group: &K,
         work: &Work<T, P>,
-    ) -> Result<Option<T>, super::Violation<K>> {
+    ) -> Result<(Option<T>, bool), super::Violation<K>> {
         let fail =
             |c: &Self, property, detail: String| c.fail(property, Some(group), Some(run), detail);
+        let step = self.step + 1;
         let g = self.group_mut(group);
-        match (work, g.jobs.front()) {
+        let background = match work {
+            Work::Task { id, .. } => g.background.iter().any(|(queued, _)| queued == id),
+            _ => false,
+        };
+        if let (true, Work::Task { id, payload }) = (background, work) {
+            // Deadlines fire in order within a timeout: a retry firing
+            // after the spawn made the messages unread only then.
+            let unread = g.unread && g.retry_fired != step;
+            if unread || !g.jobs.is_empty() {
+                let detail = format!("background task {id:?} started before the conversation");
+                return self.fail(Property::Background, Some(group), Some(run), detail);
+            }
+            if g.background.front().map(|(front, _)| front) != Some(id) {
+                let detail = format!("background task {id:?} started out of FIFO order");
+                return self.fail(Property::JobOrder, Some(group), Some(run), detail);
+            }
+            let (id, queued) = g.background.pop_front().expect("its front");
+            g.queued.remove(&id);
+            if queued != *payload {
+                let detail = format!("task {id:?} started with another payload");
+                return self.fail(Property::NothingLostOrTwice, Some(group), Some(run), detail);
+            }
+            return Ok((Some(id), true));
+        }
+        let task = match (work, g.jobs.front()) {
             (
                 Work::Task { id, payload },
                 Some(JobAccount::Task {
@@ -257,14 +288,15 @@ where
                 }),
             ) if front == id => {
                 if payload != queued {
-                    return fail(
+                    fail(
                         self,
                         Property::NothingLostOrTwice,
                         format!("task {id:?} started with another payload"),
-                    );
+                    )
+                } else {
+                    g.pop_front();
+                    Ok(Some(id.clone()))
                 }
-                g.pop_front();
-                Ok(Some(id.clone()))
             }
             (Work::Task { id, .. }, _) if g.queued.contains(id) => fail(
                 self,
@@ -307,21 +339,31 @@ where
                 }
                 Ok(None)
             }
-        }
+        };
+        task.map(|task| (task, false))
     }
 
-    /// Fair policy: a group that waited with `W` groups ahead starts within
-    /// `W + 1` slot releases.
+    /// Fair policy: a group that waited with a conversation and `W`
+    /// conversations ahead starts within `W + 1` slot releases, plus one
+    /// for each background run started meanwhile (B16: aging). A group
+    /// that waited with background work only: `check_background_wait`.
     fn check_fair_wait(&mut self, run: RunId, group: &K) -> Verdict<K> {
         let (fair, releases) = (self.rules.fair, self.releases);
-        let Some((order, ahead, since)) = self.group_mut(group).starved.take() else {
+        let g = self.group_mut(group);
+        let background = g.waits_background;
+        let Some((order, ahead, since)) = g.starved.take() else {
             return Ok(());
         };
+        if background {
+            self.starved_background.remove(&order);
+            return self.check_background_wait(run, group, ahead, since.0);
+        }
         self.starved.remove(&order);
-        if fair && releases - since > ahead as u64 + 1 {
+        let passed_by = self.background_starts - since.1;
+        if fair && releases - since.0 > ahead as u64 + 1 + passed_by {
             let detail = format!(
-                "waited {} releases with {ahead} groups ahead",
-                releases - since
+                "waited {} releases with {ahead} groups ahead and {passed_by} background starts",
+                releases - since.0
             );
             return self.fail(Property::Fairness, Some(group), Some(run), detail);
         }

@@ -194,13 +194,14 @@ where
     ) -> bool {
         let due = |which| self.due(r, which, timeout);
         match reason {
+            // Normal jobs wait, or messages behind a background run (B16).
             CloseReason::Preempt => {
                 r.state == RunState::IdleWaiting
                     && !self.groups.get(&r.group).is_some_and(|g| g.paused)
                     && self
                         .groups
                         .get(&r.group)
-                        .is_some_and(|g| !g.jobs.is_empty())
+                        .is_some_and(|g| !g.jobs.is_empty() || (r.background && g.unread))
             }
             CloseReason::IdleTimeout => due(Deadline::Idle),
             CloseReason::TurnTimeout => due(Deadline::Turn),

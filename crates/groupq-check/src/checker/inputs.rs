@@ -39,6 +39,16 @@ where
                 self.on_task(group, id, payload, response)?;
                 touched.push(group.clone());
             }
+            Input::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            } => {
+                self.refuse_after_shutdown(group)?;
+                self.on_background_task(group, id, payload, *skip_if_active, response)?;
+                touched.push(group.clone());
+            }
             Input::Pipe { group } => self.on_pipe(group, response)?,
             Input::Idle { run } => {
                 self.answer_is(response, matches!(response, Response::Accepted), "idle")?;
@@ -170,6 +180,24 @@ where
         payload: &P,
         response: &Response<K, T, P>,
     ) -> Verdict<K> {
+        if self.check_task_answer(group, id, response, "task")? {
+            self.group_mut(group).push_task(id.clone(), payload.clone());
+            // The task wakes the group: no debounce holds it back.
+            self.end_debounce(group);
+        }
+        Ok(())
+    }
+
+    /// The answer a task of either class deserves: duplicate (of the live
+    /// run's task or one queued in the group, either class), refused by a
+    /// cap, else queued. Returns whether it was queued.
+    pub(super) fn check_task_answer(
+        &self,
+        group: &K,
+        id: &T,
+        response: &Response<K, T, P>,
+        input: &str,
+    ) -> Result<bool, super::Violation<K>> {
         let live = self.groups.get(group).and_then(|g| g.run);
         let live_dup = live
             .and_then(|r| self.runs.get(&r))
@@ -181,7 +209,7 @@ where
         let duplicate = live_dup || queued_dup;
         let over = (!duplicate).then(|| self.task_cap(group)).flatten();
         match response {
-            Response::TaskRefused(why) if Some(*why) == over => Ok(()),
+            Response::TaskRefused(why) if Some(*why) == over => Ok(false),
             Response::TaskRefused(why) => self.fail(
                 Property::Rejection,
                 Some(group),
@@ -206,14 +234,9 @@ where
                 None,
                 format!("duplicate task {id:?} accepted"),
             ),
-            Response::Duplicate => Ok(()),
-            Response::Queued => {
-                self.group_mut(group).push_task(id.clone(), payload.clone());
-                // The task wakes the group: no debounce holds it back.
-                self.end_debounce(group);
-                Ok(())
-            }
-            other => self.answer_is(other, false, "task"),
+            Response::Duplicate => Ok(false),
+            Response::Queued => Ok(true),
+            other => self.answer_is(other, false, input).map(|()| false),
         }
     }
 
@@ -377,6 +400,7 @@ where
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
         let failed = exit.is_failure() || r.errored;
+        self.background_gone(&r);
         self.breaker_exit(run, &r, failed);
         self.release();
         let rules = self.rules.clone();
@@ -450,6 +474,9 @@ where
         self.answer_is(response, fits, "never launched")?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
+        if r.background {
+            self.background_live -= 1;
+        }
         self.breaker_never_launched(run);
         self.release();
         let g = self.group_mut(&r.group);
@@ -460,6 +487,9 @@ where
                 g.unread |= !shut_down;
             }
             _ if shut_down => {}
+            Work::Task { id, payload } if r.background => {
+                g.push_background_front(id.clone(), payload.clone())
+            }
             Work::Task { id, payload } => g.push_task_front(id.clone(), payload.clone()),
             Work::Compact => g.push_compact(),
         }
@@ -495,9 +525,11 @@ where
             match (retry, debounce) {
                 (Some(r), d) if d.map_or(true, |d| r < d) => {
                     let group = self.retries.remove(&r).expect("first");
+                    let step = self.step + 1;
                     let g = self.group_mut(&group);
                     g.retry_at = None;
                     g.unread = true;
+                    g.retry_fired = step;
                     self.end_debounce(&group);
                     touched.push(group);
                 }
@@ -553,6 +585,7 @@ where
             (
                 Input::Message { .. }
                 | Input::Task { .. }
+                | Input::BackgroundTask { .. }
                 | Input::Pause { .. }
                 | Input::Resume { .. }
                 | Input::SetLimits { .. }

@@ -22,6 +22,7 @@ use std::hash::Hash;
 use groupq::{Config, Error, Input, Output, Policy, Response, RunId, Time};
 
 mod account;
+mod background;
 mod commands;
 mod deadlines;
 mod inputs;
@@ -91,6 +92,12 @@ pub enum Property {
     /// groups fall within its window, and closes exactly when its probe
     /// lives.
     Breaker,
+    /// Background tasks give way: they start only when their group has
+    /// no normal jobs and no unread messages, never past `max_running`,
+    /// never close a run, are skipped exactly when asked while the
+    /// conversation is active, and a group waiting with background work
+    /// only starts within `(B + 1) · (aging + 1)` eligible releases.
+    Background,
     /// Another clause of the contract: a notice without cause, a late
     /// wake-up, a wrong report.
     Contract,
@@ -155,6 +162,10 @@ struct Rules {
     debounce: Option<(u64, u64)>,
     /// The breaker's settings (`pacing::breaker_rules`).
     breaker: Option<(u64, usize, u64, u64, u64)>,
+    /// Background settings: aging, `max_running`, the skip window.
+    aging: u32,
+    max_background: Option<usize>,
+    skip_window_nanos: Option<u64>,
 }
 
 impl Rules {
@@ -184,6 +195,9 @@ impl Rules {
                 .debounce()
                 .map(|d| (nanos(d.quiet), nanos(d.max_wait))),
             breaker: config.breaker().map(pacing::breaker_rules),
+            aging: config.background().aging,
+            max_background: config.background().max_running,
+            skip_window_nanos: config.background().skip_window.map(nanos),
         }
     }
 
@@ -231,11 +245,21 @@ pub struct Checker<K, T, P> {
     retries: BTreeMap<(Time, u64), K>,
     /// Debounce deadlines in firing order, keyed like `retries`.
     debounces: BTreeMap<(Time, u64), K>,
-    /// Groups with pending work and no run, in the order they started
-    /// waiting.
+    /// Groups with a conversation waiting and no run, in the order they
+    /// started waiting.
     starved: BTreeMap<u64, K>,
+    /// Groups waiting with background tasks only, likewise (B16).
+    starved_background: BTreeMap<u64, K>,
     /// Slot releases (exits) so far.
     releases: u64,
+    /// Releases after which a background run could start (below
+    /// `max_running`), and background spawns, so far (B16).
+    background_releases: u64,
+    background_starts: u64,
+    /// Live background runs.
+    background_live: usize,
+    /// Each group's last conversation run exit, with a skip window.
+    conversation_exits: HashMap<K, Time>,
     seq: u64,
     breaker: BreakerAccount<K>,
     /// The breaker commands this step owes.
@@ -266,7 +290,12 @@ where
             retries: BTreeMap::new(),
             debounces: BTreeMap::new(),
             starved: BTreeMap::new(),
+            starved_background: BTreeMap::new(),
             releases: 0,
+            background_releases: 0,
+            background_starts: 0,
+            background_live: 0,
+            conversation_exits: HashMap::new(),
             seq: 0,
             breaker: BreakerAccount::default(),
             breaker_owed: BreakerOwed::default(),
@@ -293,6 +322,9 @@ where
     fn release(&mut self) {
         if self.runs.len() < self.rules.max_active && self.breaker_admits() {
             self.releases += 1;
+            if self.background_admits() {
+                self.background_releases += 1;
+            }
         }
     }
 

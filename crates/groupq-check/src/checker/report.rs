@@ -10,8 +10,15 @@ use groupq::{RunId, RunState, ShutdownReport, Time, Work, WorkKind};
 use super::account::JobAccount;
 use super::{Checker, Property, Verdict};
 
-/// What the report says of one group: jobs, unread, retry, compact.
-type Listed<T, P> = (Vec<Option<JobAccount<T, P>>>, bool, Option<Time>, bool);
+/// What the report says of one group: jobs, unread, retry, compact,
+/// background tasks.
+type Listed<T, P> = (
+    Vec<Option<JobAccount<T, P>>>,
+    bool,
+    Option<Time>,
+    bool,
+    Vec<(T, P)>,
+);
 
 impl<K, T, P> Checker<K, T, P>
 where
@@ -42,10 +49,11 @@ where
                     e.unread_messages,
                     e.retry.map(|r| r.1),
                     e.compact_pending,
+                    e.background_tasks.clone(),
                 ),
-                None => (Vec::new(), false, None, false),
+                None => (Vec::new(), false, None, false, Vec::new()),
             };
-            if got.0 != expected.0 {
+            if got.0 != expected.0 || got.4 != expected.4 {
                 let detail =
                     "the shutdown report's jobs (or their payloads) are not the queued ones";
                 return self.fail(Property::NothingLostOrTwice, Some(key), None, detail.into());
@@ -71,8 +79,9 @@ where
                 g.unread,
                 g.retry_at.map(|r| r.0),
                 g.compact_owed && g.run.is_some(),
+                g.background.iter().cloned().collect(),
             ),
-            None => (Vec::new(), false, None, false),
+            None => (Vec::new(), false, None, false, Vec::new()),
         }
     }
 
@@ -101,6 +110,7 @@ where
         self.shut_down = true;
         self.retries.clear();
         self.starved.clear();
+        self.starved_background.clear();
         for g in self.groups.values_mut() {
             g.clear_jobs();
             g.unread = false;

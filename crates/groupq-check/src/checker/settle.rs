@@ -26,11 +26,12 @@ where
             let Some(run) = g.run else {
                 continue;
             };
-            let idle = self
-                .runs
-                .get(&run)
-                .is_some_and(|r| r.state == RunState::IdleWaiting);
-            if idle && !g.jobs.is_empty() && !g.paused {
+            let (idle, background) = self.runs.get(&run).map_or((false, false), |r| {
+                (r.state == RunState::IdleWaiting, r.background)
+            });
+            // Messages wait behind an idle background run: it gives way.
+            let waiting = !g.jobs.is_empty() || (background && g.unread);
+            if idle && waiting && !g.paused {
                 let detail = "idle run not preempted although jobs wait".to_string();
                 return self.fail(Property::Contract, Some(key), Some(run), detail);
             }
@@ -77,17 +78,32 @@ where
                 continue;
             };
             let starving = !self.shut_down && g.is_waiting();
-            match (starving, g.starved) {
-                (true, None) => {
-                    self.seq += 1;
-                    g.starved = Some((self.seq, self.starved.len(), self.releases));
-                    self.starved.insert(self.seq, key.clone());
-                }
-                (false, Some((order, _, _))) => {
-                    g.starved = None;
-                    self.starved.remove(&order);
-                }
-                _ => {}
+            let background = !g.conversation();
+            // A group whose work changed class changed lanes: it waits
+            // again from the back of its new lane.
+            let moved = g.starved.is_some() && g.waits_background != background;
+            if let Some((order, _, _)) = g.starved.filter(|_| !starving || moved) {
+                g.starved = None;
+                match g.waits_background {
+                    true => self.starved_background.remove(&order),
+                    false => self.starved.remove(&order),
+                };
+            }
+            if starving && g.starved.is_none() {
+                self.seq += 1;
+                g.waits_background = background;
+                g.starved = Some(match background {
+                    true => {
+                        self.starved_background.insert(self.seq, key.clone());
+                        let ahead = self.starved_background.len() - 1;
+                        (self.seq, ahead, (self.background_releases, 0))
+                    }
+                    false => {
+                        self.starved.insert(self.seq, key.clone());
+                        let ahead = self.starved.len() - 1;
+                        (self.seq, ahead, (self.releases, self.background_starts))
+                    }
+                });
             }
             if g.is_empty() {
                 let seen = g.seen;
@@ -96,7 +112,12 @@ where
             }
         }
         if !self.shut_down && self.runs.len() < self.rules.max_active && self.breaker_admits() {
-            if let Some((_, key)) = self.starved.first_key_value() {
+            // Background groups may wait past `max_running` (B16).
+            let background = self
+                .starved_background
+                .first_key_value()
+                .filter(|_| self.background_admits());
+            if let Some((_, key)) = self.starved.first_key_value().or(background) {
                 let detail = format!(
                     "{} of {} slots free while the group waits",
                     self.rules.max_active - self.runs.len(),
@@ -121,8 +142,11 @@ where
             let Some(g) = self.groups.get(key) else {
                 continue;
             };
-            let now = !self.shut_down && g.is_waiting();
-            match (g.starved.is_some(), now) {
+            // Only conversations want slots: background groups never
+            // close a run (B16).
+            let now = !self.shut_down && g.is_waiting() && g.conversation();
+            let before = g.starved.is_some() && !g.waits_background;
+            match (before, now) {
                 (true, false) => waiting -= 1,
                 (false, true) => waiting += 1,
                 _ => {}

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use groupq::{
-    Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit, Input, Limits,
-    Policy, RunId, TurnReport, TurnStatus, Work,
+    Background, Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit,
+    Input, Limits, Policy, RunId, TurnReport, TurnStatus, Work,
 };
 
 use super::excerpt;
@@ -72,6 +72,12 @@ pub(super) fn input(args: &mut Args<'_>) -> Located<Input<String, String, String
             group: args.next(GROUP)?.text.clone(),
             id: args.next("a task id")?.text.clone(),
             payload: args.optional().map(|w| w.text.clone()).unwrap_or_default(),
+        },
+        background @ ("background" | "background-skip") => Input::BackgroundTask {
+            group: args.next(GROUP)?.text.clone(),
+            id: args.next("a task id")?.text.clone(),
+            payload: args.optional().map(|w| w.text.clone()).unwrap_or_default(),
+            skip_if_active: background == "background-skip",
         },
         "pipe" => Input::Pipe {
             group: args.next(GROUP)?.text.clone(),
@@ -321,6 +327,7 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
     let (mut quiet, mut max_wait) = (None, None);
     let (mut fast_failure, mut breaker_groups, mut window) = (None, None, None);
     let (mut cooldown, mut max_cooldown) = (None, None);
+    let (mut aging, mut max_background, mut skip_window) = (None, None, None);
     let optional = |v: &str| match v {
         "off" => Some(None),
         v => parse_duration(v).map(Some),
@@ -371,6 +378,15 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
             "breaker_cooldown" => a.valued(&mut cooldown, "breaker_cooldown", parse_duration)?,
             "breaker_max_cooldown" => {
                 a.valued(&mut max_cooldown, "breaker_max_cooldown", parse_duration)?
+            }
+            "background_aging" => a.valued(&mut aging, "background_aging", parse_uint::<u32>)?,
+            "background_max_running" => a.valued(
+                &mut max_background,
+                "background_max_running",
+                parse_uint::<usize>,
+            )?,
+            "background_skip_window" => {
+                a.valued(&mut skip_window, "background_skip_window", parse_duration)?
             }
             key => return Err((word.column, ParseErrorKind::UnknownKey(excerpt(key)))),
         }
@@ -453,6 +469,12 @@ pub(super) fn config(args: &mut Args<'_>) -> Located<Config> {
                 ),
         ));
     }
+    let d = Background::default();
+    c = c.with_background(
+        d.with_aging(aging.unwrap_or(d.aging))
+            .with_max_running(max_background)
+            .with_skip_window(skip_window),
+    );
     Ok(c)
 }
 

@@ -65,6 +65,17 @@ impl fmt::Display for Trace {
                 Dur(b.max_cooldown)
             )?;
         }
+        let b = c.background();
+        let d = groupq::Background::default();
+        if b.aging != d.aging {
+            write!(f, " background_aging={}", b.aging)?;
+        }
+        if let Some(max) = b.max_running {
+            write!(f, " background_max_running={max}")?;
+        }
+        if let Some(window) = b.skip_window {
+            write!(f, " background_skip_window={}", Dur(window))?;
+        }
         f.write_char('\n')?;
         for step in &self.steps {
             writeln!(f, "{step}")?;
@@ -82,6 +93,23 @@ impl fmt::Display for Step {
             Input::Task { group, id, payload } => {
                 write!(f, "task {} {} {}", Str(group), Str(id), Str(payload))
             }
+            Input::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            } => write!(
+                f,
+                "{} {} {} {}",
+                if *skip_if_active {
+                    "background-skip"
+                } else {
+                    "background"
+                },
+                Str(group),
+                Str(id),
+                Str(payload)
+            ),
             Input::Pipe { group } => write!(f, "pipe {}", Str(group)),
             Input::Idle { run } => write!(f, "idle {run}"),
             Input::Heartbeat { run } => write!(f, "heartbeat {run}"),

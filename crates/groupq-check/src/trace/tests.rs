@@ -613,6 +613,11 @@ fn config() -> impl Strategy<Value = Config> {
             proptest::option::of(any::<usize>()),
             proptest::option::of(any::<usize>()),
         ),
+        (
+            any::<u32>(),
+            proptest::option::of(any::<usize>()),
+            proptest::option::of(duration()),
+        ),
     )
         .prop_map(
             |(
@@ -620,8 +625,14 @@ fn config() -> impl Strategy<Value = Config> {
                 (idle, warn, auto, notices, records),
                 (kill, turn, compact, life, stall, grace, start_grace, evict),
                 (total, group),
+                (aging, max_background, skip_window),
             )| {
+                let background = groupq::Background::default()
+                    .with_aging(aging)
+                    .with_max_running(max_background)
+                    .with_skip_window(skip_window);
                 Config::default()
+                    .with_background(background)
                     .with_max_queued_tasks(total)
                     .with_max_group_tasks(group)
                     .with_start_grace(start_grace)
@@ -699,6 +710,14 @@ fn input() -> impl Strategy<Value = Input<String, String, String>> {
             group,
             id,
             payload
+        }),
+        (text(), text(), text(), any::<bool>()).prop_map(|(group, id, payload, skip_if_active)| {
+            Input::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            }
         }),
         text().prop_map(|group| Input::Pipe { group }),
         run().prop_map(|run| Input::Idle { run }),
