@@ -101,7 +101,7 @@
 //!
 //! # What each input does
 //!
-//! The behaviours have stable names (B1–B12, B14, B15) that the tests and
+//! The behaviours have stable names (B1–B12, B14–B16) that the tests and
 //! the checker use.
 //!
 //! - **B1 [`Message`]**. After shutdown: rejected. The group has a live run:
@@ -297,6 +297,37 @@
 //!   that [`NeverLaunched`] is no probe: the next run to start is. Runs
 //!   live when it opens go on. Shutdown ends the breaker without a
 //!   command (nothing starts after it anyway). [`Stats::breaker`] shows it.
+//! - **B16 background tasks** ([`BackgroundTask`], settings in
+//!   [`Background`]): a task's class is *normal* ([`Task`], B2) or
+//!   *background*: work that gives way to the conversation (a heartbeat, a
+//!   maintenance sweep). After shutdown: rejected. With `skip_if_active`,
+//!   a group whose conversation is active (a live run that is not a
+//!   background task's, unread messages, normal jobs, a retry or a compact
+//!   owed) or whose last conversation run exited less than
+//!   [`Background::skip_window`] ago is answered [`TaskAnswer::Skipped`],
+//!   and nothing changes. Otherwise it is deduplicated (against the live
+//!   run's task and the group's tasks of both classes) and capped (caps
+//!   count both classes) like B2, and appended to the group's background
+//!   queue. It never closes a run (no preemption, no eviction). A group
+//!   starts, in this order, its normal jobs, its unread messages, then its
+//!   background tasks, FIFO. A group waiting with background tasks only
+//!   waits in the line's *background lane*, behind every group waiting
+//!   with a conversation (normal jobs or messages); it moves to the back
+//!   of the conversation lane when conversation work arrives for it.
+//!   Aging: while both lanes wait, after [`Background::aging`]
+//!   conversation starts since the last background start, the background
+//!   lane's head starts next. At most [`Background::max_running`]
+//!   background runs are live: past it a background group waits, even
+//!   with a slot free. A message (or a retry coming due) for a group whose
+//!   live run is an idle background run closes it (`CloseInput(Preempt)`):
+//!   the conversation goes first; a busy background run finishes.
+//!   Under the fair policy, a group waiting with background work only,
+//!   `B` background groups ahead of it, starts within
+//!   `(B + 1) · (aging + 1)` slot releases after which a background run
+//!   could start (below `max_running`, the breaker not holding).
+//!   [`Explain::background_tasks`], [`Stats::waiting_background`] and
+//!   [`Stats::background_runs`] show them; the shutdown report hands them
+//!   back in [`PendingGroup::background_tasks`].
 //!
 //! # What the adapter must do
 //!
@@ -343,8 +374,13 @@
 //!   crash at once, so something they all need is broken (the image, a
 //!   credential, the network). Nothing is lost meanwhile: work queues, and
 //!   the line starts in order once the probe lives.
+//! - **`TaskAnswer::Skipped`** (only for a [`BackgroundTask`] that asked
+//!   for it): nothing was queued; drop the work or try it later (the next
+//!   heartbeat). A host that must know when the work is done keys it by
+//!   its id, as for any task.
 //! - **The shutdown report**: persist it and resubmit its work on the next
-//!   start; live runs listed there must still be reported exited.
+//!   start, background tasks as [`BackgroundTask`]s; live runs listed there
+//!   must still be reported exited.
 //! - **Restarts** (with the `serde` feature, see [Snapshots](#snapshots)):
 //!   restore the machine (a snapshot, then the inputs accepted since, in
 //!   order, with their times), then settle every run the machine holds
@@ -387,20 +423,26 @@
 //!   it allows.
 //! - **P3** work conservation: after an input, a free slot implies no group
 //!   with pending jobs or unread messages is without a run (before
-//!   shutdown), but for a debouncing group (B14) and while the breaker
-//!   holds starts back (B15: open, or its probe live).
+//!   shutdown), but for a debouncing group (B14), while the breaker
+//!   holds starts back (B15: open, or its probe live), and for a group
+//!   waiting with background tasks only while `max_running` background
+//!   runs are live (B16).
 //! - **P4** every accepted task is spawned exactly once, with its own
 //!   payload, or handed back in the shutdown report; a duplicate, or a
 //!   task over a cap, is reported at submission, and only a task over a
 //!   cap is refused.
-//! - **P5** per group, jobs start FIFO and before the unread messages.
+//! - **P5** per group, jobs start FIFO and before the unread messages,
+//!   and background tasks FIFO after both.
 //! - **P6** fair policy: a group with `W` groups ahead starts within `W + 1`
 //!   slot releases (an exit while the breaker holds starts back releases
-//!   none).
+//!   none), plus one for each background run started meanwhile (B16's
+//!   aging: counted with groups waiting with a conversation).
 //! - **P7** a pipe is never accepted into a task, compact or closing run.
 //! - **P8** at most one `CloseInput` per run, only for a live run, only with
-//!   its cause: `Preempt` (the run is idle and jobs wait for its group),
-//!   `Evicted` (it is the run idle longest and other groups wait),
+//!   its cause: `Preempt` (the run is idle and normal jobs wait for its
+//!   group, or messages wait behind its idle background run),
+//!   `Evicted` (it is the run idle longest and other groups wait with a
+//!   conversation),
 //!   `IdleTimeout`, `TurnTimeout`, `Stalled`, `RunTimeLimit` (a timeout
 //!   found that deadline passed), `Shutdown` (idle at or after shutdown,
 //!   or its shutdown grace passed), `Host` (a [`CloseRun`]), `LimitLowered`
@@ -435,8 +477,13 @@
 //!   half-open; `BreakerOpened` exactly when B15's threshold is met (with
 //!   its `until` and doubling cooldown), `BreakerClosed` exactly when the
 //!   probe lives; no accepted work is dropped (P4 holds throughout).
+//! - **P19** background tasks: a background task never closes a run (no
+//!   preemption, no eviction for it); it starts only when its group has
+//!   no normal jobs and no unread messages, never past `max_running`; it
+//!   is `Skipped` exactly when it asked and the conversation is active;
+//!   B16's bound on its wait holds.
 //!
-//! The companion crate `groupq-check` checks P1–P12 and P14–P18 step by step (its
+//! The companion crate `groupq-check` checks P1–P12 and P14–P19 step by step (its
 //! `Checker` and `Checked`), with its own account and arithmetic; P13 is
 //! proven by running machines with different hash seeds side by side.
 //!
@@ -515,6 +562,23 @@
 //!   `fast_failure` of the spawn count, not ones after the core or the
 //!   host closed the run: a slow or preempted agent is not a broken image.
 //!   Its probe is the head of the line, so fairness holds through it.
+//! - A background task is its own input, not a flag on [`Task`]: every
+//!   existing `Task` keeps its meaning, and `skip_if_active`, which only
+//!   background work has, cannot be set on a normal task. Its settings
+//!   ([`Background::default`]: aging 4, no cap, no skip window) change
+//!   nothing until a background task arrives.
+//! - Aging counts starts, not time: the bound is in slot releases, like
+//!   B8's, needs no timer, and holds whatever the runs' lengths. A
+//!   background group passed over while `max_running` holds it goes first
+//!   as soon as the cap allows.
+//! - "Active" for `skip_if_active` is the conversation's activity, not the
+//!   group's: a live background run does not make its group active (the
+//!   task is queued behind it, or deduplicated). The skip window counts
+//!   from the last conversation run's exit, which a group forgotten
+//!   since is still remembered by (memory: the exits within the window).
+//! - A background group never evicts: eviction exists to start waiting
+//!   conversations, and background work must not cost a conversation its
+//!   context.
 //!
 //! Contributors: `ARCHITECTURE.md` maps the source files and the invariants
 //! each keeps.

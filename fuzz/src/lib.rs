@@ -7,8 +7,8 @@ use std::fmt;
 
 use arbitrary::Arbitrary;
 use groupq::{
-    Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit, Input, Limits,
-    Policy, RunId, Time, TurnReport, TurnStatus, Work,
+    Background, Breaker, Compaction, CompactionTrigger, Config, ContextStats, Debounce, Exit,
+    Input, Limits, Policy, RunId, Time, TurnReport, TurnStatus, Work,
 };
 use groupq_check::trace::Trace;
 use groupq_check::{replay, ReplayError};
@@ -42,6 +42,9 @@ pub struct FuzzConfig {
     /// Breaker: (fast failure, groups, window, cooldown, max cooldown) in
     /// ms; zeros and a cap below the cooldown are invalid.
     breaker: Option<(u16, u8, u16, u16, u16)>,
+    /// Background: (aging, max running, skip window in ms); zeros are
+    /// invalid.
+    background: (u8, Option<u8>, Option<u16>),
 }
 
 impl FuzzConfig {
@@ -83,6 +86,13 @@ impl FuzzConfig {
                     .with_threshold(usize::from(groups % 4), ms(window))
                     .with_cooldown(ms(cooldown), ms(cap))
             }))
+            .with_background({
+                let (aging, max_running, window) = self.background;
+                Background::default()
+                    .with_aging(u32::from(aging % 6))
+                    .with_max_running(max_running.map(|n| usize::from(n % 4)))
+                    .with_skip_window(window.map(ms))
+            })
     }
 }
 
@@ -144,6 +154,8 @@ pub enum Op {
     Message(u8),
     /// B2.
     Task(u8, u8, u16),
+    /// B16: a background task, skipped while the group is active or not.
+    Background(u8, u8, u16, bool),
     /// B3.
     Pipe(u8),
     /// B4.
@@ -245,6 +257,12 @@ impl Driver {
                 group: g % 4,
                 id: id % 4,
                 payload,
+            },
+            Op::Background(g, id, payload, skip_if_active) => Input::BackgroundTask {
+                group: g % 4,
+                id: id % 4,
+                payload,
+                skip_if_active,
             },
             Op::Pipe(g) => Input::Pipe { group: g % 4 },
             Op::Idle(r) => Input::Idle { run: self.run(r) },
