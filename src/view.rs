@@ -88,6 +88,9 @@ pub struct RunInfo {
     pub kill_deadline: Option<Time>,
     /// `Kill` was emitted for it.
     pub killed: bool,
+    /// It runs a background task (B16).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub background: bool,
 }
 
 /// A queued job of an explained group.

@@ -35,6 +35,7 @@ fn explain_shows_the_live_run_its_state_and_idle_deadline() {
             grace_deadline: None,
             kill_deadline: None,
             killed: false,
+            background: false,
         })
     );
 }

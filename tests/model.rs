@@ -197,7 +197,7 @@ impl StateMachineTest for MachineAgainstModel {
                     r.grace_deadline,
                     r.kill_deadline,
                 ];
-                (r.run, r.kind, r.state, deadlines, r.killed)
+                (r.run, r.kind, r.state, deadlines, r.killed, r.background)
             });
             let model_run = g.run.as_ref().map(|r| {
                 let at = |what: ModelTimer<u8>| {
@@ -211,7 +211,7 @@ impl StateMachineTest for MachineAgainstModel {
                     at(ModelTimer::Grace(r.id)),
                     at(ModelTimer::Kill(r.id)),
                 ];
-                (r.id, r.kind, r.state, deadlines, r.killed)
+                (r.id, r.kind, r.state, deadlines, r.killed, r.background)
             });
             assert_eq!(run, model_run, "run of group {key}");
             let model_jobs: Vec<JobInfo<u8>> = g

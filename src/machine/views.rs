@@ -32,6 +32,7 @@ where
                     grace_deadline: at(RunTimer::Grace),
                     kill_deadline: at(RunTimer::Kill),
                     killed: r.killed,
+                    background: r.background,
                 }
             }),
             jobs: self

@@ -42,6 +42,20 @@ pub enum Entry {
         /// Its payload (the agent's prompt).
         payload: String,
     },
+    /// A background task for `group` (B16): it gives way to the group's
+    /// conversation.
+    BackgroundTask {
+        /// The group.
+        group: String,
+        /// Its id, deduplicated within the group (with the normal tasks).
+        id: String,
+        /// Its payload (the agent's prompt).
+        payload: String,
+        /// Skip it, rather than queue it, while the group's conversation is
+        /// active.
+        #[serde(default)]
+        skip_if_active: bool,
+    },
     /// Operator: remove a queued task.
     Cancel {
         /// The group.

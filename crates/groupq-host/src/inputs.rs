@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use groupq::{
-    Cancel, CancelAnswer, CloseRun, Config, Exit, Exited, Heartbeat, Idle, Limits, Message,
-    NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Resume, RunId, SetLimits, Shutdown, Task,
-    TaskAnswer, Time, Timeout, Turn, Work, WorkKind,
+    BackgroundTask, Cancel, CancelAnswer, CloseRun, Config, Exit, Exited, Heartbeat, Idle, Limits,
+    Message, NeverLaunched, Pause, Pipe, PipeAnswer, Requeue, Resume, RunId, SetLimits, Shutdown,
+    Task, TaskAnswer, Time, Timeout, Turn, Work, WorkKind,
 };
 
 use crate::answer::{Answer, Delivery, Duplicate, Submitted};
@@ -29,7 +29,13 @@ where
     pub(crate) fn route(&mut self, now: Time, entry: Entry) -> Result<Answer, HostError> {
         match entry {
             Entry::Message { group, text } => self.message(now, group, text).map(Answer::Delivery),
-            Entry::Task { group, id, payload } => self.task(now, group, id, payload),
+            Entry::Task { group, id, payload } => self.task(now, group, id, payload, None),
+            Entry::BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            } => self.task(now, group, id, payload, Some(skip_if_active)),
             Entry::Cancel { group, id } => {
                 let key = (group.clone(), id.clone());
                 let answer = self.step(now, Cancel { group, id })?;
@@ -124,15 +130,17 @@ where
         }
     }
 
-    /// A task: a duplicate of one that ran within the window is answered
-    /// with its outcome; its submission time is kept until it starts, for
-    /// the wait it reports.
+    /// A task, normal (`background` `None`) or background (`Some`, whether
+    /// to skip it while the conversation is active): a duplicate of one
+    /// that ran within the window is answered with its outcome; its
+    /// submission time is kept until it starts, for the wait it reports.
     fn task(
         &mut self,
         now: Time,
         group: String,
         id: String,
         payload: String,
+        background: Option<bool>,
     ) -> Result<Answer, HostError> {
         if self.machine().is_shut_down() {
             return Err(groupq::Error::ShutDown.into());
@@ -148,14 +156,26 @@ where
         if fresh {
             self.queued.insert(key.clone(), now);
         }
-        let answer = self.step(
-            now,
-            Task {
-                group: group.clone(),
-                id: id.clone(),
-                payload,
-            },
-        );
+        let (group_, id_) = (group.clone(), id.clone());
+        let answer = match background {
+            None => self.step(
+                now,
+                Task {
+                    group: group_,
+                    id: id_,
+                    payload,
+                },
+            ),
+            Some(skip_if_active) => self.step(
+                now,
+                BackgroundTask {
+                    group: group_,
+                    id: id_,
+                    payload,
+                    skip_if_active,
+                },
+            ),
+        };
         if fresh && !matches!(answer, Ok(TaskAnswer::Queued)) {
             self.queued.remove(&key);
         }
@@ -191,8 +211,17 @@ where
                         group: pending.group.clone(),
                         id: id.clone(),
                         payload: payload.clone(),
+                        background: false,
                     });
                 }
+            }
+            for (id, payload) in &pending.background_tasks {
+                left.tasks.push(LeftTask {
+                    group: pending.group.clone(),
+                    id: id.clone(),
+                    payload: payload.clone(),
+                    background: true,
+                });
             }
             left.dropped_compacts += usize::from(pending.compact_pending);
         }
@@ -231,25 +260,46 @@ where
         }
         let last = RunId::new(self.machine().next_run_id().get().saturating_sub(1));
         self.core = D::renewed(config, last, now)?;
-        for task in std::mem::take(&mut self.left) {
-            self.queued
-                .insert((task.group.clone(), task.id.clone()), now);
-            let answer = self.step(
-                now,
-                Task {
-                    group: task.group.clone(),
-                    id: task.id.clone(),
-                    payload: task.payload,
-                },
-            )?;
-            if answer == TaskAnswer::Duplicate {
-                self.queued.remove(&(task.group, task.id));
-            }
+        // Normal tasks, then the unread messages, then background tasks:
+        // the order the core starts them in anyway, so that with free
+        // slots the conversation still starts before the background work.
+        let (normal, background): (Vec<_>, Vec<_>) = std::mem::take(&mut self.left)
+            .into_iter()
+            .partition(|t| !t.background);
+        for task in normal {
+            self.put_back(now, task)?;
         }
         for (group, _) in self.mailboxes.groups_with_unread() {
             self.step(now, Message { group })?;
         }
+        for task in background {
+            self.put_back(now, task)?;
+        }
         Ok(Answer::Applied)
+    }
+
+    /// A task a shutdown left, queued again in its class (never skipped:
+    /// it was accepted before).
+    fn put_back(&mut self, now: Time, task: LeftTask) -> Result<(), HostError> {
+        self.queued
+            .insert((task.group.clone(), task.id.clone()), now);
+        let (group, id, payload) = (task.group.clone(), task.id.clone(), task.payload);
+        let answer = match task.background {
+            true => self.step(
+                now,
+                BackgroundTask {
+                    group,
+                    id,
+                    payload,
+                    skip_if_active: false,
+                },
+            )?,
+            false => self.step(now, Task { group, id, payload })?,
+        };
+        if answer == TaskAnswer::Duplicate {
+            self.queued.remove(&(task.group, task.id));
+        }
+        Ok(())
     }
 
     fn turn(
@@ -352,6 +402,13 @@ where
 
     fn never_launched(&mut self, now: Time, run: RunId) -> Result<Answer, HostError> {
         let live = self.runs.get(run).ok_or(groupq::Error::StaleRun(run))?;
+        // Its class, while the core still holds it live: a task handed back
+        // is kept as what it was.
+        let background = self
+            .machine()
+            .explain(&live.group)
+            .and_then(|e| e.run)
+            .is_some_and(|r| r.run == run && r.background);
         let work = match (live.kind, &live.task, &live.payload) {
             (WorkKind::Task, Some(id), Some(payload)) => Work::Task {
                 id: id.clone(),
@@ -373,6 +430,7 @@ where
                     group: live.group.clone(),
                     id: id.clone(),
                     payload: payload.clone(),
+                    background,
                 });
             }
             _ => {}

@@ -15,6 +15,9 @@ pub struct LeftTask {
     pub id: String,
     /// Its payload.
     pub payload: String,
+    /// A background task (B16): put back as one.
+    #[serde(default)]
+    pub background: bool,
 }
 
 /// A group's messages that no run had been handed when the host shut down

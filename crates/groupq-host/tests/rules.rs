@@ -550,3 +550,86 @@ fn a_successful_turn_clears_an_earlier_failure_class() {
         .iter()
         .any(|e| matches!(e, HostEvent::TerminalFailure { .. })));
 }
+
+fn background(group: &str, id: &str, skip_if_active: bool) -> Entry {
+    Entry::BackgroundTask {
+        group: group.into(),
+        id: id.into(),
+        payload: format!("beat {id}"),
+        skip_if_active,
+    }
+}
+
+/// A background task is skipped while the conversation is live, waits
+/// behind it otherwise, and a shutdown leaves it as background work: the
+/// new epoch puts it back behind the conversation again.
+#[test]
+fn background_tasks_give_way_and_are_left_as_background_work() {
+    let mut h = host();
+    h.apply(at(0), message("a", "one")).unwrap();
+    effects(&mut h);
+    assert_eq!(
+        h.apply(at(1), background("a", "b1", true)).unwrap(),
+        Answer::Task(Submitted::Skipped)
+    );
+    assert_eq!(
+        h.apply(at(2), background("h", "b2", false)).unwrap(),
+        Answer::Task(Submitted::Queued)
+    );
+    h.apply(at(3), message("c", "two")).unwrap();
+    assert!(spawned(&effects(&mut h)).is_empty(), "one slot, taken");
+    let Answer::Shutdown(left) = h.apply(at(4), Entry::Shutdown).unwrap() else {
+        panic!("a report")
+    };
+    let kept: Vec<(&str, bool)> = left
+        .tasks
+        .iter()
+        .map(|t| (t.id.as_str(), t.background))
+        .collect();
+    assert_eq!(kept, [("b2", true)]);
+    h.apply(at(5), exited(RunId::new(1), 0)).unwrap();
+    effects(&mut h);
+    h.apply(at(6), renew(1)).unwrap();
+    // The conversations first (a's unanswered message, c's), the
+    // heartbeat after them.
+    let mut order = Vec::new();
+    let mut spawns = spawned(&effects(&mut h));
+    for t in 7..20 {
+        let Some((run, work, _)) = spawns.pop() else {
+            break;
+        };
+        order.push(work);
+        h.apply(at(t), reply(run, 1, true)).unwrap();
+        h.apply(at(t), exited(run, 0)).unwrap();
+        spawns = spawned(&effects(&mut h));
+    }
+    assert_eq!(
+        order,
+        [
+            RunWork::Messages,
+            RunWork::Messages,
+            RunWork::Task {
+                id: "b2".into(),
+                payload: "beat b2".into()
+            }
+        ]
+    );
+}
+
+/// A background run that never launched after a shutdown is left as
+/// background work.
+#[test]
+fn a_background_run_that_never_launched_after_shutdown_is_left_as_one() {
+    let mut h = host();
+    h.apply(at(0), background("h", "b1", false)).unwrap();
+    effects(&mut h);
+    h.apply(at(1), Entry::Shutdown).unwrap();
+    h.apply(at(2), Entry::NeverLaunched { run: 1 }).unwrap();
+    effects(&mut h);
+    let kept: Vec<(&str, bool)> = h
+        .left_tasks()
+        .iter()
+        .map(|t| (t.id.as_str(), t.background))
+        .collect();
+    assert_eq!(kept, [("b1", true)]);
+}

@@ -422,6 +422,9 @@ fn span_of(entry: &Entry) -> tracing::Span {
     match entry {
         Entry::Message { group, .. } => span!("message", group = %group),
         Entry::Task { group, id, .. } => span!("task", group = %group, task = %id),
+        Entry::BackgroundTask { group, id, .. } => {
+            span!("background_task", group = %group, task = %id)
+        }
         Entry::Cancel { group, id } => span!("cancel", group = %group, task = %id),
         Entry::Pause { group } => span!("pause", group = %group),
         Entry::Resume { group } => span!("resume", group = %group),

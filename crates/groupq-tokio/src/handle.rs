@@ -142,6 +142,30 @@ impl Handle {
             .await
     }
 
+    /// Queues a background task (B16 in the core's docs): it starts only
+    /// when its group has no run, no unread messages and no normal tasks,
+    /// after the groups waiting with a conversation, and never closes a
+    /// run. With `skip_if_active`, a group whose conversation is live,
+    /// pending or ended within the skip window answers
+    /// [`Submitted::Skipped`] and nothing is queued (a heartbeat that must
+    /// not interrupt the user). Deduplicated like [`task`](Handle::task).
+    pub async fn background_task(
+        &self,
+        group: impl Into<String>,
+        id: impl Into<String>,
+        payload: impl Into<String>,
+        skip_if_active: bool,
+    ) -> Result<Submitted, DriverError> {
+        let (group, id, payload) = (group.into(), id.into(), payload.into());
+        let entry = Entry::BackgroundTask {
+            group,
+            id,
+            payload,
+            skip_if_active,
+        };
+        self.call(entry, Reply::Task).await
+    }
+
     /// Removes a queued task before it starts.
     pub async fn cancel(
         &self,

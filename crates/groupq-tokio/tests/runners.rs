@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use groupq::{CloseReason, Config};
-use groupq_tokio::{Delivery, DockerRunner, HostEvent, RunExit};
+use groupq_tokio::{Delivery, DockerRunner, HostEvent, RunExit, Submitted};
 
 use support::{evidence, max_alive, owner, runner, say, unix_nanos, Host, Kind, Scratch};
 
@@ -436,6 +436,81 @@ async fn a_crash_loop_opens_the_breaker_and_one_probe_closes_it(kind: Kind) {
     .await;
 }
 
+/// A background task gives way to the conversation: one slot, held by a
+/// conversation's idle run, which background work never closes; a
+/// heartbeat that asked to be skipped while the conversation is live is
+/// answered `Skipped`; the other starts only once the conversation's run
+/// ended. Judged from the agents' own start and end times.
+async fn a_background_task_waits_for_the_conversation(kind: Kind) {
+    let dir = Scratch::new("background");
+    let config = Config::default()
+        .with_max_active(1)
+        .with_idle_timeout(Duration::from_secs(60));
+    let (driver, handle, mut host) = start(kind, &dir, config);
+    handle.message("a", "hello").await.unwrap();
+    host.until(|e| match e {
+        HostEvent::Reply { group, .. } if group == "a" => Some(()),
+        _ => None,
+    })
+    .await;
+    let skipped = handle
+        .background_task("a", "beat", "heartbeat", true)
+        .await
+        .unwrap();
+    assert_eq!(skipped, Submitted::Skipped);
+    let queued = handle
+        .background_task("h", "beat", "heartbeat", false)
+        .await
+        .unwrap();
+    assert_eq!(queued, Submitted::Queued);
+    // The idle conversation keeps its slot: nothing is closed for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    host.drain();
+    assert!(
+        !host.seen.iter().any(|e| match e {
+            HostEvent::Closed { .. } => true,
+            HostEvent::Spawned { group, .. } => group == "h",
+            _ => false,
+        }),
+        "background work closed a run or started: {:#?}",
+        host.seen
+    );
+    handle.close_run("a").await.unwrap();
+    host.until(|e| match e {
+        HostEvent::Reply { group, .. } if group == "h" => Some(()),
+        _ => None,
+    })
+    .await;
+    handle.shutdown().await.unwrap();
+    driver.await.unwrap().unwrap();
+    host.drain();
+    let spans = evidence(&dir.0);
+    let one = |group: &str| {
+        let mut runs = spans.iter().filter(|s| s.group == group);
+        let span = runs
+            .next()
+            .unwrap_or_else(|| panic!("no agent for {group}: {spans:#?}"));
+        assert!(
+            runs.next().is_none(),
+            "a second agent for {group}: {spans:#?}"
+        );
+        span
+    };
+    let (conversation, heartbeat) = (one("a"), one("h"));
+    assert!(
+        heartbeat.start >= conversation.end,
+        "the heartbeat's agent started {} ms before the conversation's ended",
+        (conversation.end - heartbeat.start) / MS
+    );
+    docker_after(
+        kind,
+        &dir,
+        "a_background_task_waits_for_the_conversation",
+        handle_spawns(&host),
+    )
+    .await;
+}
+
 /// Runs spawned, from the host's events.
 fn handle_spawns(host: &Host) -> u64 {
     host.seen
@@ -654,6 +729,7 @@ on_both_runtimes!(
     a_run_that_cannot_start_is_reported_as_never_started,
     an_agent_says_how_its_failure_is_retried,
     a_crash_loop_opens_the_breaker_and_one_probe_closes_it,
+    a_background_task_waits_for_the_conversation,
 );
 
 /// Kill is SIGKILL of the run's whole process group: a helper the agent
