@@ -5,7 +5,7 @@
 //! cargo run --release --example simulate -- [--groups 10,1000] [--events N]
 //!     [--seed S] [--policy fair|legacy|both] [--no-check]
 //!     [--max-group-tasks N] [--max-queued-tasks N] [--debounce-ms MS]
-//!     [--breaker]
+//!     [--breaker] [--background]
 //! ```
 //!
 //! The caps are off by default (W as in the README); on, the tasks over a
@@ -40,7 +40,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use groupq::{
-    Breaker, Command, Config, Debounce, Exit, Exited, Machine, Message, Output, Policy, RunId,
+    Background, Breaker, Command, Config, Debounce, Exit, Exited, Machine, Message, Output, Policy, RunId,
     Steppable, Time,
 };
 use groupq_check::Checked;
@@ -64,11 +64,15 @@ struct Args {
     debounce_ms: Option<u64>,
     /// The breaker with its defaults.
     breaker: bool,
+    /// Half of W's tasks as background tasks (ids 4 to 7; id 7 skipped
+    /// while its group is active), at most two background runs, a 1 s
+    /// skip window.
+    background: bool,
 }
 
 const USAGE: &str = "usage: simulate [--groups G[,G...]]... [--events N] [--seed S] \
                      [--policy fair|legacy|both] [--no-check] \
-                     [--max-group-tasks N] [--max-queued-tasks N] [--debounce-ms MS] [--breaker]";
+                     [--max-group-tasks N] [--max-queued-tasks N] [--debounce-ms MS] [--breaker] [--background]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -80,6 +84,7 @@ fn parse_args() -> Result<Args, String> {
         max_group_tasks: None,
         debounce_ms: None,
         breaker: false,
+        background: false,
         max_queued_tasks: None,
     };
     let mut it = std::env::args().skip(1);
@@ -125,6 +130,7 @@ fn parse_args() -> Result<Args, String> {
                 args.debounce_ms = Some(n);
             }
             "--breaker" => args.breaker = true,
+            "--background" => args.background = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -259,18 +265,25 @@ fn measure(args: &Args, events: &[WEvent], groups: u32, policy: Policy) -> Resul
             Debounce::new(quiet, quiet * 4)
         }))
         .with_breaker(args.breaker.then(Breaker::default));
+    let config = match args.background {
+        true => config.with_background(
+            Background::default()
+                .with_max_running(Some(2))
+                .with_skip_window(Some(std::time::Duration::from_secs(1))),
+        ),
+        false => config,
+    };
     let mut floor = Floor::default();
     // The same driver and loop either way: only the machine differs.
     let m = if args.check {
         let checked = Checked::new(config).map_err(|e| e.to_string())?;
-        drive(
-            &mut Driver::over(checked, groups),
-            &mut floor,
-            events,
-            groups,
-        )?
+        let mut d = Driver::over(checked, groups);
+        d.background = args.background;
+        drive(&mut d, &mut floor, events, groups)?
     } else {
-        drive(&mut Driver::new(config, groups), &mut floor, events, groups)?
+        let mut d = Driver::new(config, groups);
+        d.background = args.background;
+        drive(&mut d, &mut floor, events, groups)?
     };
     drop(floor);
     let bytes = waiting_bytes(policy, groups)?;

@@ -30,7 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
 use groupq::{
-    Command, Config, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId, Steppable,
+    BackgroundTask, Command, Config, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId, Steppable,
     Task, Time, Timeout,
 };
 
@@ -107,6 +107,9 @@ pub struct Driver<D = Q> {
     pub spawns: u64,
     /// How a run exits: `Clean` in W, `Failed` in the retry storm.
     pub exit: Exit,
+    /// W with background tasks: tasks with ids 4 to 7 are background ones,
+    /// id 7 skipped while its group is active (off in W).
+    pub background: bool,
     /// Answers other than `Ok` (none expected in W).
     pub rejected: u64,
     /// The first of them, with its time: a rejection, or with a checked
@@ -135,6 +138,7 @@ where
             now_ms: 0,
             spawns: 0,
             exit: Exit::Clean,
+            background: false,
             rejected: 0,
             first_error: None,
         }
@@ -159,11 +163,23 @@ where
             let group = e.x % g;
             match e.r {
                 0..=49 => self.input(Message { group }),
-                50..=64 => self.input(Task {
-                    group,
-                    id: (e.x >> 16) % 8,
-                    payload: (),
-                }),
+                50..=64 => {
+                    let id = (e.x >> 16) % 8;
+                    if self.background & (id >= 4) {
+                        self.input(BackgroundTask {
+                            group,
+                            id,
+                            payload: (),
+                            skip_if_active: id == 7,
+                        });
+                    } else {
+                        self.input(Task {
+                            group,
+                            id,
+                            payload: (),
+                        });
+                    }
+                }
                 65..=69 => {
                     if let Some(&(run, _)) = self.live.iter().find(|&&(_, g)| g == group) {
                         self.input(Idle { run });

@@ -25,16 +25,17 @@
 //! | 18 | `max_group_tasks` (-1 off) |
 //! | 19, 20 | debounce `quiet`, `max_wait` (-1 in 19: off) |
 //! | 21–25 | breaker `fast_failure`, `groups`, `window`, `cooldown`, `max_cooldown` (-1 in 21: off) |
+//! | 26–28 | background `aging`, `max_running` (-1 off), `skip_window` (-1 off) |
 
 use std::time::Duration;
 
-use groupq::{Breaker, Config, Debounce, Policy};
+use groupq::{Background, Breaker, Config, Debounce, Policy};
 
 use crate::args::duration;
 use crate::error::Refusal;
 
 /// How many slots this build reads.
-pub const SLOTS: usize = 26;
+pub const SLOTS: usize = 29;
 
 /// A cap on queued tasks: -1 off, else a whole number.
 pub fn cap(v: f64) -> Option<Option<usize>> {
@@ -124,5 +125,24 @@ pub fn from_slots(slots: &[f64]) -> Result<Config, Refusal> {
             c = c.with_breaker(Some(breaker));
         }
     }
+    let d = Background::default();
+    let aging = match slot(26) {
+        None => d.aging,
+        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => v as u32,
+        Some(_) => return Err(Refusal::BadSetting(26)),
+    };
+    let max_running = match slot(27) {
+        None => d.max_running,
+        Some(v) => cap(v).ok_or(Refusal::BadSetting(27))?,
+    };
+    let skip_window = match slot(28) {
+        None | Some(-1.0) => None,
+        Some(_) => Some(dur(28, Duration::ZERO)?),
+    };
+    c = c.with_background(
+        d.with_aging(aging)
+            .with_max_running(max_running)
+            .with_skip_window(skip_window),
+    );
     Ok(c)
 }

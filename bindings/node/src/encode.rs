@@ -63,13 +63,15 @@ pub fn reason(r: CloseReason) -> f64 {
 }
 
 /// A task's answer: `[0]` queued, `[1]` duplicate, `[2, cap]` refused by
-/// the group's cap, `[3, cap]` by the total cap.
+/// the group's cap, `[3, cap]` by the total cap, `[4]` skipped (a
+/// background task while its group's conversation is active).
 pub fn task_answer(a: TaskAnswer) -> [f64; 4] {
     match a {
         TaskAnswer::Queued => [0.0; 4],
         TaskAnswer::Duplicate => [1.0, 0.0, 0.0, 0.0],
         TaskAnswer::Refused(TaskRefusal::GroupFull { cap }) => [2.0, cap as f64, 0.0, 0.0],
         TaskAnswer::Refused(TaskRefusal::QueueFull { cap }) => [3.0, cap as f64, 0.0, 0.0],
+        TaskAnswer::Skipped => [4.0, 0.0, 0.0, 0.0],
     }
 }
 

@@ -76,6 +76,7 @@ fn config_details(c: &ConfigError) -> [f64; 3] {
         }
         ConfigError::InvalidDebounce(_) => [4.0, 0.0, 0.0],
         ConfigError::InvalidBreaker(_) => [5.0, 0.0, 0.0],
+        ConfigError::InvalidBackground(_) => [6.0, 0.0, 0.0],
         _ => [0.0, 0.0, 0.0],
     }
 }

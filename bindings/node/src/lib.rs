@@ -30,8 +30,9 @@ pub mod error;
 pub mod views;
 
 use groupq::{
-    BreakerStatus, Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Limits, Machine, Message,
-    NeverLaunched, Pause, Pipe, Resume, SetLimits, Shutdown, Task, Timeout, Turn, Work,
+    BackgroundTask, BreakerStatus, Cancel, CloseRun, Exit, Exited, Heartbeat, Idle, Limits,
+    Machine, Message, NeverLaunched, Pause, Pipe, Resume, SetLimits, Shutdown, Task, Timeout, Turn,
+    Work,
 };
 use wasm_bindgen::prelude::*;
 
@@ -103,6 +104,37 @@ impl Core {
             let now = time(now)?;
             let (group, id, payload) = (id(group, 1)?, id(task, 2)?, id(payload, 3)?);
             let answer = q.handle(now, Task { group, id, payload })?;
+            encode::answer(out, encode::task_answer(answer));
+            Ok(())
+        })
+    }
+
+    /// [`BackgroundTask`]: `skip` 1 to skip it while the group's
+    /// conversation is active, else 0; answered as [`Core::task`], or word
+    /// 0 is 4 (skipped).
+    pub fn background_task(
+        &mut self,
+        now: f64,
+        group: f64,
+        task: f64,
+        payload: f64,
+        skip: f64,
+    ) -> f64 {
+        self.call(|q, out| {
+            let now = time(now)?;
+            let (group, id, payload) = (id(group, 1)?, id(task, 2)?, id(payload, 3)?);
+            let skip_if_active = match args::code(skip, 4)? {
+                0 => false,
+                1 => true,
+                _ => return Err(Refusal::BadArgument(4)),
+            };
+            let task = BackgroundTask {
+                group,
+                id,
+                payload,
+                skip_if_active,
+            };
+            let answer = q.handle(now, task)?;
             encode::answer(out, encode::task_answer(answer));
             Ok(())
         })
@@ -320,9 +352,11 @@ impl Core {
         }
     }
 
-    /// The machine's stats: words 0 to 6 of the buffer are live runs, free
+    /// The machine's stats: words 0 to 7 of the buffer are live runs, free
     /// slots, waiting groups, tracked groups, queued jobs, deadlines, shut
-    /// down (0 or 1) and the limit in force. Returns the word count.
+    /// down (0 or 1) and the limit in force; 8 and 9 the breaker; 10 and 11
+    /// the groups waiting with background work only and the background
+    /// runs. Returns the word count.
     pub fn stats(&mut self) -> f64 {
         self.out.clear();
         let s = self.machine.stats();
@@ -342,6 +376,9 @@ impl Core {
             BreakerStatus::Probing { probe } => [2.0, probe.map_or(0.0, |r| r.get() as f64)],
             _ => [0.0, 0.0],
         });
+        // Background work: groups waiting with it only, its live runs.
+        self.out
+            .extend([s.waiting_background as f64, s.background_runs as f64]);
         self.out.len() as f64
     }
 

@@ -52,11 +52,12 @@ pub fn explain_json(e: &Explain<u32>) -> String {
         Some(r) => {
             let _ = write!(
                 s,
-                "{{\"run\":{},\"kind\":\"{}\",\"state\":\"{}\",\"killed\":{}",
+                "{{\"run\":{},\"kind\":\"{}\",\"state\":\"{}\",\"killed\":{},\"background\":{}",
                 r.run.get(),
                 kind(r.kind),
                 state(r.state),
-                r.killed
+                r.killed,
+                r.background
             );
             for (name, at) in [
                 ("idleDeadline", r.idle_deadline),
@@ -84,6 +85,13 @@ pub fn explain_json(e: &Explain<u32>) -> String {
             }
             JobInfo::Compact => s.push_str("{\"kind\":\"compact\"}"),
         }
+    }
+    s.push_str("],\"backgroundTasks\":[");
+    for (i, id) in e.background_tasks.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{id}");
     }
     let _ = write!(
         s,
@@ -144,7 +152,18 @@ pub fn report_json(r: &ShutdownReport<u32, u32, u32>) -> String {
             }
             None => s.push_str("null"),
         }
-        let _ = write!(s, ",\"compactPending\":{}}}", g.compact_pending);
+        let _ = write!(
+            s,
+            ",\"compactPending\":{},\"backgroundTasks\":[",
+            g.compact_pending
+        );
+        for (j, (id, payload)) in g.background_tasks.iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "{{\"id\":{id},\"payload\":{payload}}}");
+        }
+        s.push_str("]}");
     }
     s.push_str("],\"liveRuns\":[");
     for (i, run) in r.live_runs.iter().enumerate() {

@@ -152,3 +152,52 @@ fn bad_settings_are_refused_with_their_slot() {
     assert_eq!(c.idle_timeout(), std::time::Duration::MAX);
     assert_eq!(c.max_run_time(), None);
 }
+
+/// Slots `26..29` (background aging, max running, skip window), then
+/// `BackgroundTask`: skipped (answer 4) while the conversation is live,
+/// else queued behind it; a bad skip flag is refused and changes nothing;
+/// stats words 10 and 11 count the waiting background groups and the
+/// background runs.
+#[test]
+fn a_background_task_is_skipped_or_waits_and_the_stats_count_it() {
+    let nan = f64::NAN;
+    let mut slots = vec![nan; 29];
+    slots[0] = 1.0;
+    slots[26] = 2.0;
+    slots[27] = 1.0;
+    slots[28] = 1000.0;
+    let mut c = core(&slots);
+    c.message(0.0, 1.0);
+    assert_eq!(c.background_task(0.0, 1.0, 1.0, 1.0, 1.0), 4.0);
+    assert_eq!(c.out()[0], 4.0, "skipped");
+    let before = format!("{:?}", c.machine());
+    assert!(
+        c.background_task(0.0, 2.0, 1.0, 2.0, 2.0) < 0.0,
+        "skip is 0 or 1"
+    );
+    assert_eq!(format!("{:?}", c.machine()), before);
+    assert_eq!(c.background_task(0.0, 2.0, 1.0, 2.0, 0.0), 4.0);
+    assert_eq!(c.out()[0], 0.0, "queued");
+    assert_eq!(c.stats(), 12.0);
+    assert_eq!(&c.out()[10..12], &[1.0, 0.0], "one waiting, none running");
+    // The conversation's run ends: the background task starts.
+    assert!(c.exited(1.0, 1.0, 0.0, 0.0) > 4.0);
+    assert_eq!(c.stats(), 12.0);
+    assert_eq!(&c.out()[10..12], &[0.0, 1.0]);
+    for (slot, v) in [(26, 1.5), (27, -2.0), (28, -5.0)] {
+        let mut bad = vec![nan; 29];
+        bad[slot] = v;
+        let refused = groupq_wasm::config::from_slots(&bad).expect_err("refused");
+        assert!(
+            refused.to_string().starts_with(&format!("9:{slot}:")),
+            "{refused}"
+        );
+    }
+    let mut zero = vec![nan; 29];
+    zero[26] = 0.0;
+    let config = groupq_wasm::config::from_slots(&zero).expect("a number");
+    assert!(
+        groupq_wasm::Queue::new(config).is_err(),
+        "aging 0 is an invalid setting"
+    );
+}

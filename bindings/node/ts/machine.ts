@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import { Handles, StringIds } from './ids.js';
 import type {
+  BackgroundSettings,
   Breaker,
   CancelAnswer,
   CloseAnswer,
@@ -77,7 +78,7 @@ const SLOTS: ReadonlyArray<keyof Config> = [
 /** The settings whose `null` is "off" (-1 at the boundary). */
 const NULLABLE = new Set<string>(['maxRunTimeMs', 'stallTimeoutMs', 'maxQueuedTasks', 'maxGroupTasks']);
 
-const SETTINGS = new Set<string>([...SLOTS, 'debounce', 'breaker']);
+const SETTINGS = new Set<string>([...SLOTS, 'debounce', 'breaker', 'background']);
 
 /** The debounce's and the breaker's slots, after the plain ones. */
 const DEBOUNCE_SLOTS: ReadonlyArray<keyof Debounce> = ['quietMs', 'maxWaitMs'];
@@ -88,6 +89,34 @@ const BREAKER_SLOTS: ReadonlyArray<keyof Breaker> = [
   'cooldownMs',
   'maxCooldownMs',
 ];
+
+/** The background settings' slots, after the breaker's. */
+const BACKGROUND_SLOTS: ReadonlyArray<keyof BackgroundSettings> = ['aging', 'maxRunning', 'skipWindowMs'];
+
+/** Writes the background settings from slot `at` on; a `null` cap or window is -1 (off). */
+function background(out: Float64Array, at: number, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidConfigError('background', 'background must be an object');
+  }
+  const record = value as Record<string, unknown>;
+  for (const field of Object.keys(record)) {
+    if (!(BACKGROUND_SLOTS as readonly string[]).includes(field)) {
+      throw new InvalidConfigError(`background.${field}`, `unknown setting background.${field}`);
+    }
+  }
+  BACKGROUND_SLOTS.forEach((field, i) => {
+    const v = record[field];
+    if (v === undefined) return;
+    if (v === null && field !== 'aging') {
+      out[at + i] = -1;
+    } else if (typeof v === 'number' && !Number.isNaN(v) && v >= 0) {
+      out[at + i] = v;
+    } else {
+      throw new InvalidConfigError(`background.${field}`, `background.${field} cannot be ${String(v)}`);
+    }
+  });
+}
 
 /** Writes a nested setting (`debounce`, `breaker`) from slot `at` on; `null` is -1 (off). */
 function nested(out: Float64Array, at: number, key: string, value: unknown, fields: ReadonlyArray<string>): void {
@@ -141,9 +170,11 @@ function slots(config: Config): Float64Array {
   for (const key of Object.keys(config)) {
     if (!SETTINGS.has(key)) throw new InvalidConfigError(key, `unknown setting ${key}`);
   }
-  const out = new Float64Array(SLOTS.length + DEBOUNCE_SLOTS.length + BREAKER_SLOTS.length).fill(NaN);
+  const at = SLOTS.length + DEBOUNCE_SLOTS.length + BREAKER_SLOTS.length;
+  const out = new Float64Array(at + BACKGROUND_SLOTS.length).fill(NaN);
   nested(out, SLOTS.length, 'debounce', config.debounce, DEBOUNCE_SLOTS);
   nested(out, SLOTS.length + DEBOUNCE_SLOTS.length, 'breaker', config.breaker, BREAKER_SLOTS);
+  background(out, at, config.background);
   SLOTS.forEach((key, i) => {
     const v: unknown = config[key as keyof Config];
     if (v === undefined) return;
@@ -206,10 +237,20 @@ function configRefusal(thrown: unknown): GroupqError {
             ? 'debounce'
             : kind === 5
               ? 'breaker'
-              : 'warnPercent|autoCompactPercent';
+              : kind === 6
+                ? 'background'
+                : 'warnPercent|autoCompactPercent';
     return new InvalidConfigError(setting, message);
   }
-  const name = slot >= SLOTS.length + DEBOUNCE_SLOTS.length ? 'breaker' : slot >= SLOTS.length ? 'debounce' : SLOTS[slot];
+  const first = SLOTS.length + DEBOUNCE_SLOTS.length;
+  const name =
+    slot >= first + BREAKER_SLOTS.length
+      ? 'background'
+      : slot >= first
+        ? 'breaker'
+        : slot >= SLOTS.length
+          ? 'debounce'
+          : SLOTS[slot];
   return new InvalidConfigError(name ?? 'config', message);
 }
 
@@ -253,11 +294,41 @@ export class Machine<P = unknown> {
 
   /** A task: see {@link TaskAnswer}. Only `'queued'` keeps the task. */
   task(now: number, group: string, id: string, payload: P): TaskAnswer {
+    return this.#submit(now, group, id, payload, undefined);
+  }
+
+  /**
+   * A background task: it starts only when its group has no run, no unread
+   * messages and no normal tasks, after the groups waiting with a
+   * conversation (with aging), and never closes a run. With
+   * `skipIfActive`, a group whose conversation is live, pending or ended
+   * within the skip window answers `'skipped'` and nothing changes.
+   */
+  backgroundTask(
+    now: number,
+    group: string,
+    id: string,
+    payload: P,
+    options: { skipIfActive?: boolean } = {},
+  ): TaskAnswer {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidInputError('options', 'options must be an object');
+    }
+    const skip = options.skipIfActive ?? false;
+    if (typeof skip !== 'boolean') {
+      throw new InvalidInputError('options.skipIfActive', 'skipIfActive must be a boolean');
+    }
+    return this.#submit(now, group, id, payload, skip);
+  }
+
+  /** A task of either class (`skip` undefined: normal). */
+  #submit(now: number, group: string, id: string, payload: P, skip: boolean | undefined): TaskAnswer {
     const t = time(now);
     const g = this.#group(text(group, 'group'));
     const tid = this.#tasks.hold(text(id, 'id'));
     const p = this.#payloads.put(payload);
-    const n = this.#core.task(t, g, tid, p);
+    const n =
+      skip === undefined ? this.#core.task(t, g, tid, p) : this.#core.background_task(t, g, tid, p, skip ? 1 : 0);
     const code = n >= 0 ? this.#answer(0) : -1;
     const cap = n >= 0 ? this.#answer(1) : 0;
     if (code !== 0) {
@@ -268,6 +339,7 @@ export class Machine<P = unknown> {
     if (code === 0) return 'queued';
     if (code === 2) return { refused: 'groupFull', cap };
     if (code === 3) return { refused: 'queueFull', cap };
+    if (code === 4) return 'skipped';
     return 'duplicate';
   }
 
@@ -439,6 +511,11 @@ export class Machine<P = unknown> {
         unreadMessages: g.unreadMessages,
         retry: g.retry === null ? null : { attempt: g.retry.attempt, at: g.retry.at / 1e6 },
         compactPending: g.compactPending,
+        backgroundTasks: g.backgroundTasks.map((b) => {
+          const id = this.#tasks.string(b.id);
+          this.#tasks.release(b.id);
+          return { id, payload: this.#payloads.take(b.payload) };
+        }),
       })),
       liveRuns: raw.liveRuns.map((r) => ({
         run: r.run,
@@ -548,6 +625,7 @@ export class Machine<P = unknown> {
       jobs: raw.jobs.map((j) =>
         j.kind === 'task' ? { kind: 'task', id: this.#tasks.string(j.id ?? 0) } : { kind: 'compact' },
       ),
+      backgroundTasks: raw.backgroundTasks.map((id) => this.#tasks.string(id)),
     };
   }
 
@@ -571,6 +649,8 @@ export class Machine<P = unknown> {
           : w[at + 8] === 2
             ? { state: 'probing', probe: w[at + 9] ? (w[at + 9] ?? null) : null }
             : { state: 'closed' },
+      waitingBackground: w[at + 10] ?? 0,
+      backgroundRuns: w[at + 11] ?? 0,
     };
   }
 
@@ -752,8 +832,9 @@ export class Machine<P = unknown> {
   }
 }
 
-interface RawExplain extends Omit<Explain, 'jobs'> {
+interface RawExplain extends Omit<Explain, 'jobs' | 'backgroundTasks'> {
   jobs: Array<{ kind: 'task' | 'compact'; id?: number }>;
+  backgroundTasks: number[];
 }
 
 interface RawReport {
@@ -763,6 +844,7 @@ interface RawReport {
     unreadMessages: boolean;
     retry: { attempt: number; at: number } | null;
     compactPending: boolean;
+    backgroundTasks: Array<{ id: number; payload: number }>;
   }>;
   liveRuns: Array<{ run: number; group: number; kind: WorkKind; state: 'busy' | 'idle' | 'closing' }>;
 }

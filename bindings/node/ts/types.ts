@@ -53,6 +53,22 @@ export interface Config {
   debounce?: Debounce | null;
   /** The crash-loop breaker; `null`: off (the default). */
   breaker?: Breaker | null;
+  /** How background tasks give way to the conversation (see {@link BackgroundSettings}). */
+  background?: BackgroundSettings;
+}
+
+/**
+ * Background tasks (`backgroundTask`): a group waiting with background work
+ * only waits behind every group waiting with a conversation, but `aging`
+ * conversation starts at most (default 4); at most `maxRunning` background
+ * runs are live (`null`: no cap, the default); a task that asked to be
+ * skipped is skipped while its group's conversation is live or pending, or
+ * ended less than `skipWindowMs` ago (`null`: no window, the default).
+ */
+export interface BackgroundSettings {
+  aging?: number;
+  maxRunning?: number | null;
+  skipWindowMs?: number | null;
 }
 
 /** The debounce of a burst of messages. */
@@ -184,6 +200,8 @@ export interface RunInfo {
   kind: WorkKind;
   state: 'busy' | 'idle' | 'closing';
   killed: boolean;
+  /** It runs a background task. */
+  background: boolean;
   idleDeadline: number | null;
   turnDeadline: number | null;
   lifeDeadline: number | null;
@@ -196,6 +214,8 @@ export interface RunInfo {
 export interface Explain {
   run: RunInfo | null;
   jobs: Array<{ kind: 'task'; id: string } | { kind: 'compact' }>;
+  /** Background tasks' ids, front first: they run after the jobs and the messages. */
+  backgroundTasks: string[];
   unreadMessages: boolean;
   waitingBehind: number | null;
   failures: number;
@@ -225,6 +245,10 @@ export interface Stats {
   shutDown: boolean;
   /** Where the crash-loop breaker stands. */
   breaker: { state: 'closed' } | { state: 'open'; until: number } | { state: 'probing'; probe: number | null };
+  /** Of the waiting groups, those waiting with background tasks only. */
+  waitingBackground: number;
+  /** Live runs of background tasks. */
+  backgroundRuns: number;
 }
 
 /** Everything a shutdown leaves: persist it and resubmit it. */
@@ -235,6 +259,8 @@ export interface ShutdownReport<P> {
     unreadMessages: boolean;
     retry: { attempt: number; at: number } | null;
     compactPending: boolean;
+    /** Background tasks left, in order: resubmit them with `backgroundTask`. */
+    backgroundTasks: Array<{ id: string; payload: P }>;
   }>;
   liveRuns: Array<{ run: number; group: string; kind: WorkKind; state: 'busy' | 'idle' | 'closing' }>;
 }
@@ -250,8 +276,10 @@ export interface Limits {
 }
 
 /**
- * The answer of `task`: queued, a duplicate (its id is queued or running in
- * the group), or refused by a cap on queued tasks (nothing changed: shed it
- * or tell its sender).
+ * The answer of `task` and `backgroundTask`: queued, a duplicate (its id is
+ * queued or running in the group), refused by a cap on queued tasks
+ * (nothing changed: shed it or tell its sender), or, only for a background
+ * task that asked for it, skipped (its group's conversation is active;
+ * nothing changed).
  */
-export type TaskAnswer = 'queued' | 'duplicate' | { refused: 'groupFull' | 'queueFull'; cap: number };
+export type TaskAnswer = 'queued' | 'duplicate' | 'skipped' | { refused: 'groupFull' | 'queueFull'; cap: number };

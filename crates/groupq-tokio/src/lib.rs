@@ -82,6 +82,13 @@
 //!   and (durable drivers) for a window after they ran
 //!   ([`Durability::remember_tasks`], default 24 h): a resubmission is
 //!   [`Submitted::Duplicate`] saying where the task stands or how it ended.
+//! - **Background tasks** ([`Handle::background_task`]): a heartbeat or a
+//!   sweep that gives way to the conversation (the core's B16): it starts
+//!   only when its group has no run, no unread messages and no normal
+//!   task, never closes a run, and with `skip_if_active` is answered
+//!   [`Submitted::Skipped`] while the group's conversation is active. It is
+//!   journaled like a task, and a shutdown leaves it as background work
+//!   ([`LeftTask::background`]), put back behind the conversation.
 //! - **Terminal failure.** The unread messages stay unread and visible
 //!   ([`Handle::status`], [`HostStats::unread_messages`], the shutdown's
 //!   [`Left`]); the group's next message hands them to a run again.
@@ -270,7 +277,7 @@
 //!   and unanswered messages, its last error and when it last wrote a line.
 //!   [`Handle::groups`] lists the groups held.
 //! - Every entry is handled inside a `tracing` span (`message`, `task`,
-//!   `cancel`, `pause`, `resume`, `close`, `shutdown`, `run`, `timeout`,
+//!   `background_task`, `cancel`, `pause`, `resume`, `close`, `shutdown`, `run`, `timeout`,
 //!   `reconcile`) with its group, run and task; every effect is an event.
 //!   Agents' stderr and unreadable stdout lines are `warn` events. Message
 //!   texts and replies are never logged.
