@@ -199,7 +199,7 @@ pub struct Stats {
     pub background_runs: usize,
     /// Groups the machine holds memory for.
     pub tracked_groups: usize,
-    /// Jobs queued across all groups.
+    /// Jobs queued across all groups, background tasks included.
     pub queued_jobs: usize,
     /// Deadlines armed.
     pub deadlines: usize,

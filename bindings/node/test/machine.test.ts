@@ -185,8 +185,9 @@ describe('Machine', () => {
           unreadMessages: false,
           retry: null,
           compactPending: false,
+          backgroundTasks: [],
         },
-        { group: 'c', jobs: [], unreadMessages: true, retry: null, compactPending: false },
+        { group: 'c', jobs: [], unreadMessages: true, retry: null, compactPending: false, backgroundTasks: [] },
       ]),
     );
     expect(m.stats().shutDown).toBe(true);

@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import { Handles, StringIds } from './ids.js';
 import type {
+  BackgroundAnswer,
   BackgroundSettings,
   Breaker,
   CancelAnswer,
@@ -294,7 +295,8 @@ export class Machine<P = unknown> {
 
   /** A task: see {@link TaskAnswer}. Only `'queued'` keeps the task. */
   task(now: number, group: string, id: string, payload: P): TaskAnswer {
-    return this.#submit(now, group, id, payload, undefined);
+    // A normal task is never skipped.
+    return this.#submit(now, group, id, payload, undefined) as TaskAnswer;
   }
 
   /**
@@ -310,7 +312,7 @@ export class Machine<P = unknown> {
     id: string,
     payload: P,
     options: { skipIfActive?: boolean } = {},
-  ): TaskAnswer {
+  ): BackgroundAnswer {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidInputError('options', 'options must be an object');
     }
@@ -322,7 +324,7 @@ export class Machine<P = unknown> {
   }
 
   /** A task of either class (`skip` undefined: normal). */
-  #submit(now: number, group: string, id: string, payload: P, skip: boolean | undefined): TaskAnswer {
+  #submit(now: number, group: string, id: string, payload: P, skip: boolean | undefined): BackgroundAnswer {
     const t = time(now);
     const g = this.#group(text(group, 'group'));
     const tid = this.#tasks.hold(text(id, 'id'));

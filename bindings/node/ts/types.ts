@@ -276,10 +276,14 @@ export interface Limits {
 }
 
 /**
- * The answer of `task` and `backgroundTask`: queued, a duplicate (its id is
- * queued or running in the group), refused by a cap on queued tasks
- * (nothing changed: shed it or tell its sender), or, only for a background
- * task that asked for it, skipped (its group's conversation is active;
- * nothing changed).
+ * The answer of `task`: queued, a duplicate (its id is queued or running in
+ * the group), or refused by a cap on queued tasks (nothing changed: shed it
+ * or tell its sender).
  */
-export type TaskAnswer = 'queued' | 'duplicate' | 'skipped' | { refused: 'groupFull' | 'queueFull'; cap: number };
+export type TaskAnswer = 'queued' | 'duplicate' | { refused: 'groupFull' | 'queueFull'; cap: number };
+
+/**
+ * The answer of `backgroundTask`: a task's, or `'skipped'` when it asked
+ * to be skipped and its group's conversation is active (nothing changed).
+ */
+export type BackgroundAnswer = TaskAnswer | 'skipped';
