@@ -40,8 +40,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use groupq::{
-    Background, Breaker, Command, Config, Debounce, Exit, Exited, Machine, Message, Output, Policy, RunId,
-    Steppable, Time,
+    Background, Breaker, Command, Config, Debounce, Exit, Exited, Machine, Message, Output, Policy,
+    RunId, Steppable, Time,
 };
 use groupq_check::Checked;
 use w::{Driver, Floor, WEvent};

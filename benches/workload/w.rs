@@ -30,8 +30,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
 use groupq::{
-    BackgroundTask, Command, Config, Event, Exit, Exited, Idle, Machine, Message, Output, Policy, RunId, Steppable,
-    Task, Time, Timeout,
+    BackgroundTask, Command, Config, Event, Exit, Exited, Idle, Machine, Message, Output, Policy,
+    RunId, Steppable, Task, Time, Timeout,
 };
 
 /// The machine W drives: `u32` group keys, `u32` task ids, no payload.

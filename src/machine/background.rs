@@ -8,7 +8,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::input::{BackgroundTask, TaskAnswer};
 use crate::machine::Machine;
-use crate::output::{CloseReason, Pending, Record};
+use crate::output::CloseReason;
 use crate::state::GroupIdx;
 use crate::work::RunState;
 
@@ -36,29 +36,11 @@ where
         if skip_if_active && self.conversation_active(&group) {
             return Ok(TaskAnswer::Skipped);
         }
-        if self.config.max_group_tasks().is_some() | self.config.max_queued_tasks().is_some() {
-            if let Some(why) = self.task_refusal(&group, &id) {
-                return Ok(TaskAnswer::Refused(why));
-            }
-        }
-        let g = self.groups.track(group);
-        let grp = self.groups.get_mut(g);
-        let live = self.runs.get(grp.live);
-        if live.is_some_and(|r| r.task.as_ref() == Some(&id)) {
-            self.record(g, |group| Record::Deduplicated { group, id });
-            return Ok(TaskAnswer::Duplicate);
-        }
-        let shown = self.config.records().then(|| id.clone());
-        if let Err((id, _)) = self.jobs.push_background(g, &mut grp.jobs, id, payload) {
-            self.record(g, |group| Record::Deduplicated { group, id });
-            return Ok(TaskAnswer::Duplicate);
-        }
-        if let Some(id) = shown {
-            self.record(g, |group| Record::Queued {
-                group,
-                what: Pending::Task(id),
-            });
-        }
+        let g = match self.queue_task(group, id, payload, true) {
+            Ok(g) => g,
+            Err(answer) => return Ok(answer),
+        };
+        // Never a preemption: a live run finishes first.
         if self.groups.get(g).live == crate::state::NIL {
             self.wake(g);
         }

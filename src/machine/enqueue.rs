@@ -31,6 +31,7 @@ where
     }
 
     /// A message, or a retry coming due: the group has messages to read.
+    #[inline(always)]
     pub(super) fn request_messages(&mut self, g: GroupIdx) {
         self.groups.get_mut(g).unread = true;
         self.record(g, |group| Record::Queued {
@@ -47,12 +48,36 @@ where
         if self.shut_down {
             return Err(Error::ShutDown);
         }
+        let g = match self.queue_task(group, id, payload, false) {
+            Ok(g) => g,
+            Err(answer) => return Ok(answer),
+        };
+        if self.runs.get(self.groups.get(g).live).is_some() {
+            self.preempt_for_jobs(g);
+        } else {
+            self.wake(g);
+        }
+        Ok(TaskAnswer::Queued)
+    }
+
+    /// A task of either class up to its queueing: refused by a cap before
+    /// anything changes, deduplicated against the live run's task and the
+    /// group's tasks of both classes, else appended to the queue of its
+    /// class. The group, or the answer of a task not queued.
+    #[inline(always)]
+    pub(super) fn queue_task(
+        &mut self,
+        group: K,
+        id: T,
+        payload: P,
+        background: bool,
+    ) -> Result<GroupIdx, TaskAnswer> {
         // With a cap on, a full queue refuses the task before anything
         // changes, the group index included (a duplicate is a duplicate
         // whatever the caps). Off, nothing is probed twice.
         if self.config.max_group_tasks().is_some() | self.config.max_queued_tasks().is_some() {
             if let Some(why) = self.task_refusal(&group, &id) {
-                return Ok(TaskAnswer::Refused(why));
+                return Err(TaskAnswer::Refused(why));
             }
         }
         // One probe of the group index; a duplicate can only be found in a
@@ -66,16 +91,18 @@ where
             false => {
                 // Cloned only when records are on, before the id moves in.
                 let shown = self.config.records().then(|| id.clone());
-                self.jobs
-                    .push_task(g, &mut group.jobs, id, payload)
-                    .map(|()| shown)
+                let pushed = match background {
+                    false => self.jobs.push_task(g, &mut group.jobs, id, payload),
+                    true => self.jobs.push_background(g, &mut group.jobs, id, payload),
+                };
+                pushed.map(|()| shown)
             }
         };
         let shown = match queued {
             Ok(shown) => shown,
             Err((id, _)) => {
                 self.record(g, |group| Record::Deduplicated { group, id });
-                return Ok(TaskAnswer::Duplicate);
+                return Err(TaskAnswer::Duplicate);
             }
         };
         if let Some(id) = shown {
@@ -84,11 +111,6 @@ where
                 what: Pending::Task(id),
             });
         }
-        if self.runs.get(self.groups.get(g).live).is_some() {
-            self.preempt_for_jobs(g);
-        } else {
-            self.wake(g);
-        }
-        Ok(TaskAnswer::Queued)
+        Ok(g)
     }
 }

@@ -48,8 +48,10 @@ where
             }
         }
         self.queue_pending_compact(g);
-        self.breaker_on_exit(g, &r, failed);
-        self.note_conversation_exit(g, r.background);
+        if self.durations.exit_hooks {
+            self.breaker_on_exit(g, &r, failed);
+            self.note_conversation_exit(g, r.background);
+        }
         self.release_slot(g);
         self.groups.forget_if_empty(g);
         Ok(())

@@ -153,7 +153,7 @@ where
     /// waiting, start it in a free slot or put it in line. A group with a
     /// run picks the work up when that run exits. Never called after
     /// shutdown: inputs are refused then.
-    #[inline]
+    #[inline(always)]
     fn wake(&mut self, g: GroupIdx) {
         debug_assert!(!self.shut_down);
         self.end_debounce(g);
@@ -161,7 +161,7 @@ where
         if !group.is_asleep() {
             // A group waiting with background work only that now has a
             // conversation moves to the back of the conversation lane.
-            if (group.in_line != Some(Lane::Background)) | !group.has_conversation() {
+            if !(group.in_line == Some(Lane::Background) && group.has_conversation()) {
                 return;
             }
             self.line.leave(&mut self.groups, g);
@@ -178,7 +178,7 @@ where
     }
 
     /// Puts group `g` at the back of the lane its work belongs in.
-    #[inline]
+    #[inline(always)]
     fn join_line(&mut self, g: GroupIdx) {
         let lane = self.groups.get(g).lane();
         let ahead = self.line.join(&mut self.groups, g, lane);
@@ -262,22 +262,24 @@ where
     /// Gives free slots to the head of the line until they run out. Groups
     /// with nothing left are skipped (and forgotten if empty). A slot is
     /// never left free while a group with pending work waits.
+    #[inline(always)]
     fn drain_line(&mut self) {
         while self.has_free_slot() {
-            let aging = self.config.background_ref().aging;
-            let blocked = !self.background_admits();
-            let Some(h) = self.line.pop(&mut self.groups, aging, blocked) else {
+            let next = match self.line.backgrounds() {
+                0 => self.line.pop_conversation(&mut self.groups),
+                _ => {
+                    let aging = self.config.background_ref().aging;
+                    let blocked = !self.background_admits();
+                    self.line.pop(&mut self.groups, aging, blocked)
+                }
+            };
+            let Some(h) = next else {
                 return;
             };
             let group = self.groups.get(h);
             if group.has_pending() & (group.live == NIL) {
-                if !self.can_start(h) {
-                    // Background work only, past `max_running`: back to
-                    // its lane (`pop` keeps the lanes apart, so this is a
-                    // guard, not a route).
-                    self.join_line(h);
-                    continue;
-                }
+                // `pop` takes a background group only below `max_running`.
+                debug_assert!(self.can_start(h));
                 let run = self.start_next(h);
                 self.record(h, |group| Record::Drained { group, run });
             } else {
@@ -295,7 +297,7 @@ where
 
     /// Starts the group's next work in a free slot: jobs (compact, tasks) in
     /// FIFO order before the unread messages, and background tasks, FIFO,
-    /// last. The only place a run starts.
+    /// last. Every run starts here (background tasks in `start_background`).
     ///
     /// Everything that can panic (the user's `Clone` of the key and the task
     /// id) runs before anything changes, so a panic leaves no half-started
@@ -306,21 +308,16 @@ where
         debug_assert!(group.live == NIL, "one live run per group");
         let key = group.key.clone();
         let background = !group.has_conversation();
-        let front = match background {
-            false => self.jobs.front(&group.jobs),
-            true => self.jobs.front_background(g),
-        };
-        let task = match front {
+        if background {
+            return self.start_background(g, key);
+        }
+        let task = match self.jobs.front(&group.jobs) {
             Some(Job::Task { id, .. }) => Some(id.clone()),
             _ => None,
         };
         let run = self.runs.next_id();
         let group = self.groups.get_mut(g);
-        let job = match background {
-            false => self.jobs.pop_front(g, &mut group.jobs),
-            true => self.jobs.pop_background(g, &mut group.jobs),
-        };
-        let work = match job {
+        let work = match self.jobs.pop_front(g, &mut group.jobs) {
             Some(job) => job.into_work(),
             None => {
                 group.unread = false;
@@ -339,8 +336,36 @@ where
         let spawned = self.config.breaker_ref().map(|_| self.now);
         let idx = self
             .runs
-            .start(g, Run::new(run, g, kind, task, background, spawned));
+            .start(g, Run::new(run, g, kind, task, false, spawned));
         group.live = idx;
+        self.launch(idx, key, run, work)
+    }
+
+    /// Starts group `g`'s front background task (it has no conversation
+    /// work): [`Machine::start_next`]'s rarer half.
+    #[cold]
+    fn start_background(&mut self, g: GroupIdx, key: K) -> RunId {
+        let task = match self.jobs.front_background(g) {
+            Some(Job::Task { id, .. }) => Some(id.clone()),
+            _ => None,
+        };
+        let run = self.runs.next_id();
+        let group = self.groups.get_mut(g);
+        let job = self.jobs.pop_background(g, &mut group.jobs);
+        let work = job.map_or(Work::Messages, Job::into_work);
+        let spawned = self.config.breaker_ref().map(|_| self.now);
+        let idx = self
+            .runs
+            .start(g, Run::new(run, g, work.kind(), task, true, spawned));
+        group.live = idx;
+        self.launch(idx, key, run, work)
+    }
+
+    /// The run just recorded at table index `idx`: arms its deadlines and
+    /// emits its `Spawn`.
+    #[inline(always)]
+    fn launch(&mut self, idx: u32, key: K, run: RunId, work: Work<T, P>) -> RunId {
+        let kind = work.kind();
         self.breaker_on_start(run);
         // Every run must make progress: a turn deadline from the start, the
         // life cap and the stall watch if configured (with the start grace
@@ -436,12 +461,17 @@ where
 
     /// Emits a record about group `g` when records are on; the key is cloned
     /// only then.
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, g: GroupIdx, make: impl FnOnce(K) -> Record<K, T>) {
         if self.config.records() {
-            let key = self.groups.get(g).key.clone();
-            self.out.push_back(Output::Record(make(key)));
+            self.push_record(g, make);
         }
+    }
+
+    #[cold]
+    fn push_record(&mut self, g: GroupIdx, make: impl FnOnce(K) -> Record<K, T>) {
+        let key = self.groups.get(g).key.clone();
+        self.out.push_back(Output::Record(make(key)));
     }
 }
 

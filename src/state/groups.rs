@@ -198,7 +198,7 @@ impl<K> Groups<K> {
     /// The tracked group at `g`. Every index the machine holds (in the
     /// index, the waiting line, the run and timer tables) names a tracked
     /// group; this is the one place that relies on it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, g: GroupIdx) -> &Group<K> {
         self.table[g as usize]
             .as_ref()
@@ -206,7 +206,7 @@ impl<K> Groups<K> {
     }
 
     /// See [`Groups::get`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_mut(&mut self, g: GroupIdx) -> &mut Group<K> {
         self.table[g as usize]
             .as_mut()

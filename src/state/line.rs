@@ -41,8 +41,9 @@ impl Default for Fifo {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(from = "Stored", into = "Stored"))]
 pub(crate) struct Line {
-    conversation: Fifo,
-    background: Fifo,
+    /// The conversation lane, then the background lane: indexed by
+    /// [`Lane`], so that joining and leaving do not branch on it.
+    lanes: [Fifo; 2],
     /// Groups that left the conversation lane while the background lane
     /// waited, since the last background start.
     passed: u32,
@@ -71,8 +72,7 @@ impl From<Stored> for Line {
             len: s.len,
         };
         Line {
-            conversation,
-            background: s.background,
+            lanes: [conversation, s.background],
             passed: s.passed,
         }
     }
@@ -82,10 +82,10 @@ impl From<Stored> for Line {
 impl From<Line> for Stored {
     fn from(l: Line) -> Stored {
         Stored {
-            head: l.conversation.head,
-            tail: l.conversation.tail,
-            len: l.conversation.len,
-            background: l.background,
+            head: l.lanes[0].head,
+            tail: l.lanes[0].tail,
+            len: l.lanes[0].len,
+            background: l.lanes[1],
             passed: l.passed,
         }
     }
@@ -95,31 +95,29 @@ impl Line {
     /// Groups in the line, both lanes.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.conversation.len + self.background.len
+        self.lanes[0].len + self.lanes[1].len
     }
 
     /// Groups in the conversation lane.
     #[inline]
     pub(crate) fn conversations(&self) -> usize {
-        self.conversation.len
+        self.lanes[0].len
     }
 
     /// Groups in the background lane.
     #[inline]
     pub(crate) fn backgrounds(&self) -> usize {
-        self.background.len
+        self.lanes[1].len
     }
 
+    #[inline(always)]
     fn fifo(&mut self, lane: Lane) -> &mut Fifo {
-        match lane {
-            Lane::Conversation => &mut self.conversation,
-            Lane::Background => &mut self.background,
-        }
+        &mut self.lanes[lane as usize]
     }
 
     /// Puts `g` at the back of `lane`; returns how many groups are ahead
     /// of it in that lane.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn join<K>(&mut self, groups: &mut Groups<K>, g: GroupIdx, lane: Lane) -> usize {
         let fifo = self.fifo(lane);
         let tail = fifo.tail;
@@ -152,23 +150,44 @@ impl Line {
         aging: u32,
         background_blocked: bool,
     ) -> Option<GroupIdx> {
-        let background_due = (self.background.len > 0)
+        let background_due = (self.lanes[1].len > 0)
             & !background_blocked
-            & ((self.conversation.len == 0) | (self.passed >= aging));
+            & ((self.lanes[0].len == 0) | (self.passed >= aging));
         let g = match background_due {
             true => {
                 self.passed = 0;
-                self.background.head
+                self.lanes[1].head
             }
-            false if self.conversation.len > 0 => {
-                if self.background.len > 0 {
+            false if self.lanes[0].len > 0 => {
+                if self.lanes[1].len > 0 {
                     self.passed = self.passed.saturating_add(1);
                 }
-                self.conversation.head
+                self.lanes[0].head
             }
             false => return None,
         };
         self.leave(groups, g);
+        Some(g)
+    }
+
+    /// Takes the conversation lane's head while no background group
+    /// waits: the common case, without the aging arithmetic.
+    #[inline(always)]
+    pub(crate) fn pop_conversation<K>(&mut self, groups: &mut Groups<K>) -> Option<GroupIdx> {
+        debug_assert_eq!(self.lanes[1].len, 0);
+        let g = self.lanes[0].head;
+        if g == NIL {
+            return None;
+        }
+        let group = groups.get_mut(g);
+        let next = std::mem::take(&mut group.line).next;
+        group.in_line = None;
+        self.lanes[0].head = next;
+        match next {
+            NIL => self.lanes[0].tail = NIL,
+            n => groups.get_mut(n).line.prev = NIL,
+        }
+        self.lanes[0].len -= 1;
         Some(g)
     }
 
@@ -179,7 +198,7 @@ impl Line {
 
     /// Takes `g` out of the line, wherever it stands; nothing if it is not
     /// in it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn leave<K>(&mut self, groups: &mut Groups<K>, g: GroupIdx) {
         let group = groups.get_mut(g);
         let Some(lane) = group.in_line.take() else {
@@ -195,7 +214,7 @@ impl Line {
             n => groups.get_mut(n).line.prev = prev,
         }
         self.fifo(lane).len -= 1;
-        if self.background.len == 0 {
+        if self.lanes[1].len == 0 {
             self.passed = 0;
         }
     }
@@ -206,8 +225,8 @@ impl Line {
         let lane = groups.get(g).in_line?;
         let mut ahead = 0;
         let mut at = match lane {
-            Lane::Conversation => self.conversation.head,
-            Lane::Background => self.background.head,
+            Lane::Conversation => self.lanes[0].head,
+            Lane::Background => self.lanes[1].head,
         };
         while at != g && at != NIL {
             ahead += 1;
@@ -223,8 +242,8 @@ impl Line {
 impl Line {
     pub(crate) fn check<K>(&self, groups: &Groups<K>) -> Result<(), &'static str> {
         for (fifo, lane) in [
-            (&self.conversation, Lane::Conversation),
-            (&self.background, Lane::Background),
+            (&self.lanes[0], Lane::Conversation),
+            (&self.lanes[1], Lane::Background),
         ] {
             let (mut prev, mut at, mut len) = (NIL, fifo.head, 0usize);
             while at != NIL {
@@ -247,7 +266,7 @@ impl Line {
                 return Err("the waiting line's ends or length disagree with its groups");
             }
         }
-        if self.background.len == 0 && self.passed != 0 {
+        if self.lanes[1].len == 0 && self.passed != 0 {
             return Err("the line's aging count is set with no background group waiting");
         }
         Ok(())

@@ -48,9 +48,9 @@ pub(crate) fn free_list_matches<E>(table: &[Option<E>], free: &[u32]) -> bool {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) enum Lane {
     /// Messages or normal jobs wait.
-    Conversation,
+    Conversation = 0,
     /// Only background tasks wait.
-    Background,
+    Background = 1,
 }
 
 /// A group's place in the waiting line, kept in the group. Only

@@ -171,7 +171,9 @@ impl<T> Runs<T> {
     pub(crate) fn start(&mut self, g: GroupIdx, run: Run<T>) -> u32 {
         debug_assert_eq!(run.id, self.next_id());
         self.next_id += 1;
-        self.background += usize::from(run.background);
+        if run.background {
+            self.background += 1;
+        }
         let id = run.id;
         let i = match self.free.pop() {
             Some(i) => {
@@ -230,7 +232,9 @@ impl<T> Runs<T> {
             .take()
             .expect("the live map names occupied entries");
         self.closing -= usize::from(finished.state == RunState::Closing);
-        self.background -= usize::from(finished.background);
+        if finished.background {
+            self.background -= 1;
+        }
         self.free.push(i);
         Ok((g, finished))
     }

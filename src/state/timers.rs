@@ -56,6 +56,9 @@ pub(crate) struct RunDurations {
     pub(crate) first_stall: Option<u64>,
     pub(crate) kill: u64,
     pub(crate) grace: u64,
+    /// An exit has more to settle than its run: a breaker or a skip window
+    /// is configured (one test per exit instead of one per setting).
+    pub(crate) exit_hooks: bool,
 }
 
 impl RunDurations {
@@ -72,6 +75,7 @@ impl RunDurations {
                 .map(|stall| nanos(stall).saturating_add(nanos(config.start_grace()))),
             kill: nanos(config.kill_grace()),
             grace: nanos(config.shutdown_grace()),
+            exit_hooks: config.breaker().is_some() | config.background().skip_window.is_some(),
         }
     }
 }

@@ -699,15 +699,10 @@ where
         if self.shut_down {
             return Err(Error::ShutDown);
         }
-        let i = self.index(key);
-        let g = &self.groups[i];
-        let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(&id));
-        if live_dup || Self::queued(g, &id) {
-            return Ok(Response::Duplicate);
-        }
-        if let Some(refused) = self.refusal(i) {
-            return Ok(refused);
-        }
+        let i = match self.admit(key, &id) {
+            Ok(i) => i,
+            Err(answer) => return Ok(answer),
+        };
         self.groups[i]
             .jobs
             .push_back(ModelJob::Task { id, payload });
@@ -724,6 +719,22 @@ where
             None => self.wake(i),
         }
         Ok(Response::Queued)
+    }
+
+    /// A task of either class: a duplicate (of the live run's task or one
+    /// queued in the group, either class), refused by a cap, or the index
+    /// of the group to queue it in.
+    fn admit(&mut self, key: K, id: &T) -> Result<usize, Response<K, T, P>> {
+        let i = self.index(key);
+        let g = &self.groups[i];
+        let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(id));
+        if live_dup || Self::queued(g, id) {
+            return Err(Response::Duplicate);
+        }
+        match self.refusal(i) {
+            Some(refused) => Err(refused),
+            None => Ok(i),
+        }
     }
 
     /// Task `id` is queued in the group, in either class.
@@ -772,15 +783,10 @@ where
         if skip_if_active && self.active(&key) {
             return Ok(Response::Skipped);
         }
-        let i = self.index(key);
-        let g = &self.groups[i];
-        let live_dup = g.run.as_ref().is_some_and(|r| r.task.as_ref() == Some(&id));
-        if live_dup || Self::queued(g, &id) {
-            return Ok(Response::Duplicate);
-        }
-        if let Some(refused) = self.refusal(i) {
-            return Ok(refused);
-        }
+        let i = match self.admit(key, &id) {
+            Ok(i) => i,
+            Err(answer) => return Ok(answer),
+        };
         self.groups[i].background.push_back((id, payload));
         if self.groups[i].run.is_none() {
             self.wake(i);

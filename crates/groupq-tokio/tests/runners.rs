@@ -396,17 +396,7 @@ async fn a_crash_loop_opens_the_breaker_and_one_probe_closes_it(kind: Kind) {
     driver.await.unwrap().unwrap();
     host.drain();
     let spans = evidence(&dir.0);
-    let of = |group: &str| {
-        let mut runs = spans.iter().filter(|s| s.group == group);
-        let span = runs
-            .next()
-            .unwrap_or_else(|| panic!("no agent for {group}: {spans:#?}"));
-        assert!(
-            runs.next().is_none(),
-            "a second agent for {group}: {spans:#?}"
-        );
-        span
-    };
+    let of = |group: &str| only_agent(&spans, group);
     let crashed = of("a").end.max(of("b").end);
     let (probe, after) = (of("c"), of("d"));
     assert!(
@@ -485,18 +475,7 @@ async fn a_background_task_waits_for_the_conversation(kind: Kind) {
     driver.await.unwrap().unwrap();
     host.drain();
     let spans = evidence(&dir.0);
-    let one = |group: &str| {
-        let mut runs = spans.iter().filter(|s| s.group == group);
-        let span = runs
-            .next()
-            .unwrap_or_else(|| panic!("no agent for {group}: {spans:#?}"));
-        assert!(
-            runs.next().is_none(),
-            "a second agent for {group}: {spans:#?}"
-        );
-        span
-    };
-    let (conversation, heartbeat) = (one("a"), one("h"));
+    let (conversation, heartbeat) = (only_agent(&spans, "a"), only_agent(&spans, "h"));
     assert!(
         heartbeat.start >= conversation.end,
         "the heartbeat's agent started {} ms before the conversation's ended",
@@ -509,6 +488,20 @@ async fn a_background_task_waits_for_the_conversation(kind: Kind) {
         handle_spawns(&host),
     )
     .await;
+}
+
+/// The one agent `group` had, by its own log; a test fails if it had none
+/// or a second.
+fn only_agent<'a>(spans: &'a [support::Span], group: &str) -> &'a support::Span {
+    let mut runs = spans.iter().filter(|s| s.group == group);
+    let span = runs
+        .next()
+        .unwrap_or_else(|| panic!("no agent for {group}: {spans:#?}"));
+    assert!(
+        runs.next().is_none(),
+        "a second agent for {group}: {spans:#?}"
+    );
+    span
 }
 
 /// Runs spawned, from the host's events.
