@@ -119,6 +119,8 @@ pub(crate) struct Shared {
     free_slots: Gauge,
     max_active: Gauge,
     breaker_open: Gauge,
+    background_runs: Gauge,
+    waiting_background: Gauge,
     waited: Seconds,
     lived: Seconds,
     registry: Registry,
@@ -144,6 +146,8 @@ impl Shared {
             free_slots: Gauge::default(),
             max_active: Gauge::default(),
             breaker_open: Gauge::default(),
+            background_runs: Gauge::default(),
+            waiting_background: Gauge::default(),
             waited: Seconds::new_with_constructor(seconds),
             lived: Seconds::new_with_constructor(seconds),
             registry: Registry::default(),
@@ -178,6 +182,16 @@ impl Shared {
                 "groupq_breaker_open",
                 "1 while the crash-loop breaker holds runs back (open, or probing)",
                 &shared.breaker_open,
+            ),
+            (
+                "groupq_background_runs",
+                "Runs of background tasks alive",
+                &shared.background_runs,
+            ),
+            (
+                "groupq_waiting_background",
+                "Groups waiting with background tasks only",
+                &shared.waiting_background,
             ),
         ] {
             registry.register(name, help, gauge.clone());
@@ -214,6 +228,8 @@ impl Shared {
         gauge(&self.max_active, stats.core.max_active);
         let held = !matches!(stats.core.breaker, groupq::BreakerStatus::Closed);
         gauge(&self.breaker_open, usize::from(held));
+        gauge(&self.background_runs, stats.core.background_runs);
+        gauge(&self.waiting_background, stats.core.waiting_background);
     }
 
     /// A run started after its work waited `waited`.

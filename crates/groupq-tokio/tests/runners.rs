@@ -465,6 +465,11 @@ async fn a_background_task_waits_for_the_conversation(kind: Kind) {
         "background work closed a run or started: {:#?}",
         host.seen
     );
+    let metrics = handle.prometheus();
+    assert!(
+        metrics.contains("groupq_waiting_background 1\n"),
+        "{metrics}"
+    );
     handle.close_run("a").await.unwrap();
     host.until(|e| match e {
         HostEvent::Reply { group, .. } if group == "h" => Some(()),
