@@ -8,9 +8,7 @@ use std::hash::Hash;
 use crate::error::Error;
 use crate::input::{BackgroundTask, TaskAnswer};
 use crate::machine::Machine;
-use crate::output::CloseReason;
-use crate::state::GroupIdx;
-use crate::work::RunState;
+use crate::state::{GroupIdx, NIL};
 
 impl<K, T, P> Machine<K, T, P>
 where
@@ -41,7 +39,7 @@ where
             Err(answer) => return Ok(answer),
         };
         // Never a preemption: a live run finishes first.
-        if self.groups.get(g).live == crate::state::NIL {
+        if self.groups.get(g).live == NIL {
             self.wake(g);
         }
         Ok(TaskAnswer::Queued)
@@ -64,20 +62,13 @@ where
         now_active || window.is_some_and(|w| self.recent.within(group, self.now, w))
     }
 
-    /// Conversation work arrived for group `g`: an idle background run of
-    /// it gives way (closed, as a preemption). Looks only while background
-    /// runs are live.
+    /// Messages arrived for group `g`: an idle background run of it gives
+    /// way (the preemption rule, `preempt_for_jobs`). Looks only while
+    /// background runs are live: no other idle run is closed for messages.
     #[inline]
     pub(super) fn yield_background(&mut self, g: GroupIdx) {
-        if self.runs.background() == 0 {
-            return;
-        }
-        let idle_background = self
-            .runs
-            .get(self.groups.get(g).live)
-            .is_some_and(|r| r.background & (r.state == RunState::IdleWaiting));
-        if idle_background && !self.groups.is_paused(g) {
-            self.close(g, CloseReason::Preempt);
+        if self.runs.background() > 0 {
+            self.preempt_for_jobs(g);
         }
     }
 

@@ -224,10 +224,7 @@ impl Line {
     pub(crate) fn position<K>(&self, groups: &Groups<K>, g: GroupIdx) -> Option<usize> {
         let lane = groups.get(g).in_line?;
         let mut ahead = 0;
-        let mut at = match lane {
-            Lane::Conversation => self.lanes[0].head,
-            Lane::Background => self.lanes[1].head,
-        };
+        let mut at = self.lanes[lane as usize].head;
         while at != g && at != NIL {
             ahead += 1;
             at = groups.get(at).line.next;

@@ -156,26 +156,7 @@ where
         if fresh {
             self.queued.insert(key.clone(), now);
         }
-        let (group_, id_) = (group.clone(), id.clone());
-        let answer = match background {
-            None => self.step(
-                now,
-                Task {
-                    group: group_,
-                    id: id_,
-                    payload,
-                },
-            ),
-            Some(skip_if_active) => self.step(
-                now,
-                BackgroundTask {
-                    group: group_,
-                    id: id_,
-                    payload,
-                    skip_if_active,
-                },
-            ),
-        };
+        let answer = self.step_task(now, group.clone(), id.clone(), payload, background);
         if fresh && !matches!(answer, Ok(TaskAnswer::Queued)) {
             self.queued.remove(&key);
         }
@@ -283,23 +264,37 @@ where
     fn put_back(&mut self, now: Time, task: LeftTask) -> Result<(), HostError> {
         self.queued
             .insert((task.group.clone(), task.id.clone()), now);
-        let (group, id, payload) = (task.group.clone(), task.id.clone(), task.payload);
-        let answer = match task.background {
-            true => self.step(
+        let (group, id) = (task.group.clone(), task.id.clone());
+        let background = task.background.then_some(false);
+        let answer = self.step_task(now, group, id, task.payload, background)?;
+        if answer == TaskAnswer::Duplicate {
+            self.queued.remove(&(task.group, task.id));
+        }
+        Ok(())
+    }
+
+    /// A task through the core: normal (`background` `None`) or
+    /// background (`Some(skip_if_active)`).
+    fn step_task(
+        &mut self,
+        now: Time,
+        group: String,
+        id: String,
+        payload: String,
+        background: Option<bool>,
+    ) -> Result<TaskAnswer, HostError> {
+        match background {
+            None => self.step(now, Task { group, id, payload }),
+            Some(skip_if_active) => self.step(
                 now,
                 BackgroundTask {
                     group,
                     id,
                     payload,
-                    skip_if_active: false,
+                    skip_if_active,
                 },
-            )?,
-            false => self.step(now, Task { group, id, payload })?,
-        };
-        if answer == TaskAnswer::Duplicate {
-            self.queued.remove(&(task.group, task.id));
+            ),
         }
-        Ok(())
     }
 
     fn turn(

@@ -96,13 +96,13 @@ where
         Ok(())
     }
 
-    /// A run left: a background one frees its place under the cap; a
-    /// conversation one is remembered for the skip window. Before the
-    /// release is counted.
-    pub(super) fn background_gone(&mut self, r: &RunAccount<K, T>) {
+    /// A run left (`exited`, or never launched): a background one frees
+    /// its place under the cap; a conversation one that exited is
+    /// remembered for the skip window. Before the release is counted.
+    pub(super) fn background_gone(&mut self, r: &RunAccount<K, T>, exited: bool) {
         if r.background {
             self.background_live -= 1;
-        } else if self.rules.skip_window_nanos.is_some() {
+        } else if exited && self.rules.skip_window_nanos.is_some() {
             self.conversation_exits.insert(r.group.clone(), self.now);
         }
     }

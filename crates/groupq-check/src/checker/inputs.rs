@@ -400,7 +400,7 @@ where
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
         let failed = exit.is_failure() || r.errored;
-        self.background_gone(&r);
+        self.background_gone(&r, true);
         self.breaker_exit(run, &r, failed);
         self.release();
         let rules = self.rules.clone();
@@ -474,9 +474,7 @@ where
         self.answer_is(response, fits, "never launched")?;
         self.on_gone(run);
         let r = self.runs.remove(&run).expect("checked live");
-        if r.background {
-            self.background_live -= 1;
-        }
+        self.background_gone(&r, false);
         self.breaker_never_launched(run);
         self.release();
         let g = self.group_mut(&r.group);
