@@ -242,25 +242,12 @@ fn invalid_background_settings_are_refused_with_a_typed_error() {
 mod properties {
     use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-    use groupq::{
-        Background, CloseReason, Command, Config, Exit, Input, Machine, Output, Response, RunId,
-        Time, Work,
-    };
+    use groupq::{Background, CloseReason, Command, Config, Exit, Input, RunId, Time, Work};
     use proptest::prelude::*;
 
     use super::ms;
 
-    type M = Machine<u8, u32, u32>;
-    type Stepped = (Response<u8, u32, u32>, Vec<Command<u8, u32, u32>>);
-
-    fn step(q: &mut M, at: Time, input: Input<u8, u32, u32>) -> Stepped {
-        let answer = q.handle(at, input).expect("accepted");
-        let commands = q.drain().filter_map(|o| match o {
-            Output::Command(c) => Some(c),
-            _ => None,
-        });
-        (answer, commands.collect())
-    }
+    use crate::common::bare::{step, M};
 
     #[derive(Clone, Debug)]
     enum Act {

@@ -290,23 +290,10 @@ mod outputs_alone {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::ms;
-    use groupq::{
-        Breaker, Command, Config, Debounce, Exit, Input, Machine, Output, Response, RunId, Time,
-        Work,
-    };
+    use groupq::{Breaker, Command, Config, Debounce, Exit, Input, Response, RunId, Time, Work};
     use proptest::prelude::*;
 
-    type M = Machine<u8, u32, u32>;
-    type Stepped = (Response<u8, u32, u32>, Vec<Command<u8, u32, u32>>);
-
-    fn step(q: &mut M, at: Time, input: Input<u8, u32, u32>) -> Stepped {
-        let answer = q.handle(at, input).expect("accepted");
-        let commands = q.drain().filter_map(|o| match o {
-            Output::Command(c) => Some(c),
-            _ => None,
-        });
-        (answer, commands.collect())
-    }
+    use crate::common::bare::{step, M};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(

@@ -333,3 +333,25 @@ pub fn task(id: u32, payload: &str) -> Work<u32, String> {
         payload: payload.to_string(),
     }
 }
+
+/// A bare machine for the proptests judged from the outputs alone (no
+/// checker): small group keys, numbered task ids and payloads.
+pub mod bare {
+    use groupq::{Command, Input, Machine, Output, Response, Time};
+
+    /// The machine.
+    pub type M = Machine<u8, u32, u32>;
+    /// An input's answer and the commands it produced.
+    pub type Stepped = (Response<u8, u32, u32>, Vec<Command<u8, u32, u32>>);
+
+    /// Hands `input` in at `at` (it must be accepted) and drains its
+    /// commands, records left out.
+    pub fn step(q: &mut M, at: Time, input: Input<u8, u32, u32>) -> Stepped {
+        let answer = q.handle(at, input).expect("accepted");
+        let commands = q.drain().filter_map(|o| match o {
+            Output::Command(c) => Some(c),
+            _ => None,
+        });
+        (answer, commands.collect())
+    }
+}

@@ -387,11 +387,7 @@ async fn a_crash_loop_opens_the_breaker_and_one_probe_closes_it(kind: Kind) {
     host.until(|e| matches!(e, HostEvent::BreakerClosed).then_some(()))
         .await;
     handle.message("d", "hello").await.unwrap();
-    host.until(|e| match e {
-        HostEvent::Reply { group, .. } if group == "d" => Some(()),
-        _ => None,
-    })
-    .await;
+    host.reply_to("d").await;
     handle.shutdown().await.unwrap();
     driver.await.unwrap().unwrap();
     host.drain();
@@ -438,11 +434,7 @@ async fn a_background_task_waits_for_the_conversation(kind: Kind) {
         .with_idle_timeout(Duration::from_secs(60));
     let (driver, handle, mut host) = start(kind, &dir, config);
     handle.message("a", "hello").await.unwrap();
-    host.until(|e| match e {
-        HostEvent::Reply { group, .. } if group == "a" => Some(()),
-        _ => None,
-    })
-    .await;
+    host.reply_to("a").await;
     let skipped = handle
         .background_task("a", "beat", "heartbeat", true)
         .await
@@ -471,11 +463,7 @@ async fn a_background_task_waits_for_the_conversation(kind: Kind) {
         "{metrics}"
     );
     handle.close_run("a").await.unwrap();
-    host.until(|e| match e {
-        HostEvent::Reply { group, .. } if group == "h" => Some(()),
-        _ => None,
-    })
-    .await;
+    host.reply_to("h").await;
     handle.shutdown().await.unwrap();
     driver.await.unwrap().unwrap();
     host.drain();

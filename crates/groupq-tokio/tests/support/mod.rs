@@ -248,6 +248,15 @@ impl Host {
         .await
     }
 
+    /// Waits for the next reply to `group`.
+    pub async fn reply_to(&mut self, group: &str) {
+        self.until(|e| match e {
+            HostEvent::Reply { group: g, .. } if g == group => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Waits for the next close of a run's input: its reason.
     pub async fn closed(&mut self) -> groupq::CloseReason {
         self.until(|e| match e {
